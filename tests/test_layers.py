@@ -1,0 +1,113 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfpose3d.layers import GridSoftArgmax, GridSoftLabels, MultiRootMerge, StopGradient
+
+
+def numpy_soft_labels(joint, grid_size, image_size, width):
+    """Independent reference for eqs 1-2 on one joint."""
+    cell = image_size / grid_size
+    out = np.zeros(grid_size * grid_size)
+    for y in range(grid_size):
+        for x in range(grid_size):
+            d = np.hypot(joint[0] - (x + 0.5) * cell, joint[1] - (y + 0.5) * cell)
+            if d <= width:
+                out[y * grid_size + x] = 1.0 / d
+    return out / out.sum()
+
+
+def test_soft_labels_by_hand():
+    # 4x4 grid on 8 px: cell centres at 1, 3, 5, 7; width defaults to 2 px.
+    layer = GridSoftLabels(grid_size=4, image_size=8)
+    joints = np.array([[[2.0, 2.0], [1.0, 1.0], [1.5, 1.0]]], np.float32)
+    out = np.asarray(layer(joints))
+    # Equidistant from the four centres around (2, 2): cells 0, 1, 4, 5 at 1/4 each.
+    expected0 = np.zeros(16)
+    expected0[[0, 1, 4, 5]] = 0.25
+    np.testing.assert_allclose(out[0, 0], expected0, atol=1e-6)
+    # Exactly on the centre of cell 0: that cell alone.
+    np.testing.assert_allclose(out[0, 1], np.eye(16)[0], atol=1e-6)
+    # 0.5 px from centre 0 and 1.5 px from centre 1 (centre 4 is 2.06 px away, outside):
+    # weights 2 and 2/3 -> 0.75 and 0.25.
+    expected2 = np.zeros(16)
+    expected2[[0, 1]] = [0.75, 0.25]
+    np.testing.assert_allclose(out[0, 2], expected2, atol=1e-6)
+
+
+def test_soft_labels_match_numpy_reference():
+    rng = np.random.default_rng(0)
+    joints = rng.uniform(0, 225, size=(4, 17, 2)).astype(np.float32)
+    for width in (None, 20.0):
+        layer = GridSoftLabels(grid_size=16, image_size=225, width=width)
+        out = np.asarray(layer(joints))
+        w = width or 225 / 16
+        for b in range(4):
+            for j in range(17):
+                np.testing.assert_allclose(out[b, j], numpy_soft_labels(joints[b, j], 16, 225, w), atol=1e-5)
+
+
+def test_soft_labels_edge_cases_are_valid_or_masked():
+    layer = GridSoftLabels(grid_size=8, image_size=64)
+    joints = np.array([[[0, 0], [64, 64], [0, 33], [-1, 10], [10, 70], [np.nan, 5], [5, 5]]], np.float32)
+    visibility = np.array([[1, 1, 1, 1, 1, 1, 0]], np.float32)
+    out = np.asarray(layer(joints, visibility))
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[0, :3].sum(-1), 1.0, atol=1e-6)  # borders: valid
+    np.testing.assert_allclose(out[0, 3:].sum(-1), 0.0)  # outside, NaN, invisible: masked
+    assert out[0, 0, 0] == pytest.approx(1.0)  # corner: only cell 0 is within one cell width
+
+
+def test_soft_argmax_by_hand_and_round_trip():
+    layer = GridSoftArgmax(grid_size=2, image_size=10)
+    np.testing.assert_allclose(np.asarray(layer(np.full((1, 1, 4), 0.25, np.float32))), [[[5.0, 5.0]]])
+    np.testing.assert_allclose(np.asarray(layer(np.eye(4, dtype=np.float32)[None, 3:4])), [[[7.5, 7.5]]])
+    # Soft labels of a joint equidistant from four centres decode back to it exactly.
+    # 8 px cells: (32, 40) is 5.66 px from centres (28|36, 36|44), all others are > 8 px away.
+    probs = GridSoftLabels(grid_size=8, image_size=64)(np.array([[[32.0, 40.0]]], np.float32))
+    np.testing.assert_allclose(np.asarray(GridSoftArgmax(8, 64)(probs)), [[[32.0, 40.0]]], atol=1e-4)
+
+
+def numpy_merge(poses, roots, pelvis=0):
+    """Eq 7 written out: zero the root row, centre each root's pose, average, pelvis to origin."""
+    poses = poses.copy()
+    for i, r in enumerate(roots):
+        poses[:, i, r] = 0.0
+    centred = poses - poses.mean(axis=2, keepdims=True)
+    merged = centred.mean(axis=1)
+    return merged - merged[:, pelvis : pelvis + 1]
+
+
+def test_multi_root_merge_recovers_exact_relative_pose():
+    rng = np.random.default_rng(1)
+    pose = rng.normal(size=(3, 17, 3)).astype(np.float32) * 300
+    roots = [0, 2, 5, 9, 12, 15]
+    per_root = np.stack([pose - pose[:, r : r + 1] for r in roots], axis=1)
+    per_root[:, 1, 2] = 1e6  # a root's own row is ignored
+    out = np.asarray(MultiRootMerge(roots)(per_root))
+    np.testing.assert_allclose(out, pose - pose[:, :1], atol=1e-2)
+
+
+def test_multi_root_merge_matches_numpy_on_noisy_poses():
+    rng = np.random.default_rng(2)
+    poses = rng.normal(size=(4, 3, 17, 3)).astype(np.float32)
+    out = np.asarray(MultiRootMerge([0, 9, 12])(poses))
+    np.testing.assert_allclose(out, numpy_merge(poses, [0, 9, 12]), atol=1e-5)
+    assert np.abs(out[:, 0]).max() == 0.0
+
+
+def test_stop_gradient_blocks_gradient_only():
+    x = tf.Variable([[1.0, 2.0]])
+    with tf.GradientTape(persistent=True) as tape:
+        y = tf.reduce_sum(StopGradient()(x) * 3.0) + tf.reduce_sum(x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [[1.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [GridSoftLabels(16, 225, 20.0), GridSoftArgmax(16, 225), MultiRootMerge([0, 9], pelvis=0), StopGradient()],
+)
+def test_layers_round_trip_through_config(layer):
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(restored) is type(layer) and restored.get_config() == layer.get_config()

@@ -1,0 +1,158 @@
+"""Custom Keras layers of the method; each is registered and serializable."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from tfpose3d import skeleton
+
+_PACKAGE = "tfpose3d"
+
+
+def _cell_centres(grid_size: int, image_size: float):
+    """(Ng*Ng, 2) pixel centres (x, y) of the cells, numbered row-major y*Ng + x."""
+    cell = image_size / grid_size
+    coords = (ops.arange(grid_size, dtype="float32") + 0.5) * cell
+    ys, xs = ops.meshgrid(coords, coords, indexing="ij")
+    return ops.stack([ops.reshape(xs, (-1,)), ops.reshape(ys, (-1,))], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GridSoftLabels(keras.layers.Layer):
+    """Soft classification targets for 2D joints on an Ng x Ng grid (eqs 1-2).
+
+    Each cell whose centre c_i lies within `width` pixels of the joint gets
+    weight 1 / d(joint, c_i); the weights are normalised to sum to 1. A joint
+    exactly on a centre gets that cell alone. Joints that are invisible, not
+    finite, or outside the image get an all-zero row, so that a cross-entropy
+    against it is zero (the joint is masked).
+
+    Args:
+        grid_size: Ng; cells are numbered row-major, index y * Ng + x.
+        image_size: side of the square image in pixels.
+        width: omega_g in pixels; defaults to one cell's width.
+
+    Example:
+    >>> labels = GridSoftLabels(grid_size=4, image_size=8)
+    >>> labels(np.array([[[1.0, 1.0]]]))  # on the centre of cell 0
+    # -> [[[1, 0, 0, ..., 0]]]
+    """
+
+    def __init__(self, grid_size: int, image_size: float, width: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.grid_size = int(grid_size)
+        self.image_size = float(image_size)
+        self.width = float(width) if width is not None else self.image_size / self.grid_size
+
+    def call(self, joints, visibility=None):
+        joints = ops.cast(joints, "float32")
+        centres = _cell_centres(self.grid_size, self.image_size)
+        finite = ops.all(ops.isfinite(joints), axis=-1)
+        safe = ops.where(finite[..., None], joints, ops.zeros_like(joints))
+        inside = ops.all((safe >= 0.0) & (safe <= self.image_size), axis=-1)
+        valid = finite & inside
+        if visibility is not None:
+            valid = valid & (ops.cast(visibility, "float32") > 0.0)
+
+        delta = safe[..., None, :] - centres  # (B, Nj, K, 2)
+        dist = ops.sqrt(ops.sum(ops.square(delta), axis=-1))
+        eps = 1e-4 * self.image_size / self.grid_size
+        on_centre = dist < eps
+        near = ops.cast(dist <= self.width, "float32")
+        weights = near / ops.maximum(dist, eps)
+        # The 1/d weight of a cell under the joint is infinite: that cell takes all the mass.
+        weights = ops.where(ops.any(on_centre, axis=-1, keepdims=True), ops.cast(on_centre, "float32"), weights)
+        total = ops.sum(weights, axis=-1, keepdims=True)
+        probs = weights / ops.maximum(total, 1e-12)
+        return probs * ops.cast(valid, "float32")[..., None]
+
+    def compute_output_shape(self, joints_shape, visibility_shape=None):
+        return tuple(joints_shape[:-1]) + (self.grid_size * self.grid_size,)
+
+    def get_config(self):
+        return {**super().get_config(), "grid_size": self.grid_size, "image_size": self.image_size, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GridSoftArgmax(keras.layers.Layer):
+    """Expected cell centre under per-joint grid probabilities: (B, Nj, Ng*Ng) -> (B, Nj, 2).
+
+    Args:
+        grid_size: Ng of the probabilities' grid (row-major cells).
+        image_size: side of the square image in pixels; output is in pixels (x, y).
+
+    Example:
+    >>> GridSoftArgmax(grid_size=2, image_size=10)(np.full((1, 1, 4), 0.25))
+    # -> [[[5.0, 5.0]]]
+    """
+
+    def __init__(self, grid_size: int, image_size: float, **kwargs):
+        super().__init__(**kwargs)
+        self.grid_size = int(grid_size)
+        self.image_size = float(image_size)
+
+    def call(self, probs):
+        centres = _cell_centres(self.grid_size, self.image_size)
+        return ops.einsum("...k,kc->...c", ops.cast(probs, "float32"), centres)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (2,)
+
+    def get_config(self):
+        return {**super().get_config(), "grid_size": self.grid_size, "image_size": self.image_size}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MultiRootMerge(keras.layers.Layer):
+    """Merge per-root relative poses into one pelvis-relative pose (eq 7).
+
+    Input (B, Nr, Nj, 3): for root r, the pose relative to that root (the
+    root's own row is ignored and taken as zero). Each root's pose is shifted
+    to zero mean over joints, the Nr poses are averaged, and the result is
+    translated so that the pelvis is at the origin.
+
+    Args:
+        roots: joint index of each of the Nr roots, in the input's order.
+        pelvis: joint index placed at the origin.
+
+    Example:
+    >>> MultiRootMerge(roots=[0, 9])(poses)  # poses: (B, 2, 17, 3)
+    """
+
+    def __init__(self, roots: Sequence[int], pelvis: int = skeleton.PELVIS, **kwargs):
+        super().__init__(**kwargs)
+        self.roots = [int(r) for r in roots]
+        self.pelvis = int(pelvis)
+
+    def call(self, poses):
+        num_joints = poses.shape[-2]
+        keep = ops.convert_to_tensor(
+            [[0.0 if j == r else 1.0 for j in range(num_joints)] for r in self.roots], dtype=poses.dtype
+        )
+        poses = poses * keep[None, :, :, None]
+        centred = poses - ops.mean(poses, axis=2, keepdims=True)
+        merged = ops.mean(centred, axis=1)
+        return merged - merged[:, self.pelvis : self.pelvis + 1, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "roots": self.roots, "pelvis": self.pelvis}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StopGradient(keras.layers.Layer):
+    """Identity in the forward pass, no gradient in the backward pass.
+
+    Used so that the 3D loss cannot change the 2D branch through the fusion.
+
+    Example:
+    >>> StopGradient()(x)
+    """
+
+    def call(self, inputs):
+        return ops.stop_gradient(inputs)

@@ -1,0 +1,82 @@
+"""The paper's losses as registered Keras losses (eqs 3-6) and their weighted sum (eq 5)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from tfpose3d.config import ModelConfig
+from tfpose3d import skeleton
+
+_PACKAGE = "tfpose3d"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GridCrossEntropy(keras.losses.Loss):
+    """Cross-entropy of per-joint grid logits against soft targets, summed over joints (eq 3).
+
+    y_true: (B, Nj, Ng*Ng) soft targets from `GridSoftLabels` (an all-zero row
+    masks a joint). y_pred: (B, Nj, Ng*Ng) logits.
+    """
+
+    def __init__(self, name: str = "grid_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        return -ops.sum(ops.cast(y_true, "float32") * log_probs, axis=(1, 2))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class RootRelativeLoss(keras.losses.Loss):
+    """Squared error of root-relative 3D poses, summed over joints and roots (eqs 4 and 6).
+
+    y_true: (B, Nj, 3) joint positions in millimetres (any common origin).
+    y_pred: (B, Nr, Nj, 3) for each root r, R_j ~ (J_j - J_r) / unit_mm.
+    The root's own joint is excluded (j != r). A joint whose true position is
+    not finite is masked.
+
+    Args:
+        roots: joint index of each of the Nr roots.
+        unit_mm: the unit of y_pred in millimetres.
+    """
+
+    def __init__(self, roots: Sequence[int], unit_mm: float = 100.0, name: str = "root_relative", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.roots = [int(r) for r in roots]
+        self.unit_mm = float(unit_mm)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        valid = ops.cast(ops.all(ops.isfinite(y_true), axis=-1), "float32")  # (B, Nj)
+        y_true = ops.where(ops.isfinite(y_true), y_true, ops.zeros_like(y_true))
+        num_joints = y_true.shape[1]
+        roots = ops.convert_to_tensor(self.roots, dtype="int32")
+        root_pos = ops.take(y_true, roots, axis=1)  # (B, Nr, 3)
+        target = (y_true[:, None] - root_pos[:, :, None]) / self.unit_mm  # (B, Nr, Nj, 3)
+        not_root = ops.convert_to_tensor(
+            [[0.0 if j == r else 1.0 for j in range(num_joints)] for r in self.roots], dtype="float32"
+        )
+        mask = not_root[None] * valid[:, None, :] * ops.take(valid, roots, axis=1)[:, :, None]
+        sq = ops.sum(ops.square(ops.cast(y_pred, "float32") - target), axis=-1)
+        return ops.sum(sq * mask, axis=(1, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "roots": self.roots, "unit_mm": self.unit_mm}
+
+
+def pose_losses(config: ModelConfig) -> tuple[dict, dict]:
+    """Losses and weights for `model.compile`, making Keras's total loss eq 5.
+
+    Returns `(loss, loss_weights)` keyed by the training outputs
+    `heatmap_logits` and `root_poses`.
+    """
+    roots = skeleton.root_indices(config.active_roots)
+    loss = {
+        "heatmap_logits": GridCrossEntropy(),
+        "root_poses": RootRelativeLoss(roots=roots, unit_mm=config.pose_unit_mm),
+    }
+    weights = {"heatmap_logits": config.loss_weight_2d, "root_poses": config.loss_weight_3d}
+    return loss, weights
