@@ -32,7 +32,63 @@ def _model_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(adders: Sequence[Adder] = (_add_model,)) -> argparse.ArgumentParser:
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="import motion capture and render datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    imp = dsub.add_parser("import-bvh", help="BVH files -> a 17-joint pose set (.npz, millimetres)")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--out", required=True, help="output .npz")
+    imp.add_argument("--joint-map", help='JSON {"unit_mm": .., "joints": {h36m name: BVH name}} for other skeletons')
+    imp.add_argument("--test-pattern", default=None, help="regex on clip names that selects the test split")
+    imp.add_argument("--source", default="", help="attribution text stored with the poses")
+    imp.set_defaults(func=_import_bvh)
+    ren = dsub.add_parser("render", help="render a pose set to sharded TFRecords")
+    ren.add_argument("--poses", default="bandai-namco", help="shipped pose set name or .npz path")
+    ren.add_argument("--out", required=True, help="output folder (must not hold a dataset yet)")
+    ren.add_argument("--count", type=int, required=True)
+    ren.add_argument("--seed", type=int, default=0)
+    ren.add_argument("--split", choices=("train", "test"), default="train")
+    ren.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    ren.set_defaults(func=_render)
+    pre = dsub.add_parser("preview", help="a PNG grid of samples with their 2D joints drawn")
+    pre.add_argument("--data", required=True, help="a rendered dataset folder")
+    pre.add_argument("--out", required=True, help="output .png")
+    pre.add_argument("--count", type=int, default=16)
+    pre.set_defaults(func=_preview)
+
+
+def _import_bvh(args: argparse.Namespace) -> int:
+    from tfpose3d.data import bvh, mocap
+
+    joint_map = bvh.load_joint_map(args.joint_map) if args.joint_map else None
+    pattern = args.test_pattern if args.test_pattern is not None else mocap.DEFAULT_TEST_PATTERN
+    poses = mocap.from_bvh_files(args.files, joint_map, pattern, source=args.source)
+    poses.save(args.out)
+    test = int((poses.splits == "test").sum())
+    print(f"{args.out}: {len(poses)} frames from {len(poses.clips)} clips ({test} clips held out for test)")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from tfpose3d.data import records
+
+    manifest = records.write_rendered(args.poses, args.out, args.count, args.seed, args.split, args.workers)
+    print(f"{args.out}: {manifest['count']} {args.split} images in {len(manifest['shards'])} shard(s)")
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from tfpose3d import viz
+    from tfpose3d.data import pipeline
+
+    samples = pipeline.records_dataset(args.data, 225, shuffle=False).take(args.count)
+    tiles = [viz.draw_skeleton_2d(s["image"], s["joints_2d"]) for s in samples.as_numpy_iterator()]
+    viz.grid(tiles, columns=min(4, len(tiles))).save(args.out)
+    print(f"{args.out}: {len(tiles)} samples")
+    return 0
+
+
+def build_parser(adders: Sequence[Adder] = (_add_model, _add_data)) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfpose3d",
         description="3D human pose from one image (Park, Hwang & Kwak 2016), Keras 3 / TensorFlow.",
@@ -49,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"tfpose3d: error: {err}", file=sys.stderr)
         return 2
 

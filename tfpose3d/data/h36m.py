@@ -1,0 +1,149 @@
+"""Human3.6M in the common extracted-frames layout, through the same pipeline as rendered data.
+
+Layout (as written by the widely used h36m-fetch scripts)::
+
+    ROOT/S1/Directions-1/annot.h5            per subject and action
+        pose/3d       (N, 32, 3) joints in camera coordinates, mm
+        pose/2d       (N, 32, 2) joints in image pixels
+        camera        (N,)       camera id (e.g. 54138969)
+        frame         (N,)       frame number (1-based)
+        intrinsics/<camera id>   (4,) fx, cx, fy, cy
+    ROOT/S1/Directions-1/imageSequence/<camera id>/img_000001.jpg
+
+Protocol: train on S1, S5, S6, S7, S8; test on S9, S11, every 64th stored
+frame by default. The 32 motion-capture joints map to the 17 of
+`tfpose3d.skeleton` by `H36M_32_TO_17`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from tfpose3d import skeleton
+
+TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+TEST_SUBJECTS = ("S9", "S11")
+H36M_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+CROP_MARGIN = 1.25
+
+
+@dataclasses.dataclass
+class H36MIndex:
+    """Every selected frame: image path and labels in the full image."""
+
+    images: list[Path]
+    joints_3d: np.ndarray  # (N, 17, 3) mm, camera frame
+    joints_2d: np.ndarray  # (N, 17, 2) pixels of the full image
+    intrinsics: np.ndarray  # (N, 4) fx, fy, cx, cy
+    actions: list[str]
+    subjects: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _read_annotation(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            needed = ("pose/3d", "pose/2d", "camera", "frame")
+            missing = [k for k in needed if k not in f]
+            if missing:
+                raise ValueError(f"{path}: missing dataset(s) {missing}")
+            data = {k: np.asarray(f[k]) for k in needed}
+            data["intrinsics"] = {cam: np.asarray(f["intrinsics"][cam]) for cam in f.get("intrinsics", {})}
+    except OSError as err:
+        raise ValueError(f"{path}: unreadable or corrupt annotation file ({err})") from None
+    n = len(data["frame"])
+    if data["pose/3d"].shape != (n, 32, 3) or data["pose/2d"].shape != (n, 32, 2) or len(data["camera"]) != n:
+        raise ValueError(f"{path}: expected pose/3d (N, 32, 3), pose/2d (N, 32, 2) and N cameras for N={n} frames")
+    return data
+
+
+def load_index(root: str | Path, split: str = "train", every: int | None = None) -> H36MIndex:
+    """Index the frames of `split` ("train" or "test") under `root`.
+
+    Args:
+        every: keep every n-th stored frame; default 1 for train, 64 for test.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Human3.6M root {root} is not a folder")
+    every = every or (64 if split == "test" else 1)
+    subjects = TRAIN_SUBJECTS if split == "train" else TEST_SUBJECTS
+    images, j3d, j2d, intr, actions, subs = [], [], [], [], [], []
+    for subject in subjects:
+        subject_dir = root / subject
+        if not subject_dir.is_dir():
+            raise FileNotFoundError(f"Human3.6M subject folder {subject_dir} is missing")
+        action_dirs = sorted(p for p in subject_dir.iterdir() if p.is_dir())
+        if not action_dirs:
+            raise FileNotFoundError(f"{subject_dir} holds no action folders")
+        for action_dir in action_dirs:
+            annot = action_dir / "annot.h5"
+            if not annot.is_file():
+                raise FileNotFoundError(f"{annot} is missing")
+            data = _read_annotation(annot)
+            for row in range(0, len(data["frame"]), every):
+                camera = str(int(data["camera"][row]))
+                if camera not in data["intrinsics"]:
+                    raise ValueError(f"{annot}: no intrinsics/{camera}")
+                fx, cx, fy, cy = data["intrinsics"][camera]
+                images.append(action_dir / "imageSequence" / camera / f"img_{int(data['frame'][row]):06d}.jpg")
+                j3d.append(data["pose/3d"][row, list(H36M_32_TO_17)])
+                j2d.append(data["pose/2d"][row, list(H36M_32_TO_17)])
+                intr.append((fx, fy, cx, cy))
+                actions.append(action_dir.name.split("-")[0].split(" ")[0])
+                subs.append(subject)
+    return H36MIndex(images, np.array(j3d, np.float32), np.array(j2d, np.float32), np.array(intr, np.float32), actions, subs)
+
+
+def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = 225) -> tuple:
+    """Square crop around the 2D joints (margin `CROP_MARGIN`), scaled to `size`; labels follow."""
+    lo, hi = joints_2d.min(0), joints_2d.max(0)
+    side = float((hi - lo).max()) * CROP_MARGIN
+    x0, y0 = (lo + hi) / 2 - side / 2
+    scale = size / side
+    crop = Image.fromarray(image).transform(
+        (size, size), Image.Transform.AFFINE, (1 / scale, 0, x0, 0, 1 / scale, y0), resample=Image.Resampling.BILINEAR
+    )
+    fx, fy, cx, cy = intrinsics
+    new_intrinsics = np.array([fx * scale, fy * scale, (cx - x0) * scale, (cy - y0) * scale], np.float32)
+    return np.asarray(crop), ((joints_2d - [x0, y0]) * scale).astype(np.float32), new_intrinsics
+
+
+def _read_image(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"Human3.6M frame {path} is missing")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from None
+
+
+def h36m_samples(root: str | Path, split: str, image_size: int, every: int | None = None) -> tf.data.Dataset:
+    """Samples in the same form as `pipeline.records_dataset`: cropped images and labels."""
+    index = load_index(root, split, every)
+
+    def generate():
+        for i in range(len(index)):
+            image, uv, k = crop_frame(_read_image(index.images[i]), index.joints_2d[i], index.intrinsics[i], image_size)
+            yield {"image": image, "joints_3d": index.joints_3d[i], "joints_2d": uv, "intrinsics": k,
+                   "action": index.actions[i], "subject": index.subjects[i]}
+
+    n = skeleton.NUM_JOINTS
+    signature = {
+        "image": tf.TensorSpec([image_size, image_size, 3], tf.uint8), "joints_3d": tf.TensorSpec([n, 3], tf.float32),
+        "joints_2d": tf.TensorSpec([n, 2], tf.float32), "intrinsics": tf.TensorSpec([4], tf.float32),
+        "action": tf.TensorSpec([], tf.string), "subject": tf.TensorSpec([], tf.string),
+    }
+    return tf.data.Dataset.from_generator(generate, output_signature=signature)

@@ -1,0 +1,194 @@
+"""tf.data pipelines: records or an endless render stream -> augmented (image, targets) batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfpose3d import skeleton
+from tfpose3d.config import ModelConfig
+from tfpose3d.data import mocap, records
+from tfpose3d.layers import GridSoftLabels
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class Augment:
+    """Random augmentation, all applied inside the pipeline.
+
+    Args:
+        scale: range of zoom factors about the image centre.
+        translate: largest shift as a fraction of the image side.
+        flip: probability of a horizontal flip (left/right joints swapped, 3D mirrored).
+        color: strength of brightness/contrast/saturation/hue jitter (0 disables).
+    """
+
+    scale: tuple[float, float] = (0.85, 1.15)
+    translate: float = 0.08
+    flip: float = 0.5
+    color: float = 0.2
+
+
+NO_AUGMENT = Augment(scale=(1.0, 1.0), translate=0.0, flip=0.0, color=0.0)
+
+
+def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """A record -> image (225, 225, 3) uint8 and its labels."""
+    f = tf.io.parse_single_example(serialized, records.FEATURES)
+    return {
+        "image": tf.ensure_shape(tf.io.decode_png(f["image/encoded"], channels=3), [None, None, 3]),
+        "joints_3d": tf.reshape(f["pose/joints_3d"], [skeleton.NUM_JOINTS, 3]),
+        "joints_2d": tf.reshape(f["pose/joints_2d"], [skeleton.NUM_JOINTS, 2]),
+        "intrinsics": f["camera/intrinsics"],
+        "action": f["pose/action"],
+        "subject": f["pose/subject"],
+    }
+
+
+def resize_sample(sample: dict, size: int) -> dict:
+    """Resize to `size` x `size`; 2D labels and intrinsics scale with the pixels."""
+    old = tf.cast(tf.shape(sample["image"])[0], tf.float32)
+    k = size / old
+    image = tf.image.resize(sample["image"], [size, size], antialias=True)
+    return {
+        **sample,
+        "image": tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8),
+        "joints_2d": sample["joints_2d"] * k,
+        "intrinsics": sample["intrinsics"] * k,
+    }
+
+
+def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
+    """Zoom, shift, flip and colour-jitter one sample; labels follow exactly.
+
+    A pixel at u moves to s * (u - c) + c + d (c the image centre); that is a
+    change of focal length and principal point, so the 3D pose is unchanged
+    except by the flip, which mirrors x and swaps left and right joints.
+    """
+    image = tf.cast(sample["image"], tf.float32)
+    size = tf.cast(tf.shape(image)[0], tf.float32)
+    seeds = tf.random.experimental.stateless_split(seed, 8)
+    s = tf.random.stateless_uniform([], seeds[0], *augment.scale)
+    d = tf.random.stateless_uniform([2], seeds[1], -augment.translate, augment.translate) * size
+    flip = tf.random.stateless_uniform([], seeds[2]) < augment.flip
+    c = size / 2.0
+
+    # Output pixel index x_o (centre x_o + 0.5) samples input index x_i: invert the map above.
+    sign = tf.where(flip, -1.0, 1.0)
+    ax = sign / s
+    bx = tf.where(flip, size, 0.0)
+    # x_out = bx + sign * (s * (x_in - c) + c + dx)  (flip applied after zoom/shift)
+    x0 = c - (c + d[0]) / s - sign * bx / s
+    y0 = c - (c + d[1]) / s
+    transform = tf.stack([ax, 0.0, x0 + 0.5 * ax - 0.5, 0.0, 1.0 / s, y0 + 0.5 / s - 0.5, 0.0, 0.0])
+    shape = tf.shape(image)[:2]
+    image = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[None], transforms=transform[None], output_shape=shape,
+        interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0,
+    )[0]
+
+    uv = s * (sample["joints_2d"] - c) + c + d
+    fx, fy, cx, cy = tf.unstack(sample["intrinsics"])
+    cx, cy = s * (cx - c) + c + d[0], s * (cy - c) + c + d[1]
+    fx, fy = s * fx, s * fy
+    joints_3d = sample["joints_3d"]
+    perm = skeleton.flip_permutation()
+    uv = tf.where(flip, tf.gather(tf.stack([size - uv[:, 0], uv[:, 1]], -1), perm), uv)
+    joints_3d = tf.where(flip, tf.gather(joints_3d * [-1.0, 1.0, 1.0], perm), joints_3d)
+    cx = tf.where(flip, size - cx, cx)
+
+    if augment.color:
+        k = augment.color
+        image = tf.image.stateless_random_brightness(image, 64.0 * k, seeds[3])
+        image = tf.image.stateless_random_contrast(image, 1 - k, 1 + k, seeds[4])
+        image = tf.image.stateless_random_saturation(image, 1 - k, 1 + k, seeds[5])
+        image = tf.image.stateless_random_hue(image / 255.0, 0.25 * k, seeds[6]) * 255.0
+    return {
+        **sample,
+        "image": tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8),
+        "joints_2d": uv,
+        "joints_3d": joints_3d,
+        "intrinsics": tf.stack([fx, fy, cx, cy]),
+    }
+
+
+def to_model_inputs(batch: dict, config: ModelConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """(image float32, {heatmap_logits: soft labels, root_poses: 3D joints}) for model.fit."""
+    labels = GridSoftLabels(config.grid_size, config.image_size, config.grid_width)(batch["joints_2d"])
+    return tf.cast(batch["image"], tf.float32), {"heatmap_logits": labels, "root_poses": batch["joints_3d"]}
+
+
+def _shard_files(data_dir: str | os.PathLike) -> list[str]:
+    manifest = records.read_manifest(data_dir)
+    files = [str(Path(data_dir) / name) for name in manifest["shards"]]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{data_dir}: shards listed in the manifest are missing: {missing}")
+    return files
+
+
+def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool, seed: int = 0, cache: bool = False) -> tf.data.Dataset:
+    """Parsed, resized samples from a rendered dataset folder (interleaved shards)."""
+    files = _shard_files(data_dir)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed)
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)), num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda s: resize_sample(s, image_size), num_parallel_calls=AUTOTUNE)
+    return ds.cache() if cache else ds
+
+
+def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf.data.Dataset:
+    """An endless stream rendered on the fly from a pose set."""
+    poses = mocap.load_poses(poses_name).select(split)
+
+    def generate():
+        i = 0
+        while True:
+            for png, j3d, j2d, k, action, subject in records.render_indices(poses, seed, range(i, i + 64)):
+                yield {"image_png": png, "joints_3d": j3d, "joints_2d": j2d, "intrinsics": k, "action": action, "subject": subject}
+            i += 64
+
+    signature = {
+        "image_png": tf.TensorSpec([], tf.string), "joints_3d": tf.TensorSpec([17, 3], tf.float32),
+        "joints_2d": tf.TensorSpec([17, 2], tf.float32), "intrinsics": tf.TensorSpec([4], tf.float32),
+        "action": tf.TensorSpec([], tf.string), "subject": tf.TensorSpec([], tf.string),
+    }
+    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    ds = ds.map(lambda s: {**{k: v for k, v in s.items() if k != "image_png"}, "image": tf.io.decode_png(s["image_png"], channels=3)})
+    return ds.map(lambda s: resize_sample(s, image_size), num_parallel_calls=AUTOTUNE)
+
+
+def training_batches(
+    samples: tf.data.Dataset,
+    config: ModelConfig,
+    batch_size: int,
+    augment: Augment | None = Augment(),
+    seed: int = 0,
+    shuffle_buffer: int = 2048,
+    repeat: bool = True,
+) -> tf.data.Dataset:
+    """Shuffle, augment (stateless, seeded per element), batch, add targets, prefetch."""
+    ds = samples.repeat() if repeat else samples
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
+    if augment is not None and augment != NO_AUGMENT:
+        ds = ds.enumerate().map(
+            lambda i, s: augment_sample(s, augment, tf.stack([tf.cast(seed, tf.int64), i])),
+            num_parallel_calls=AUTOTUNE,
+        )
+    ds = ds.batch(batch_size, drop_remainder=repeat)
+    ds = ds.map(lambda b: to_model_inputs(b, config), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def evaluation_batches(data_dir: str | os.PathLike, config: ModelConfig, batch_size: int = 64) -> tf.data.Dataset:
+    """Every sample once, in order, unaugmented, with its labels and metadata kept."""
+    ds = records_dataset(data_dir, config.image_size, shuffle=False)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
