@@ -49,6 +49,7 @@ def test_training_batches_carry_targets():
     images, targets = next(iter(pipeline.training_batches(ds, config, batch_size=4, shuffle_buffer=0)))
     assert images.shape == (4, 64, 64, 3) and images.dtype == tf.float32
     assert targets["heatmap_logits"].shape == (4, 17, 64) and targets["root_poses"].shape == (4, 17, 3)
+    np.testing.assert_array_equal(targets["heatmaps_2d"].numpy().reshape(4, 17, 64), targets["heatmap_logits"].numpy())
     sums = targets["heatmap_logits"].numpy().sum(-1)
     inside = np.all((targets["root_poses"].numpy()[..., :1] > -1e9), -1)  # all joints have 3D labels
     assert inside.all() and np.all((np.abs(sums - 1) < 1e-5) | (sums == 0))

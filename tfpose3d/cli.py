@@ -88,7 +88,86 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(adders: Sequence[Adder] = (_add_model, _add_data)) -> argparse.ArgumentParser:
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from tfpose3d.train import STRATEGIES, TRAIN_PRESETS
+
+    p = sub.add_parser("train", help="train with model.fit (resumes a killed run with the same --out)")
+    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="cpu-quick")
+    p.add_argument("--variant", choices=VARIANTS, default=None)
+    p.add_argument("--data", default=None, help="folder with rendered train/ and test/, or h36m:ROOT (default: shipped mocap)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--train-images", type=int, help="rendered training images (shipped data)")
+    p.add_argument("--test-images", type=int, help="rendered test images (shipped data)")
+    p.add_argument("--validation-steps", type=int)
+    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--mixed-precision", action="store_true", default=None)
+    p.add_argument("--xla", choices=("auto", "on", "off"), default=None, help="XLA-compile the train step")
+    p.set_defaults(func=_train)
+
+
+def _train_config(args: argparse.Namespace):
+    from tfpose3d.train import train_preset
+
+    jit = {"auto": "auto", "on": True, "off": False}.get(args.xla) if args.xla else None
+    return train_preset(
+        args.preset, {"variant": args.variant} if args.variant else None, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
+        train_images=args.train_images, test_images=args.test_images, validation_steps=args.validation_steps,
+        strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tfpose3d.train import train
+
+    train(_train_config(args), args.out, args.data)
+    print(f"{args.out}: model.keras written")
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="MPJPE, P-MPJPE, PCK per joint and action, with example figures")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
+    p.add_argument("--data", required=True, help="rendered test dataset (or a folder holding test/), or h36m:ROOT")
+    p.add_argument("--out", default=None, help="where evaluation/ goes (default: beside the model)")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tfpose3d.evaluate import evaluate
+
+    result = evaluate(args.model, args.data, args.out)
+    for name, frame in result.items():
+        print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")
+    return 0
+
+
+def _add_ablate(sub: argparse._SubParsersAction) -> None:
+    from tfpose3d.train import TRAIN_PRESETS
+
+    p = sub.add_parser("ablate", help="train and evaluate the four variants (the paper's Table 2)")
+    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="cpu-quick")
+    p.add_argument("--out", required=True)
+    p.add_argument("--data", default=None)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=_ablate)
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from tfpose3d.ablate import ablate
+
+    table = ablate(args.preset, args.out, args.data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
+    print(table.to_markdown(index=False, floatfmt=".1f"))
+    return 0
+
+
+def build_parser(adders: Sequence[Adder] = (_add_model, _add_data, _add_train, _add_evaluate, _add_ablate)) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfpose3d",
         description="3D human pose from one image (Park, Hwang & Kwak 2016), Keras 3 / TensorFlow.",

@@ -34,3 +34,15 @@ def grid(tiles: list[Image.Image], columns: int) -> Image.Image:
     for i, tile in enumerate(tiles):
         out.paste(tile, ((i % columns) * w, (i // columns) * h))
     return out
+
+
+def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
+    """Draw a camera-frame pose (x right, y down, z forward) on a matplotlib 3D axis, upright."""
+    colours = {LEFT: "tab:red", RIGHT: "tab:blue", CENTRE: "goldenrod"}
+    for parent, child in skeleton.BONES:
+        a, b = pose[parent], pose[child]
+        # Plot (x, z, -y): depth into the page, up is up.
+        ax.plot([a[0], b[0]], [a[2], b[2]], [-a[1], -b[1]], color=colours[_side_colour(child)], linewidth=2)
+    r = 1000
+    ax.set_xlim(-r, r), ax.set_ylim(-r, r), ax.set_zlim(-r, r)
+    ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])

@@ -118,9 +118,21 @@ def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
 
 
 def to_model_inputs(batch: dict, config: ModelConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """(image float32, {heatmap_logits: soft labels, root_poses: 3D joints}) for model.fit."""
+    """(image float32, a target for each model output) for model.fit.
+
+    The losses read `heatmap_logits` (grid soft labels) and `root_poses` (3D
+    joints, mm); the other targets feed metrics.
+    """
     labels = GridSoftLabels(config.grid_size, config.image_size, config.grid_width)(batch["joints_2d"])
-    return tf.cast(batch["image"], tf.float32), {"heatmap_logits": labels, "root_poses": batch["joints_3d"]}
+    grid = (-1, skeleton.NUM_JOINTS, config.grid_size, config.grid_size)
+    targets = {
+        "heatmap_logits": labels,
+        "root_poses": batch["joints_3d"],
+        "pose_3d": batch["joints_3d"],
+        "joints_2d": batch["joints_2d"],
+        "heatmaps_2d": tf.reshape(labels, grid),
+    }
+    return tf.cast(batch["image"], tf.float32), targets
 
 
 def _shard_files(data_dir: str | os.PathLike) -> list[str]:

@@ -1,0 +1,140 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfpose3d.cli import main
+from tfpose3d.data import records
+from tfpose3d.train import TrainConfig, train_preset
+
+TRAIN_ARGS = ["--epochs", "8", "--steps-per-epoch", "4", "--batch-size", "8", "--validation-steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    records.write_rendered("bandai-namco", root / "train", 48, seed=0, split="train", workers=1, progress=False)
+    records.write_rendered("bandai-namco", root / "test", 16, seed=1, split="test", workers=1, progress=False)
+    return root
+
+
+def epochs_logged(run: Path) -> list[int]:
+    path = run / "history.csv"
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def train_command(run, data_dir):
+    return [sys.executable, "-m", "tfpose3d.cli", "train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS]
+
+
+def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path, data_dir):
+    run = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(train_command(run, data_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(epochs_logged(run)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before_kill = len(epochs_logged(run))
+    assert 2 <= done_before_kill < 8, "the run must be killed midway"
+    assert not (run / "model.keras").exists()
+
+    subprocess.run(train_command(run, data_dir), env=env, check=True, capture_output=True)
+    logged = epochs_logged(run)
+    resumed_from = logged[done_before_kill]
+    # Resumed, not restarted, and at most one epoch repeated.
+    assert resumed_from >= done_before_kill - 1 and resumed_from > 0
+    assert logged[-1] == 7 and (run / "model.keras").is_file() and (run / "best.keras").is_file()
+    assert (run / "logs").is_dir()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["epochs"] == 8 and saved["data"] == str(data_dir)
+
+    # Evaluate the trained run: tables and figure are written, and the mean-pose row is there.
+    assert main(["evaluate", str(run), "--data", str(data_dir)]) == 0
+    summary = json.loads((run / "evaluation" / "summary.json").read_text())
+    assert [r["model"] for r in summary] == ["model", "mean pose"] and summary[0]["samples"] == 16
+    assert (run / "evaluation" / "examples.png").stat().st_size > 10_000
+
+
+def test_same_run_folder_with_other_settings_is_refused(tmp_path, data_dir, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": {"epochs": 1}, "data": None}))
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS]) == 2
+    assert "different configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "epochs must be positive"),
+        (["--strategy", "multi-worker"], "TF_CONFIG"),
+        (["--data", "/nonexistent/folder"], "dataset.json"),
+    ],
+)
+def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypatch, data_dir):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    base = ["train", "--out", str(tmp_path / "r"), "--steps-per-epoch", "1"]
+    if "--data" not in args:
+        base += ["--data", str(data_dir)]
+    assert main(base + args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_preset_overrides_and_round_trip():
+    config = train_preset("cpu-quick", {"variant": "baseline"}, epochs=3, seed=None)
+    assert config.epochs == 3 and config.model.variant == "baseline" and config.seed == 0
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert train_preset("paper").model.image_size == 225
+    with pytest.raises(ValueError, match="Unknown preset"):
+        train_preset("huge")
+
+
+PARITY = textwrap.dedent(
+    """
+    import numpy as np, tensorflow as tf, keras
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfpose3d import ModelConfig, build_model
+    from tfpose3d.losses import pose_losses
+    from tfpose3d.layers import GridSoftLabels
+    config = ModelConfig(variant="full", image_size=64, grid_size=8, width=0.05, dropout=0.0, batch_norm=False)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (8, 64, 64, 3)).astype("float32")
+    y = {"heatmap_logits": np.asarray(GridSoftLabels(8, 64)(rng.uniform(0, 64, (8, 17, 2)).astype("float32"))),
+         "root_poses": rng.normal(size=(8, 17, 3)).astype("float32") * 300}
+    results = []
+    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            model = build_model(config)
+            loss, weights = pose_losses(config)
+            model.compile(optimizer=keras.optimizers.SGD(1e-4), loss=loss, loss_weights=weights)
+        before = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["loss"]
+        after = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+        results.append((before, after, strategy.num_replicas_in_sync))
+    print(results)
+    (b1, a1, n1), (b2, a2, n2) = results
+    assert (n1, n2) == (1, 2)
+    assert abs(b1 - b2) <= 1e-4 * abs(b1), (b1, b2)
+    assert abs(a1 - a2) <= 1e-4 * abs(a1), (a1, a2)
+    """
+)
+
+
+def test_two_logical_cpus_give_the_same_loss_as_one():
+    out = subprocess.run([sys.executable, "-c", PARITY], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-3000:]

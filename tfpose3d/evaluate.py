@@ -1,0 +1,129 @@
+"""Evaluation: the Human3.6M protocol tables (MPJPE, P-MPJPE, PCK) and example figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from tfpose3d import metrics, skeleton
+from tfpose3d.data import h36m, pipeline, records
+
+PCK3D_MM = 150.0
+PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """A trained model from a run folder (its model.keras) or a .keras file."""
+    import tfpose3d  # noqa: F401  registers the custom layers, losses and metrics
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"No model at {path}: pass a run folder holding model.keras, or a .keras file")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path}: not a loadable Keras model ({err})") from None
+
+
+def test_samples(data: str | os.PathLike, image_size: int):
+    """The evaluation set: a rendered dataset folder, a folder holding test/, or h36m:ROOT."""
+    data = str(data)
+    if data.startswith("h36m:"):
+        return h36m.h36m_samples(data[len("h36m:"):], "test", image_size)
+    path = Path(data)
+    if not (path / records.MANIFEST).is_file() and (path / "test" / records.MANIFEST).is_file():
+        path = path / "test"
+    return pipeline.records_dataset(path, image_size, shuffle=False)
+
+
+def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Run the model over every test sample; return predictions next to the truth."""
+    size = model.input_shape[1]
+    collected: dict[str, list] = {k: [] for k in ("pose_3d", "joints_2d", "true_3d", "true_2d", "action", "image")}
+    for batch in test_samples(data, size).batch(batch_size).as_numpy_iterator():
+        out = model.predict_on_batch(batch["image"].astype(np.float32))
+        collected["pose_3d"].append(out["pose_3d"])
+        collected["joints_2d"].append(out["joints_2d"])
+        collected["true_3d"].append(batch["joints_3d"])
+        collected["true_2d"].append(batch["joints_2d"])
+        collected["action"].append(batch["action"].astype(str))
+        collected["image"].append(batch["image"][:8] if sum(len(a) for a in collected["image"]) < 8 else batch["image"][:0])
+    if not collected["pose_3d"]:
+        raise ValueError(f"{data}: no test samples")
+    return {k: np.concatenate(v) for k, v in collected.items()}
+
+
+def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFrame]:
+    """Summary (model and mean-pose rows), per-action and per-joint tables."""
+    true, est = pred["true_3d"], pred["pose_3d"]
+    # The mean pose of the evaluated set itself: an oracle mean, so a slightly
+    # stronger baseline than a training-set mean would be.
+    mean_pose = metrics.align_root(true).mean(0, keepdims=True).repeat(len(true), 0)
+    threshold_2d = PCK2D_FRACTION * image_size
+
+    def row(name, pose, joints_2d):
+        return {
+            "model": name, "MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
+            f"PCK3D@{PCK3D_MM:.0f}mm": metrics.pck3d(pose, true, PCK3D_MM),
+            f"PCK2D@{threshold_2d:.1f}px": metrics.pck2d(joints_2d, pred["true_2d"], threshold_2d) if joints_2d is not None else np.nan,
+            "samples": len(true),
+        }
+
+    summary = pd.DataFrame([row("model", est, pred["joints_2d"]), row("mean pose", mean_pose, None)])
+    actions = sorted(set(pred["action"]))
+    per_action = pd.DataFrame(
+        [{"action": a, "samples": int((pred["action"] == a).sum()),
+          "MPJPE (mm)": metrics.mpjpe(est[pred["action"] == a], true[pred["action"] == a]),
+          "P-MPJPE (mm)": metrics.p_mpjpe(est[pred["action"] == a], true[pred["action"] == a])} for a in actions]
+    )
+    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": metrics.joint_errors(est, true).mean(0)})
+    return {"summary": summary, "per_action": per_action, "per_joint": per_joint}
+
+
+def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count: int = 4) -> None:
+    """Image with predicted 2D joints, and predicted vs true 3D skeletons, per example."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfpose3d import viz
+
+    count = min(count, len(pred["image"]))
+    fig = plt.figure(figsize=(9, 3 * count))
+    for i in range(count):
+        ax = fig.add_subplot(count, 3, 3 * i + 1)
+        ax.imshow(viz.draw_skeleton_2d(pred["image"][i], pred["joints_2d"][i]))
+        ax.set_title("input + predicted 2D", fontsize=9)
+        ax.axis("off")
+        for k, (key, title) in enumerate((("pose_3d", "predicted 3D"), ("true_3d", "true 3D"))):
+            ax = fig.add_subplot(count, 3, 3 * i + 2 + k, projection="3d")
+            viz.plot_skeleton_3d(ax, metrics.align_root(pred[key][i]))
+            ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def evaluate(model_path: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """Evaluate and write evaluation.{csv,md}, per-action/per-joint CSVs and examples.png."""
+    model = load_model(model_path)
+    pred = predict_dataset(model, data)
+    result = tables(pred, model.input_shape[1])
+    out = Path(out_dir) if out_dir else (Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent)
+    out = out / "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in result.items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+    md = "\n\n".join(f"## {name.replace('_', ' ')}\n\n{frame.to_markdown(index=False, floatfmt='.3g')}" for name, frame in result.items())
+    (out / "evaluation.md").write_text(f"# Evaluation of {model_path} on {data}\n\n{md}\n")
+    (out / "summary.json").write_text(json.dumps(result["summary"].to_dict(orient="records"), indent=2))
+    examples_figure(pred, out / "examples.png")
+    return result

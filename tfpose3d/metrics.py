@@ -1,0 +1,81 @@
+"""Pose metrics: numpy functions for evaluation, and a Keras MPJPE metric for training logs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfpose3d import skeleton
+
+
+def align_root(poses: np.ndarray, root: int = skeleton.PELVIS) -> np.ndarray:
+    """Translate (..., Nj, 3) poses so that `root` is at the origin."""
+    return poses - poses[..., root : root + 1, :]
+
+
+def joint_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-joint Euclidean errors (N, Nj) after aligning both poses at the pelvis."""
+    return np.linalg.norm(align_root(pred) - align_root(true), axis=-1)
+
+
+def procrustes_align(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """`pred` (N, Nj, 3) moved by the similarity transform (rotation, scale, translation) that best fits `true`."""
+    mu_p, mu_t = pred.mean(1, keepdims=True), true.mean(1, keepdims=True)
+    p, t = pred - mu_p, true - mu_t
+    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", p, t))
+    # Reflection guard: keep a proper rotation.
+    d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
+    s[:, -1] *= d
+    u[:, :, -1] *= d[:, None]
+    rotation = np.einsum("nij,njk->nik", u, vt)
+    scale = s.sum(1) / np.maximum((p**2).sum(axis=(1, 2)), 1e-12)
+    return scale[:, None, None] * np.einsum("nji,nik->njk", p, rotation) + mu_t
+
+
+def mpjpe(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean per-joint position error (same unit as the input) after pelvis alignment."""
+    return float(joint_errors(pred, true).mean())
+
+
+def p_mpjpe(pred: np.ndarray, true: np.ndarray) -> float:
+    """MPJPE after Procrustes (similarity) alignment of each prediction to its truth."""
+    return float(np.linalg.norm(procrustes_align(pred, true) - true, axis=-1).mean())
+
+
+def pck3d(pred: np.ndarray, true: np.ndarray, threshold: float = 150.0) -> float:
+    """Fraction of joints within `threshold` (mm) after pelvis alignment."""
+    return float((joint_errors(pred, true) <= threshold).mean())
+
+
+def pck2d(pred: np.ndarray, true: np.ndarray, threshold: float) -> float:
+    """Fraction of 2D joints within `threshold` pixels."""
+    return float((np.linalg.norm(pred - true, axis=-1) <= threshold).mean())
+
+
+@keras.saving.register_keras_serializable(package="tfpose3d")
+class MeanJointError(keras.metrics.Mean):
+    """Mean Euclidean distance between predicted and true joints (B, Nj, D).
+
+    With `align_root` (3D MPJPE, mm) both poses are first translated so the
+    pelvis is at the origin; without it (2D, pixels) positions are compared as they are.
+
+    Example:
+    >>> model.compile(..., metrics={"pose_3d": [MeanJointError("mpjpe")],
+    ...                             "joints_2d": [MeanJointError("pixel_error", align_root=False)]})
+    """
+
+    def __init__(self, name: str = "mpjpe", align_root: bool = True, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.align_root = align_root
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        if self.align_root:
+            y_true = y_true - y_true[:, skeleton.PELVIS : skeleton.PELVIS + 1]
+            y_pred = y_pred - y_pred[:, skeleton.PELVIS : skeleton.PELVIS + 1]
+        return super().update_state(ops.mean(ops.norm(y_pred - y_true, axis=-1), axis=-1), sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "align_root": self.align_root}
