@@ -62,7 +62,7 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path, data_dir):
     assert saved["train"]["epochs"] == 8 and saved["data"] == str(data_dir)
 
     # Evaluate the trained run: tables and figure are written, and the mean-pose row is there.
-    assert main(["evaluate", str(run), "--data", str(data_dir)]) == 0
+    assert main(["evaluate", str(run)]) == 0  # its own test data, from config.json
     summary = json.loads((run / "evaluation" / "summary.json").read_text())
     assert [r["model"] for r in summary] == ["model", "mean pose"] and summary[0]["samples"] == 16
     assert (run / "evaluation" / "examples.png").stat().st_size > 10_000

@@ -9,8 +9,9 @@ from typing import Callable, Sequence
 import tfpose3d
 from tfpose3d.config import MODEL_PRESETS, VARIANTS
 
-# Each subcommand module adds its parser here; kept as (name, adder) pairs so
-# that `tfpose3d --help` lists them in a stable order.
+# A function that adds one subcommand; `build_parser` calls them in order, which
+# is the order `tfpose3d --help` lists them in. Heavy imports stay inside the
+# handlers so that `--help` is quick.
 Adder = Callable[[argparse._SubParsersAction], None]
 
 
@@ -132,15 +133,16 @@ def _train(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="MPJPE, P-MPJPE, PCK per joint and action, with example figures")
     p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
-    p.add_argument("--data", required=True, help="rendered test dataset (or a folder holding test/), or h36m:ROOT")
+    p.add_argument("--data", default=None, help="rendered test dataset (or a folder holding test/), or h36m:ROOT "
+                   "(default: the run's own test data)")
     p.add_argument("--out", default=None, help="where evaluation/ goes (default: beside the model)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tfpose3d.evaluate import evaluate
+    from tfpose3d.evaluate import evaluate, run_test_data
 
-    result = evaluate(args.model, args.data, args.out)
+    result = evaluate(args.model, args.data or run_test_data(args.model), args.out)
     for name, frame in result.items():
         print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")
     return 0
@@ -167,7 +169,46 @@ def _ablate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser(adders: Sequence[Adder] = (_add_model, _add_data, _add_train, _add_evaluate, _add_ablate)) -> argparse.ArgumentParser:
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="SavedModel (TF Serving layout) and TFLite float32/float16/int8")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
+    p.add_argument("--out", required=True, help="serving base folder; writes OUT/<name>/<version>/")
+    p.add_argument("--name", default="tfpose3d")
+    p.add_argument("--version", type=int, default=None, help="default: one above the highest existing")
+    p.add_argument("--tflite", default="float32,float16,int8", help="comma-separated kinds, or 'none'")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tfpose3d.evaluate import load_model
+    from tfpose3d.export import export
+
+    kinds = () if args.tflite == "none" else tuple(k.strip() for k in args.tflite.split(",") if k.strip())
+    model = load_model(args.model)
+    path = export(model, args.out, args.name, args.version, kinds)
+    print(f"{path}: SavedModel (signature serving_default)" + "".join(f", {args.name}_{k}.tflite" for k in kinds))
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="3D pose of images; prints JSON, writes <image>_pose.png")
+    p.add_argument("--model", required=True, help="SavedModel folder, .keras or .tflite file")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out-dir", default="predictions", help="where the PNG figures go")
+    p.add_argument("--threads", type=int, default=None, help="TFLite CPU threads")
+    p.set_defaults(func=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tfpose3d.predict import predict_files, to_json
+
+    print(to_json(predict_files(args.model, args.images, args.out_dir, args.threads)))
+    return 0
+
+
+def build_parser(
+    adders: Sequence[Adder] = (_add_model, _add_data, _add_train, _add_evaluate, _add_ablate, _add_export, _add_predict),
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfpose3d",
         description="3D human pose from one image (Park, Hwang & Kwak 2016), Keras 3 / TensorFlow.",

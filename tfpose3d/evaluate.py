@@ -43,6 +43,18 @@ def test_samples(data: str | os.PathLike, image_size: int):
     return pipeline.records_dataset(path, image_size, shuffle=False)
 
 
+def run_test_data(run: str | os.PathLike) -> str:
+    """The test data a run was trained against, from its config.json."""
+    from tfpose3d.train import TrainConfig, resolve_data
+
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{run} is not a run folder with config.json; pass --data")
+    saved = json.loads(path.read_text())
+    test = resolve_data(saved["data"], TrainConfig.from_dict(saved["train"]))[1]
+    return f"h36m:{test[1]}" if isinstance(test, tuple) else str(test)
+
+
 def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Run the model over every test sample; return predictions next to the truth."""
     size = model.input_shape[1]

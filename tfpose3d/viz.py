@@ -46,3 +46,21 @@ def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
     r = 1000
     ax.set_xlim(-r, r), ax.set_ylim(-r, r), ax.set_zlim(-r, r)
     ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])
+
+
+def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, path) -> None:
+    """PNG: the image with its 2D skeleton, and the 3D skeleton beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(8, 4))
+    ax = fig.add_subplot(1, 2, 1)
+    ax.imshow(draw_skeleton_2d(image, joints_2d))
+    ax.axis("off")
+    ax = fig.add_subplot(1, 2, 2, projection="3d")
+    plot_skeleton_3d(ax, pose_3d - pose_3d[skeleton.PELVIS])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

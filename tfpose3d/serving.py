@@ -1,0 +1,107 @@
+"""A TensorFlow Serving client for the exported signature: REST `:predict` and gRPC `Predict`.
+
+Example:
+>>> client = ServingClient("http://localhost:8501", grpc_target="localhost:8500")
+>>> client.predict_rest(images)["pose_3d"].shape        # images: uint8 [N, 225, 225, 3]
+(N, 17, 3)
+>>> client.predict_grpc(images)["joints_2d"].shape
+(N, 17, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import numpy as np
+
+from tfpose3d.export import SIGNATURE
+from tfpose3d.predict import OUTPUTS, check_images
+
+REST_FORMS = ("instances", "inputs")
+
+
+def rest_request(images: Any, form: str = "instances") -> dict:
+    """The JSON body of a REST :predict call, in the row ("instances") or columnar ("inputs") form."""
+    batch = check_images(images)
+    if form == "instances":
+        return {"signature_name": SIGNATURE, "instances": [{"image": image.tolist()} for image in batch]}
+    if form == "inputs":
+        return {"signature_name": SIGNATURE, "inputs": {"image": batch.tolist()}}
+    raise ValueError(f"Unknown REST form {form!r}; expected one of {REST_FORMS}")
+
+
+def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
+    """Row form {"predictions": [{name: value}, ...]} or columnar {"outputs": {name: value}} -> arrays."""
+    if "error" in body:
+        raise ValueError(f"TensorFlow Serving error: {body['error']}")
+    if "predictions" in body:
+        rows = body["predictions"]
+        return {k: np.asarray([row[k] for row in rows], np.float32) for k in OUTPUTS}
+    if "outputs" in body:
+        return {k: np.asarray(body["outputs"][k], np.float32) for k in OUTPUTS}
+    raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
+
+
+def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None = None):
+    """A tensorflow_serving.apis.predict_pb2.PredictRequest for the signature."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE
+    if version is not None:
+        request.model_spec.version.value = version
+    request.inputs["image"].CopyFrom(tf.make_tensor_proto(check_images(images)))
+    for name in OUTPUTS:
+        request.output_filter.append(name)
+    return request
+
+
+class ServingClient:
+    """Calls a TensorFlow Serving server that serves a `tfpose3d export`.
+
+    Args:
+        rest_url: e.g. "http://localhost:8501".
+        grpc_target: e.g. "localhost:8500".
+        model_name: the name in models.config.
+        version: a specific version, or None for the latest.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, rest_url: str | None = None, grpc_target: str | None = None, model_name: str = "tfpose3d",
+                 version: int | None = None, timeout: float = 30.0):
+        self.rest_url = rest_url.rstrip("/") if rest_url else None
+        self.grpc_target = grpc_target
+        self.model_name = model_name
+        self.version = version
+        self.timeout = timeout
+
+    def predict_rest(self, images: Any, form: str = "instances") -> dict[str, np.ndarray]:
+        if not self.rest_url:
+            raise ValueError("No rest_url given")
+        version = f"/versions/{self.version}" if self.version is not None else ""
+        url = f"{self.rest_url}/v1/models/{self.model_name}{version}:predict"
+        data = json.dumps(rest_request(images, form)).encode()
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            raise ValueError(f"{url}: HTTP {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+        return parse_rest_response(body)
+
+    def predict_grpc(self, images: Any) -> dict[str, np.ndarray]:
+        if not self.grpc_target:
+            raise ValueError("No grpc_target given")
+        import grpc
+        import tensorflow as tf
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        with grpc.insecure_channel(self.grpc_target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            response = stub.Predict(grpc_request(images, self.model_name, self.version), timeout=self.timeout)
+        return {k: tf.make_ndarray(response.outputs[k]) for k in OUTPUTS}
