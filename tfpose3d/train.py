@@ -98,9 +98,12 @@ def train_preset(name: str, model_overrides: dict[str, Any] | None = None, **ove
     return dataclasses.replace(base, model=model, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def shipped_data(config: TrainConfig) -> Path:
-    """Rendered train/ and test/ datasets of the shipped motion capture, rendered once and then reused."""
-    root = DATA_ROOT / f"bandai-namco-{config.train_images}-{config.test_images}-s{config.seed}"
+def shipped_data(config: TrainConfig, data_root: str | os.PathLike | None = None) -> Path:
+    """Rendered train/ and test/ datasets of the shipped motion capture, rendered once and then reused.
+
+    They go under `data_root` (default: $TFPOSE3D_DATA, else ./data).
+    """
+    root = Path(data_root or DATA_ROOT) / f"bandai-namco-{config.train_images}-{config.test_images}-s{config.seed}"
     # Test images use their own seed stream and only held-out clips.
     for split, count, seed in (("train", config.train_images, config.seed), ("test", config.test_images, config.seed + 1)):
         if not (root / split / records.MANIFEST).is_file():

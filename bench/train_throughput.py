@@ -1,0 +1,75 @@
+"""Training throughput of each preset with the data pipeline included (images/s).
+
+Run: .venv/bin/python bench/train_throughput.py [--presets cpu-quick paper] [--xla off on]
+Renders a small dataset to a temporary folder, then times `model.fit` epochs
+(decode, resize, augment and soft labels all run in the tf.data pipeline)
+after a warm-up epoch, and prints the median images/s per setting. On a GPU
+machine it also reports mixed precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfpose3d.data import pipeline, records
+from tfpose3d.model import build_model
+from tfpose3d.train import compile_model, train_preset
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool) -> float:
+    config = train_preset(preset, jit_compile=jit, mixed_precision=mixed, cache=False)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    samples = pipeline.records_dataset(data, config.model.image_size, shuffle=True)
+    ds = pipeline.training_batches(samples, config.model, config.batch_size, config.augment)
+    model = build_model(config.model)
+    compile_model(model, config, steps * epochs)
+    timer = EpochTimer()
+    model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+    return statistics.median(steps * config.batch_size / s for s in timer.seconds[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--presets", nargs="+", default=["cpu-quick", "paper"])
+    parser.add_argument("--xla", nargs="+", default=["off", "on"])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up")
+    parser.add_argument("--images", type=int, default=1000)
+    args = parser.parse_args()
+    gpu = tf.config.list_physical_devices("GPU")
+    device = tf.config.experimental.get_device_details(gpu[0]).get("device_name", "GPU") if gpu else f"CPU ({platform.machine()})"
+    print(f"device: {device}; TensorFlow {tf.__version__}")
+    print("| preset | XLA | mixed precision | images/s (median) |\n|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "train"
+        records.write_rendered("bandai-namco", data, args.images, seed=0, progress=False)
+        for preset in args.presets:
+            for xla in args.xla:
+                for mixed in ([False, True] if gpu else [False]):
+                    rate = measure(preset, data, args.steps, args.epochs, xla == "on", mixed)
+                    print(f"| {preset} | {xla} | {'on' if mixed else 'off'} | {rate:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
