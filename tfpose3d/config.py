@@ -112,7 +112,7 @@ class ModelConfig:
 MODEL_PRESETS: dict[str, ModelConfig] = {
     "paper": ModelConfig(),
     # Sized for a 2-core CPU; its measured throughput is in docs/benchmarks.md.
-    "cpu-quick": ModelConfig(image_size=128, grid_size=16, width=0.25, dropout=0.2),
+    "cpu-quick": ModelConfig(image_size=128, grid_size=16, width=0.25, dropout=0.1),
 }
 
 

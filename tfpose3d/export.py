@@ -52,13 +52,11 @@ def next_version(model_dir: Path) -> int:
 
 def representative_images(count: int = 100, seed: int = 0) -> Iterator[list[np.ndarray]]:
     """Rendered images of the shipped motion capture's training clips, for int8 calibration."""
-    from tfpose3d.data import mocap, records
-    from PIL import Image
-    import io
+    from tfpose3d.data import images, mocap, records
 
     poses = mocap.load_poses("bandai-namco").select("train")
     for png, *_ in records.render_indices(poses, seed, range(count)):
-        yield [np.asarray(Image.open(io.BytesIO(png)))[None]]
+        yield [images.decode_png(png)[None]]
 
 
 def convert_tflite(saved_model_dir: str | os.PathLike, kind: str, calibration: int = 100) -> bytes:

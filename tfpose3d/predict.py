@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from tfpose3d import skeleton
+from tfpose3d.data.images import read_rgb
 from tfpose3d.export import SERVING_SIZE, SIGNATURE, serving_function
 
 OUTPUTS = ("pose_3d", "joints_2d", "heatmaps_2d")
@@ -54,14 +55,7 @@ def load_image(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray]:
     and the offset that map its pixels back to the original:
     original = joints_225 / scale - offset.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image file")
-    try:
-        with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+    rgb = read_rgb(path)
     h, w = rgb.shape[:2]
     side = max(h, w)
     offset = np.array([(side - w) // 2, (side - h) // 2], np.float32)

@@ -44,7 +44,7 @@ class TrainConfig:
 
     preset: str = "cpu-quick"
     model: ModelConfig = dataclasses.field(default_factory=lambda: model_preset("cpu-quick"))
-    epochs: int = 12
+    epochs: int = 18
     steps_per_epoch: int = 300
     batch_size: int = 64
     learning_rate: float = 1e-3

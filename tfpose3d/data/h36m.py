@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from tfpose3d import skeleton
+from tfpose3d.data import pipeline, render
+from tfpose3d.data.images import read_rgb
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -108,42 +109,25 @@ def load_index(root: str | Path, split: str = "train", every: int | None = None)
 
 def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = 225) -> tuple:
     """Square crop around the 2D joints (margin `CROP_MARGIN`), scaled to `size`; labels follow."""
-    lo, hi = joints_2d.min(0), joints_2d.max(0)
-    side = float((hi - lo).max()) * CROP_MARGIN
-    x0, y0 = (lo + hi) / 2 - side / 2
-    scale = size / side
+    corner, scale, new_intrinsics = render.square_crop(joints_2d.min(0), joints_2d.max(0), CROP_MARGIN, size, intrinsics)
     crop = Image.fromarray(image).transform(
-        (size, size), Image.Transform.AFFINE, (1 / scale, 0, x0, 0, 1 / scale, y0), resample=Image.Resampling.BILINEAR
+        (size, size), Image.Transform.AFFINE, (1 / scale, 0, corner[0], 0, 1 / scale, corner[1]),
+        resample=Image.Resampling.BILINEAR,
     )
-    fx, fy, cx, cy = intrinsics
-    new_intrinsics = np.array([fx * scale, fy * scale, (cx - x0) * scale, (cy - y0) * scale], np.float32)
-    return np.asarray(crop), ((joints_2d - [x0, y0]) * scale).astype(np.float32), new_intrinsics
-
-
-def _read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"Human3.6M frame {path} is missing")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from None
+    return np.asarray(crop), ((joints_2d - corner) * scale).astype(np.float32), new_intrinsics.astype(np.float32)
 
 
 def h36m_samples(root: str | Path, split: str, image_size: int, every: int | None = None) -> tf.data.Dataset:
     """Samples in the same form as `pipeline.records_dataset`: cropped images and labels."""
     index = load_index(root, split, every)
+    if not index.images:
+        raise ValueError(f"{root}: no {split} frames")
 
     def generate():
         for i in range(len(index)):
-            image, uv, k = crop_frame(_read_image(index.images[i]), index.joints_2d[i], index.intrinsics[i], image_size)
+            image, uv, k = crop_frame(read_rgb(index.images[i]), index.joints_2d[i], index.intrinsics[i], image_size)
             yield {"image": image, "joints_3d": index.joints_3d[i], "joints_2d": uv, "intrinsics": k,
                    "action": index.actions[i], "subject": index.subjects[i]}
 
-    n = skeleton.NUM_JOINTS
-    signature = {
-        "image": tf.TensorSpec([image_size, image_size, 3], tf.uint8), "joints_3d": tf.TensorSpec([n, 3], tf.float32),
-        "joints_2d": tf.TensorSpec([n, 2], tf.float32), "intrinsics": tf.TensorSpec([4], tf.float32),
-        "action": tf.TensorSpec([], tf.string), "subject": tf.TensorSpec([], tf.string),
-    }
-    return tf.data.Dataset.from_generator(generate, output_signature=signature)
+    spec = pipeline.sample_spec(tf.TensorSpec([image_size, image_size, 3], tf.uint8, name="image"))
+    return tf.data.Dataset.from_generator(generate, output_signature=spec)

@@ -37,6 +37,16 @@ class Augment:
 NO_AUGMENT = Augment(scale=(1.0, 1.0), translate=0.0, flip=0.0, color=0.0)
 
 
+def sample_spec(image: tf.TensorSpec) -> dict[str, tf.TensorSpec]:
+    """The structure of one sample: `image` (given) plus its labels and metadata."""
+    n = skeleton.NUM_JOINTS
+    return {
+        "image": image, "joints_3d": tf.TensorSpec([n, 3], tf.float32), "joints_2d": tf.TensorSpec([n, 2], tf.float32),
+        "intrinsics": tf.TensorSpec([4], tf.float32), "action": tf.TensorSpec([], tf.string),
+        "subject": tf.TensorSpec([], tf.string),
+    }
+
+
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """A record -> image (225, 225, 3) uint8 and its labels."""
     f = tf.io.parse_single_example(serialized, records.FEATURES)
@@ -164,20 +174,18 @@ def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf
     """An endless stream rendered on the fly from a pose set."""
     poses = mocap.load_poses(poses_name).select(split)
 
+    keys = ("image", "joints_3d", "joints_2d", "intrinsics", "action", "subject")
+
     def generate():
         i = 0
         while True:
-            for png, j3d, j2d, k, action, subject in records.render_indices(poses, seed, range(i, i + 64)):
-                yield {"image_png": png, "joints_3d": j3d, "joints_2d": j2d, "intrinsics": k, "action": action, "subject": subject}
+            for sample in records.render_indices(poses, seed, range(i, i + 64)):
+                yield dict(zip(keys, sample))
             i += 64
 
-    signature = {
-        "image_png": tf.TensorSpec([], tf.string), "joints_3d": tf.TensorSpec([17, 3], tf.float32),
-        "joints_2d": tf.TensorSpec([17, 2], tf.float32), "intrinsics": tf.TensorSpec([4], tf.float32),
-        "action": tf.TensorSpec([], tf.string), "subject": tf.TensorSpec([], tf.string),
-    }
-    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    ds = ds.map(lambda s: {**{k: v for k, v in s.items() if k != "image_png"}, "image": tf.io.decode_png(s["image_png"], channels=3)})
+    # The renderer yields PNG bytes, decoded in the pipeline like records are.
+    ds = tf.data.Dataset.from_generator(generate, output_signature=sample_spec(tf.TensorSpec([], tf.string)))
+    ds = ds.map(lambda s: {**s, "image": tf.io.decode_png(s["image"], channels=3)}, num_parallel_calls=AUTOTUNE)
     return ds.map(lambda s: resize_sample(s, image_size), num_parallel_calls=AUTOTUNE)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import multiprocessing
@@ -14,22 +13,14 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 import tfpose3d
 from tfpose3d import skeleton
-from tfpose3d.data import mocap, render
+from tfpose3d.data import images, mocap, render
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
 _CHUNK = 100
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    # Level 1: PNG stays lossless and encoding stays a small part of render time.
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def _bytes(values: list[bytes]) -> tf.train.Feature:
@@ -71,7 +62,7 @@ def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = 
         frame = int(rng.integers(len(poses)))
         sample = render.render_pose(poses.joints[frame], rng, size=size)
         clip = poses.clip[frame]
-        out.append((encode_png(sample.image), sample.joints_3d, sample.joints_2d, sample.intrinsics,
+        out.append((images.encode_png(sample.image), sample.joints_3d, sample.joints_2d, sample.intrinsics,
                     str(poses.actions[clip]), str(poses.subjects[clip])))
     return out
 

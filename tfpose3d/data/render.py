@@ -55,6 +55,20 @@ def project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     return np.stack([fx * points[..., 0] / points[..., 2] + cx, fy * points[..., 1] / points[..., 2] + cy], -1)
 
 
+def square_crop(lo: np.ndarray, hi: np.ndarray, margin: float, size: int, intrinsics) -> tuple[np.ndarray, float, np.ndarray]:
+    """A square around the box [lo, hi] (pixels), `margin` times its longer side, scaled to `size`.
+
+    Returns the crop's top-left corner, the scale (crop pixels per image pixel)
+    and the crop's intrinsics (fx, fy, cx, cy), so that projecting with them
+    lands on crop pixels.
+    """
+    side = float(np.max(hi - lo)) * margin
+    corner = (np.asarray(lo) + np.asarray(hi)) / 2 - side / 2
+    scale = size / side
+    fx, fy, cx, cy = intrinsics
+    return corner, scale, np.array([fx * scale, fy * scale, (cx - corner[0]) * scale, (cy - corner[1]) * scale])
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
@@ -204,11 +218,7 @@ def render_pose(
     radii = np.repeat([max(ra, rb) for _, _, ra, rb, _ in capsules], 2)
     uv = project(ends, full)
     rad = fx * radii / ends[:, 2]
-    lo, hi = (uv - rad[:, None]).min(0), (uv + rad[:, None]).max(0)
-    side = (hi - lo).max() * cameras.crop_margin
-    x0, y0 = (lo + hi) / 2 - side / 2
-    scale = size / side
-    intrinsics = np.array([fx * scale, fy * scale, (cx - x0) * scale, (cy - y0) * scale])
+    _, _, intrinsics = square_crop((uv - rad[:, None]).min(0), (uv + rad[:, None]).max(0), cameras.crop_margin, size, full)
 
     image = _background(rng, size)
     light = _unit(np.array([rng.uniform(-0.8, 0.8), rng.uniform(-1.0, 0.3), -1.0]))
