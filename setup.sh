@@ -12,3 +12,4 @@ PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/cpu-quick}
 .venv/bin/tfpose3d train --preset cpu-quick --out "$RUN"
 .venv/bin/tfpose3d evaluate "$RUN"
+.venv/bin/tfpose3d export "$RUN" --out serving_models

@@ -138,3 +138,31 @@ def test_two_logical_cpus_give_the_same_loss_as_one():
     out = subprocess.run([sys.executable, "-c", PARITY], capture_output=True, text=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
+    """A trained run's model.keras (compiled with tfpose3d's losses and metrics) loads after `import tfpose3d`."""
+    script = textwrap.dedent(
+        f"""
+        import warnings, keras, tfpose3d
+        from tfpose3d.train import compile_model, train_preset
+        config = train_preset("cpu-quick", {{"image_size": 64, "grid_size": 8, "width": 0.05}})
+        model = tfpose3d.build_model(config.model)
+        compile_model(model, config, total_steps=10)
+        model.save("{tmp_path}/m.keras")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    check = textwrap.dedent(
+        f"""
+        import numpy as np, keras, tfpose3d
+        m = keras.models.load_model("{tmp_path}/m.keras", safe_mode=True)
+        y = {{k: np.zeros((1,) + tuple(v.shape[1:]), "float32") for k, v in m.output.items()}}
+        y["root_poses"] = np.zeros((1, 17, 3), "float32")  # its target is the 3D pose itself
+        result = m.evaluate(np.zeros((1, 64, 64, 3), "float32"), y, verbose=0, return_dict=True)
+        print(type(m.loss["root_poses"]).__name__, sorted(result))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "RootRelativeLoss" in out.stdout and "'pose_3d_mpjpe'" in out.stdout and "'joints_2d_pixel_error'" in out.stdout
