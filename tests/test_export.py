@@ -78,6 +78,14 @@ def test_every_form_reproduces_keras(exported, model_file, images, reference):
     np.testing.assert_allclose(int8["heatmaps_2d"].sum(axis=(2, 3)), 1.0, atol=0.1)
 
 
+def test_saved_model_stores_each_weight_once(exported, model_file):
+    import keras
+
+    weights = keras.models.load_model(model_file).count_params() * 4
+    stored = sum(p.stat().st_size for p in (exported / "variables").iterdir())
+    assert weights <= stored < 1.1 * weights
+
+
 def test_tflite_files_are_what_they_say(exported):
     from ai_edge_litert.interpreter import Interpreter
 

@@ -66,7 +66,8 @@ def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int
         collected["true_3d"].append(batch["joints_3d"])
         collected["true_2d"].append(batch["joints_2d"])
         collected["action"].append(batch["action"].astype(str))
-        collected["image"].append(batch["image"][:8] if sum(len(a) for a in collected["image"]) < 8 else batch["image"][:0])
+        if not collected["image"]:
+            collected["image"].append(batch["image"][:8])  # a few inputs for the example figure
     if not collected["pose_3d"]:
         raise ValueError(f"{data}: no test samples")
     return {k: np.concatenate(v) for k, v in collected.items()}

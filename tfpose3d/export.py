@@ -105,10 +105,13 @@ def export(
     # TF Serving skips folders whose name is not a number, so it never sees the temporary one.
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
     try:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint(SIGNATURE, tf.function(serving_function(model)), input_signature=[IMAGE_SPEC])
-        archive.write_out(str(tmp), verbose=False)
+        # A plain tf.Module: keras.export.ExportArchive (Keras 3.15) writes every variable twice.
+        # Only the weights are tracked: the Dropout seed-generator states, unused at inference,
+        # would otherwise reach TFLite as live variables and break int8 calibration.
+        module = tf.Module()
+        module.weights = [w.value for w in model.weights]
+        module.serve = tf.function(serving_function(model), input_signature=[IMAGE_SPEC])
+        tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         for kind in tflite:
             (tmp / f"{name}_{kind}.tflite").write_bytes(convert_tflite(tmp, kind))
         tmp.rename(final)

@@ -43,7 +43,7 @@ def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
         a, b = pose[parent], pose[child]
         # Plot (x, z, -y): depth into the page, up is up.
         ax.plot([a[0], b[0]], [a[2], b[2]], [-a[1], -b[1]], color=colours[_side_colour(child)], linewidth=2)
-    r = 1000
+    r = 800  # mm: a standing adult fits
     ax.set_xlim(-r, r), ax.set_ylim(-r, r), ax.set_zlim(-r, r)
     ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])
 
