@@ -246,3 +246,12 @@ def test_predict_cli_on_any_size_and_bad_inputs(exported, tmp_path, capsys):
     assert "not a model" in capsys.readouterr().err and not fresh.exists()
     assert main(["predict", "--model", str(exported), str(tmp_path / "missing.jpg"), "--out-dir", str(fresh)]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def test_export_and_evaluate_refuse_what_is_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "fake.keras"
+    fake.write_text("hello")
+    assert main(["export", str(fake), "--out", str(tmp_path / "out")]) == 2
+    assert "not a loadable Keras model" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(["evaluate", str(tmp_path / "missing"), "--data", str(tmp_path)]) == 2
+    assert "No model at" in capsys.readouterr().err
