@@ -10,7 +10,6 @@ machine it also reports mixed precision.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import platform
 import statistics
 import tempfile

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose3d import ModelConfig, skeleton
+from tfpose3d import ModelConfig
 from tfpose3d.data import pipeline, render
 
 

@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfpose3d import skeleton
 from tfpose3d.cli import main

@@ -8,7 +8,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tfpose3d.cli import main

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from tfpose3d import skeleton
@@ -87,10 +86,6 @@ class ModelConfig:
         """The roots this variant regresses from."""
         return self.roots if self.multi_root else self.roots[:1]
 
-    @property
-    def cell_width(self) -> float:
-        return self.image_size / self.grid_size
-
     def scaled(self, units: int) -> int:
         return max(1, int(round(units * self.width)))
 
@@ -104,9 +99,6 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"Unknown ModelConfig field(s) {unknown}; known fields are {sorted(known)}")
         return cls(**values)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
 
 
 MODEL_PRESETS: dict[str, ModelConfig] = {

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose3d import skeleton
 
 SERVING_SIZE = 225
 SIGNATURE = "serving_default"

@@ -6,7 +6,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from tfpose3d import skeleton
@@ -210,9 +209,3 @@ def training_batches(
     ds = ds.batch(batch_size, drop_remainder=repeat)
     ds = ds.map(lambda b: to_model_inputs(b, config), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
-
-
-def evaluation_batches(data_dir: str | os.PathLike, config: ModelConfig, batch_size: int = 64) -> tf.data.Dataset:
-    """Every sample once, in order, unaugmented, with its labels and metadata kept."""
-    ds = records_dataset(data_dir, config.image_size, shuffle=False)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
