@@ -90,6 +90,7 @@ def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypa
         base += ["--data", str(data_dir)]
     assert main(base + args) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing half-made
 
 
 def test_preset_overrides_and_round_trip():

@@ -165,20 +165,21 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
 def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None) -> keras.Model:
     """Train into `out_dir`; rerunning the same command resumes where a killed run stopped."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
     resolved = {"train": config.to_dict(), "data": data}
     if config_path.is_file():
         saved = json.loads(config_path.read_text())
         if saved != json.loads(json.dumps(resolved)):
             raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
+    # Data and strategy are checked before the run folder is written, so a bad call leaves nothing behind.
+    train_source, test_source = resolve_data(data, config)
+    strategy = make_strategy(config.strategy)
+    out.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(resolved, indent=2))
 
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
-    train_source, test_source = resolve_data(data, config)
-    strategy = make_strategy(config.strategy)
 
     train_ds = pipeline.training_batches(
         samples(train_source, "train", config, shuffle=True), config.model, config.batch_size, config.augment, config.seed
