@@ -56,6 +56,9 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path, data_dir):
     # Resumed, not restarted, and at most one epoch repeated.
     assert resumed_from >= done_before_kill - 1 and resumed_from > 0
     assert logged[-1] == 7 and (run / "model.keras").is_file() and (run / "best.keras").is_file()
+    # The same command on a finished run trains nothing more.
+    again = subprocess.run(train_command(run, data_dir), env=env, check=True, capture_output=True, text=True)
+    assert "already trained" in again.stdout and epochs_logged(run) == logged
     assert (run / "logs").is_dir()
     saved = json.loads((run / "config.json").read_text())
     assert saved["train"]["epochs"] == 8 and saved["data"] == str(data_dir)

@@ -171,6 +171,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         saved = json.loads(config_path.read_text())
         if saved != json.loads(json.dumps(resolved)):
             raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
+        if (out / "model.keras").is_file():
+            print(f"{out} is already trained with this configuration; delete model.keras to train again")
+            return keras.models.load_model(out / "model.keras", safe_mode=True)
     # Data and strategy are checked before the run folder is written, so a bad call leaves nothing behind.
     train_source, test_source = resolve_data(data, config)
     strategy = make_strategy(config.strategy)
