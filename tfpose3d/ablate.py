@@ -26,7 +26,6 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, **o
         config = train_preset(preset, {"variant": variant}, **overrides)
         if test_data is None:
             test_data = resolve_data(data, config)[1]
-            test_data = f"h36m:{test_data[1]}" if isinstance(test_data, tuple) else test_data
         start = time.perf_counter()
         train(config, out / variant, data)
         seconds = time.perf_counter() - start

@@ -80,9 +80,9 @@ def _render(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from tfpose3d import viz
-    from tfpose3d.data import pipeline
+    from tfpose3d.data import pipeline, render
 
-    samples = pipeline.records_dataset(args.data, 225, shuffle=False).take(args.count)
+    samples = pipeline.records_dataset(args.data, render.IMAGE_SIZE, shuffle=False).take(args.count)
     tiles = [viz.draw_skeleton_2d(s["image"], s["joints_2d"]) for s in samples.as_numpy_iterator()]
     viz.grid(tiles, columns=min(4, len(tiles))).save(args.out)
     print(f"{args.out}: {len(tiles)} samples")

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from tfpose3d import metrics, skeleton
-from tfpose3d.data import h36m, pipeline, records
+from tfpose3d.data import records
+from tfpose3d.train import TrainConfig, resolve_data, samples
 
 PCK3D_MM = 150.0
 PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
@@ -34,25 +35,19 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
 def test_samples(data: str | os.PathLike, image_size: int):
     """The evaluation set: a rendered dataset folder, a folder holding test/, or h36m:ROOT."""
-    data = str(data)
-    if data.startswith("h36m:"):
-        return h36m.h36m_samples(data[len("h36m:"):], "test", image_size)
     path = Path(data)
     if not (path / records.MANIFEST).is_file() and (path / "test" / records.MANIFEST).is_file():
-        path = path / "test"
-    return pipeline.records_dataset(path, image_size, shuffle=False)
+        data = path / "test"
+    return samples(data, "test", image_size)
 
 
 def run_test_data(run: str | os.PathLike) -> str:
     """The test data a run was trained against, from its config.json."""
-    from tfpose3d.train import TrainConfig, resolve_data
-
     path = Path(run) / "config.json"
     if not path.is_file():
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
     saved = json.loads(path.read_text())
-    test = resolve_data(saved["data"], TrainConfig.from_dict(saved["train"]))[1]
-    return f"h36m:{test[1]}" if isinstance(test, tuple) else str(test)
+    return resolve_data(saved["data"], TrainConfig.from_dict(saved["train"]))[1]
 
 
 def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int = 64) -> dict[str, np.ndarray]:

@@ -12,8 +12,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose3d.data.render import IMAGE_SIZE
 
-SERVING_SIZE = 225
+
+SERVING_SIZE = IMAGE_SIZE  # serving takes the crops the datasets hold
 SIGNATURE = "serving_default"
 TFLITE_KINDS = ("float32", "float16", "int8")
 

@@ -13,7 +13,6 @@ from tfpose3d import layers as tlayers
 from tfpose3d import skeleton
 from tfpose3d.config import ModelConfig
 
-TRAINING_OUTPUTS = ("heatmap_logits", "root_poses")
 INFERENCE_OUTPUTS = ("pose_3d", "joints_2d", "heatmaps_2d")
 
 

@@ -13,8 +13,7 @@ from PIL import Image
 from tfpose3d import skeleton
 from tfpose3d.data.images import read_rgb
 from tfpose3d.export import SERVING_SIZE, SIGNATURE, serving_function
-
-OUTPUTS = ("pose_3d", "joints_2d", "heatmaps_2d")
+from tfpose3d.model import INFERENCE_OUTPUTS
 
 
 def check_images(images: Any) -> np.ndarray:
@@ -113,7 +112,7 @@ class Predictor:
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
         out = self._run(check_images(images))
-        return {k: np.asarray(out[k]) for k in OUTPUTS}
+        return {k: np.asarray(out[k]) for k in INFERENCE_OUTPUTS}
 
 
 def predict_files(model: str | os.PathLike, images: list[str], out_dir: str | os.PathLike, threads: int | None = None) -> list[dict]:

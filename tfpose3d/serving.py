@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from tfpose3d.export import SIGNATURE
-from tfpose3d.predict import OUTPUTS, check_images
+from tfpose3d.model import INFERENCE_OUTPUTS
+from tfpose3d.predict import check_images
 
 REST_FORMS = ("instances", "inputs")
 
@@ -39,9 +40,9 @@ def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
         raise ValueError(f"TensorFlow Serving error: {body['error']}")
     if "predictions" in body:
         rows = body["predictions"]
-        return {k: np.asarray([row[k] for row in rows], np.float32) for k in OUTPUTS}
+        return {k: np.asarray([row[k] for row in rows], np.float32) for k in INFERENCE_OUTPUTS}
     if "outputs" in body:
-        return {k: np.asarray(body["outputs"][k], np.float32) for k in OUTPUTS}
+        return {k: np.asarray(body["outputs"][k], np.float32) for k in INFERENCE_OUTPUTS}
     raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
 
 
@@ -56,7 +57,7 @@ def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None 
     if version is not None:
         request.model_spec.version.value = version
     request.inputs["image"].CopyFrom(tf.make_tensor_proto(check_images(images)))
-    for name in OUTPUTS:
+    for name in INFERENCE_OUTPUTS:
         request.output_filter.append(name)
     return request
 
@@ -104,4 +105,4 @@ class ServingClient:
         with grpc.insecure_channel(self.grpc_target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             response = stub.Predict(grpc_request(images, self.model_name, self.version), timeout=self.timeout)
-        return {k: tf.make_ndarray(response.outputs[k]) for k in OUTPUTS}
+        return {k: tf.make_ndarray(response.outputs[k]) for k in INFERENCE_OUTPUTS}

@@ -20,6 +20,7 @@ from tfpose3d.model import build_model
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 DATA_ROOT = Path(os.environ.get("TFPOSE3D_DATA", "data"))
+H36M_PREFIX = "h36m:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,27 +113,28 @@ def shipped_data(config: TrainConfig, data_root: str | os.PathLike | None = None
     return root
 
 
-def resolve_data(data: str | None, config: TrainConfig) -> tuple[Any, Any]:
-    """(train, test) sources: rendered dataset folders, or ("h36m", root) for Human3.6M.
+def resolve_data(data: str | None, config: TrainConfig) -> tuple[str, str]:
+    """(train, test) sources for `samples`: rendered dataset folders, or "h36m:ROOT" for both.
 
     `data` is None (the shipped motion capture), "h36m:ROOT", or a folder
     holding rendered `train/` and `test/` datasets.
     """
-    if data is not None and data.startswith("h36m:"):
-        root = Path(data[len("h36m:"):])
-        h36m.load_index(root, "test")  # fail early, naming a missing file
-        return ("h36m", root), ("h36m", root)
+    if data is not None and data.startswith(H36M_PREFIX):
+        h36m.load_index(data[len(H36M_PREFIX):], "test")  # fail early, naming a missing file
+        return data, data
     root = shipped_data(config) if data is None else Path(data)
     for split in ("train", "test"):
         records.read_manifest(root / split)
-    return root / "train", root / "test"
+    return str(root / "train"), str(root / "test")
 
 
-def samples(source: Any, split: str, config: TrainConfig, shuffle: bool) -> tf.data.Dataset:
-    size = config.model.image_size
-    if isinstance(source, tuple):
-        return h36m.h36m_samples(source[1], split, size)
-    return pipeline.records_dataset(source, size, shuffle=shuffle, seed=config.seed, cache=config.cache and shuffle)
+def samples(source: str | os.PathLike, split: str, image_size: int, shuffle: bool = False, seed: int = 0,
+            cache: bool = False) -> tf.data.Dataset:
+    """Samples of a source: "h36m:ROOT" (the `split` subjects) or a rendered dataset folder."""
+    source = str(source)
+    if source.startswith(H36M_PREFIX):
+        return h36m.h36m_samples(source[len(H36M_PREFIX):], split, image_size)
+    return pipeline.records_dataset(source, image_size, shuffle=shuffle, seed=seed, cache=cache)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -184,11 +186,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
 
-    train_ds = pipeline.training_batches(
-        samples(train_source, "train", config, shuffle=True), config.model, config.batch_size, config.augment, config.seed
-    )
+    size = config.model.image_size
+    train_samples = samples(train_source, "train", size, shuffle=True, seed=config.seed, cache=config.cache)
+    train_ds = pipeline.training_batches(train_samples, config.model, config.batch_size, config.augment, config.seed)
     val_ds = pipeline.training_batches(
-        samples(test_source, "test", config, shuffle=False), config.model, config.batch_size,
+        samples(test_source, "test", size), config.model, config.batch_size,
         augment=None, shuffle_buffer=0, repeat=False,
     )
     if config.validation_steps:

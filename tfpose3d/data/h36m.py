@@ -107,7 +107,7 @@ def load_index(root: str | Path, split: str = "train", every: int | None = None)
     return H36MIndex(images, np.array(j3d, np.float32), np.array(j2d, np.float32), np.array(intr, np.float32), actions, subs)
 
 
-def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = 225) -> tuple:
+def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = render.IMAGE_SIZE) -> tuple:
     """Square crop around the 2D joints (margin `CROP_MARGIN`), scaled to `size`; labels follow."""
     corner, scale, new_intrinsics = render.square_crop(joints_2d.min(0), joints_2d.max(0), CROP_MARGIN, size, intrinsics)
     crop = Image.fromarray(image).transform(

@@ -33,9 +33,6 @@ class Augment:
     color: float = 0.2
 
 
-NO_AUGMENT = Augment(scale=(1.0, 1.0), translate=0.0, flip=0.0, color=0.0)
-
-
 def sample_spec(image: tf.TensorSpec) -> dict[str, tf.TensorSpec]:
     """The structure of one sample: `image` (given) plus its labels and metadata."""
     n = skeleton.NUM_JOINTS
@@ -197,11 +194,11 @@ def training_batches(
     shuffle_buffer: int = 2048,
     repeat: bool = True,
 ) -> tf.data.Dataset:
-    """Shuffle, augment (stateless, seeded per element), batch, add targets, prefetch."""
+    """Shuffle, augment (stateless, seeded per element; None: no augmentation), batch, add targets, prefetch."""
     ds = samples.repeat() if repeat else samples
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    if augment is not None and augment != NO_AUGMENT:
+    if augment is not None:
         ds = ds.enumerate().map(
             lambda i, s: augment_sample(s, augment, tf.stack([tf.cast(seed, tf.int64), i])),
             num_parallel_calls=AUTOTUNE,

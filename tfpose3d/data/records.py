@@ -54,7 +54,7 @@ FEATURES = {
 }
 
 
-def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = 225) -> list[tuple]:
+def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = render.IMAGE_SIZE) -> list[tuple]:
     """Render samples `indices` of a seeded stream: sample i depends only on (seed, i)."""
     out = []
     for i in indices:
@@ -113,6 +113,8 @@ def write_rendered(
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not empty")
     poses = mocap.load_poses(poses_name).select(split)
     if len(poses) == 0:
         raise ValueError(f"pose set {poses_name!r} has no {split} frames")
@@ -134,16 +136,14 @@ def write_rendered(
         if progress:
             print()
         manifest = {
-            "count": count, "seed": seed, "split": split, "image_size": 225, "shards": shards,
+            "count": count, "seed": seed, "split": split, "image_size": render.IMAGE_SIZE, "shards": shards,
             "poses": poses_name, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
             "frames_in_split": len(poses), "tfpose3d_version": tfpose3d.__version__,
             "format": {k: str(v.shape) for k, v in FEATURES.items()},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if out_dir.exists():
-            if any(out_dir.iterdir()):
-                raise FileExistsError(f"{out_dir} exists and is not empty")
-            out_dir.rmdir()
+            out_dir.rmdir()  # empty, checked above; rmdir refuses if anything appeared since
         tmp.rename(out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -15,6 +15,7 @@ import numpy as np
 from tfpose3d import skeleton
 
 J = skeleton.JOINT_INDEX
+IMAGE_SIZE = 225  # the paper's input side: every dataset stores crops of this size
 
 # The four Human3.6M cameras' intrinsics (fx, fy, cx, cy, width, height); the
 # numbers are the public calibration, identical for every subject.
@@ -190,7 +191,7 @@ class RenderedSample:
 def render_pose(
     pose_world: np.ndarray,
     rng: np.random.Generator,
-    size: int = 225,
+    size: int = IMAGE_SIZE,
     cameras: CameraRange = CameraRange(),
 ) -> RenderedSample:
     """Render a (17, 3) millimetre Y-up world pose from a random Human3.6M-like camera.
