@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfpose3d.export import TFLITE_KINDS
+from tfpose3d.export import FORMS, TFLITE_KINDS
 from tfpose3d.predict import Predictor
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     one = rng.integers(0, 256, (1, 225, 225, 3), dtype=np.uint8)
     batch = rng.integers(0, 256, (32, 225, 225, 3), dtype=np.uint8)
     forms = ([(args.keras, None)] if args.keras else []) + [(args.export_dir, None)]
-    forms += [(args.export_dir / f"{args.export_dir.parent.name}_{k}.tflite", t) for k in TFLITE_KINDS for t in (1, 2)]
+    forms += [(FORMS[k].path(args.export_dir, args.export_dir.parent.name), t) for k in TFLITE_KINDS for t in (1, 2)]
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     print("| form | threads | size (MB) | latency, 1 image (ms, median) | throughput, batch 32 (images/s) |")
     print("|---|---|---|---|---|")

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from tfpose3d import metrics
-from tfpose3d.evaluate import run_test_data, test_samples
-from tfpose3d.export import SERVING_SIZE, TFLITE_KINDS
+from tfpose3d.contract import IMAGE_SIZE
+from tfpose3d.evaluate import run_source
+from tfpose3d.export import FORMS, TFLITE_KINDS
 from tfpose3d.predict import Predictor
 
 
@@ -24,7 +25,8 @@ def main() -> None:
     parser.add_argument("export_dir", type=Path)
     parser.add_argument("--count", type=int, default=500)
     args = parser.parse_args()
-    data = list(test_samples(run_test_data(args.run), SERVING_SIZE).take(args.count).as_numpy_iterator())
+    source = run_source(args.run)
+    data = list(source.samples("test", IMAGE_SIZE).take(args.count).as_numpy_iterator())
     images = np.stack([s["image"] for s in data])
     truth = np.stack([s["joints_3d"] for s in data])
 
@@ -33,13 +35,13 @@ def main() -> None:
 
     keras_pose = poses(Predictor(args.run / "model.keras"))
     base = metrics.mpjpe(keras_pose, truth)
-    print(f"{len(images)} rendered test images from {run_test_data(args.run)}")
+    print(f"{len(images)} rendered test images from {source.spec}")
     print("| form | size (MB) | MPJPE vs truth (mm) | difference from Keras (mm) | mean distance to Keras poses (mm) |")
     print("|---|---|---|---|---|")
     print(f"| Keras (model.keras) | {(args.run / 'model.keras').stat().st_size / 1e6:.1f} | {base:.1f} | 0 | 0 |")
     name = args.export_dir.parent.name
     for kind in TFLITE_KINDS:
-        path = args.export_dir / f"{name}_{kind}.tflite"
+        path = FORMS[kind].path(args.export_dir, name)
         pose = poses(Predictor(path, threads=2))
         error = metrics.mpjpe(pose, truth)
         gap = np.linalg.norm(pose - keras_pose, axis=-1).mean()

@@ -20,8 +20,10 @@ import keras
 import tensorflow as tf
 
 from tfpose3d.data import pipeline, records
-from tfpose3d.model import build_model
-from tfpose3d.train import compile_model, train_preset
+from tfpose3d.data.sources import open_source
+from tfpose3d.estimator import Pose3DEstimator
+from tfpose3d.presets import train_preset
+from tfpose3d.train import compile_model
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -39,9 +41,9 @@ class EpochTimer(keras.callbacks.Callback):
 def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool) -> float:
     config = train_preset(preset, jit_compile=jit, mixed_precision=mixed, cache=False)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
-    samples = pipeline.records_dataset(data, config.model.image_size, shuffle=True)
-    ds = pipeline.training_batches(samples, config.model, config.batch_size, config.augment)
-    model = build_model(config.model)
+    samples = open_source(data).samples("train", config.model.image_size, shuffle=True)
+    ds = pipeline.training_batches(samples, config.batch_size, config.augment)
+    model = Pose3DEstimator(config.model)
     compile_model(model, config, steps * epochs)
     timer = EpochTimer()
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[timer], verbose=0)

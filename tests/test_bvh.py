@@ -94,7 +94,14 @@ def test_unknown_naming_lists_joints_and_joint_map_fixes_it(tmp_path, capsys):
     assert poses.fps == 25.0
 
 
-@pytest.mark.parametrize("text, message", [("hello", "not a BVH"), (TINY.replace("Frames: 2", "Frames: 3"), "expected 3 frames")])
+@pytest.mark.parametrize("text, message", [
+    ("hello", "not a BVH"),
+    (TINY.replace("Frames: 2", "Frames: 3"), "expected 3 frames"),
+    (TINY.replace("Frames: 2", "Frames: 0").split("Frame Time")[0] + "Frame Time: 0.04\n", "no frames"),
+    (TINY.replace("Frame Time: 0.04", "Frame Time: 0"), "Frame Time:' must be positive"),
+    (TINY.replace("OFFSET 0 0 0", "OFFSET 0 nan 0", 1), "NaN or infinite"),
+    (TINY.replace("CHANNELS", "CHANNELS", 1).replace("OFFSET", "OFFSET }", 1), "malformed BVH"),
+])
 def test_malformed_bvh_is_named(text, message):
     with pytest.raises(ValueError, match=message):
         bvh.parse_bvh(text, source="x.bvh")

@@ -13,7 +13,8 @@ from PIL import Image
 
 from tfpose3d import ModelConfig, build_model, export
 from tfpose3d.cli import main
-from tfpose3d.predict import Predictor, check_images, load_image
+from tfpose3d.contract import check_images
+from tfpose3d.predict import Predictor, load_image
 from tfpose3d.serving import ServingClient, grpc_request, rest_request
 
 CONFIG = ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)
@@ -50,6 +51,7 @@ def reference(model_file, images):
     return {"pose_3d": out["pose_3d"], "joints_2d": out["joints_2d"] * 225 / 64, "heatmaps_2d": out["heatmaps_2d"]}
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_exactly_the_signature(exported):
     out = subprocess.run([str(BIN / "saved_model_cli"), "show", "--dir", str(exported), "--all"],
                          capture_output=True, text=True, check=True).stdout
@@ -62,6 +64,7 @@ def test_saved_model_cli_shows_exactly_the_signature(exported):
         assert "dtype: DT_FLOAT" in block.split("outputs[")[1] and shape in block.split("outputs[")[1]
 
 
+@pytest.mark.slow
 def test_every_form_reproduces_keras(exported, model_file, images, reference):
     forms = [model_file, exported] + [exported / f"tfpose3d_{k}.tflite" for k in export.TFLITE_KINDS]
     tolerance = {"keras": 1e-3, "saved_model": 1e-3, "tfpose3d_float32": 1e-2, "tfpose3d_float16": 1.0}
@@ -78,6 +81,7 @@ def test_every_form_reproduces_keras(exported, model_file, images, reference):
     np.testing.assert_allclose(int8["heatmaps_2d"].sum(axis=(2, 3)), 1.0, atol=0.1)
 
 
+@pytest.mark.slow
 def test_saved_model_stores_each_weight_once(exported, model_file):
     import keras
 
@@ -86,6 +90,7 @@ def test_saved_model_stores_each_weight_once(exported, model_file):
     assert weights <= stored < 1.1 * weights
 
 
+@pytest.mark.slow
 def test_tflite_files_are_what_they_say(exported):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -95,6 +100,7 @@ def test_tflite_files_are_what_they_say(exported):
     assert details["image"]["dtype"] == np.uint8
 
 
+@pytest.mark.slow
 def test_tflite_convert_cli_on_the_saved_model(exported, tmp_path, images, reference):
     out = tmp_path / "converted.tflite"
     subprocess.run([str(BIN / "tflite_convert"), "--saved_model_dir", str(exported), "--output_file", str(out)],
@@ -112,12 +118,12 @@ def test_versions_and_failed_export_leaves_nothing(model_file, tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("converter crashed")
 
-    monkeypatch.setattr(export, "convert_tflite", broken)
+    monkeypatch.setattr(export.TFLiteForm, "convert", broken)
     with pytest.raises(RuntimeError):
         main(["export", str(model_file), "--out", str(tmp_path), "--tflite", "int8"])
     assert sorted(p.name for p in (tmp_path / "tfpose3d").iterdir()) == ["1", "2"]  # no 3, no temporary folder
     assert main(["export", str(model_file), "--out", str(tmp_path), "--tflite", "int4"]) == 2
-    assert "Unknown TFLite kind" in capsys.readouterr().err
+    assert "--tflite: unknown kind(s) ['int4']" in capsys.readouterr().err
 
 
 def decode_rest(body):
@@ -128,6 +134,7 @@ def decode_rest(body):
     return np.array(body["inputs"]["image"], dtype=np.uint8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["instances", "inputs"])
 def test_rest_requests_decode_to_the_signature_inputs(form, exported, images, reference):
     body = json.loads(json.dumps(rest_request(images, form)))
@@ -138,6 +145,7 @@ def test_rest_requests_decode_to_the_signature_inputs(form, exported, images, re
     np.testing.assert_allclose(out["pose_3d"].numpy(), reference["pose_3d"], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_grpc_request_decodes_to_the_signature_inputs(images):
     request = grpc_request(images, "tfpose3d", version=3)
     assert (request.model_spec.name, request.model_spec.signature_name, request.model_spec.version.value) == ("tfpose3d", "serving_default", 3)
@@ -169,6 +177,7 @@ def serve_rest(signature):
     return server
 
 
+@pytest.mark.slow
 def test_clients_round_trip_over_loopback(exported, images, reference):
     import grpc
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
@@ -226,6 +235,7 @@ def test_bad_images_are_named(bad, message):
         check_images(bad)
 
 
+@pytest.mark.slow
 def test_predict_cli_on_any_size_and_bad_inputs(exported, tmp_path, capsys):
     wide = tmp_path / "wide.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (120, 300, 3), dtype=np.uint8)).save(wide)
@@ -255,3 +265,55 @@ def test_export_and_evaluate_refuse_what_is_not_a_model(tmp_path, capsys):
     assert "not a loadable Keras model" in capsys.readouterr().err and not (tmp_path / "out").exists()
     assert main(["evaluate", str(tmp_path / "missing"), "--data", str(tmp_path)]) == 2
     assert "No model at" in capsys.readouterr().err
+
+
+def test_contract_and_rest_client_need_no_tensorflow():
+    """A REST client machine has numpy alone: the contract and the REST path import nothing heavier."""
+    script = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = sys.modules['keras'] = None\n"  # any import of them now fails
+        "import numpy as np\n"
+        "from tfpose3d import contract, serving\n"
+        "body = serving.rest_request(np.zeros((1, 225, 225, 3), np.uint8))\n"
+        "out = serving.parse_rest_response({'predictions': [{'pose_3d': [[0, 0, 0]] * 17, 'joints_2d': [[0, 0]] * 17,"
+        " 'heatmaps_2d': [[[0.25] * 2] * 2] * 17}]})\n"
+        "print(len(body['instances']), contract.check_outputs(out, 1)['heatmaps_2d'].shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "(1,", "17,", "2,", "2)"]
+
+
+def test_contract_output_shapes_match_the_model():
+    model = build_model(CONFIG)
+    out = model.predict(np.zeros((2, 64, 64, 3), np.float32), verbose=0)
+    from tfpose3d import contract
+
+    assert {k: out[k].shape[1:] for k in contract.OUTPUT_NAMES} == contract.output_shapes(CONFIG.grid_size)
+    with pytest.raises(ValueError, match="pose_3d"):
+        contract.check_outputs({**out, "pose_3d": out["pose_3d"][:, :5]}, 2)
+    with pytest.raises(ValueError, match="lack"):
+        contract.check_outputs({"pose_3d": out["pose_3d"]}, 2)
+
+
+def test_every_form_in_the_table_is_recognised_and_runs(model_file, tmp_path, images):
+    """Each form of export.FORMS writes a file that `form_of` recognises as that form and can run."""
+    model = export.load_model(model_file)
+    calls = []
+
+    def calibration():
+        calls.append(1)
+        yield from (images[i : i + 1] for i in range(3))
+
+    version = export.export(model, tmp_path, extras=tuple(k for k in export.FORMS if k != "saved_model"),
+                            calibration=calibration)
+    assert calls, "int8 conversion must use the calibration images it is given"
+    for kind, form in export.FORMS.items():
+        path = form.path(version, "tfpose3d")
+        assert path.exists(), kind
+        assert export.form_of(path).runtime == form.runtime
+        out = Predictor(path)(images[:1])
+        assert out["pose_3d"].shape == (1, 17, 3) and np.isfinite(out["pose_3d"]).all()
+
+
+test_every_form_in_the_table_is_recognised_and_runs = pytest.mark.slow(test_every_form_in_the_table_is_recognised_and_runs)

@@ -1,12 +1,15 @@
 import h5py
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
-from tfpose3d.data import h36m, render
+from tfpose3d.cli import error_line
+from tfpose3d.data import camera, h36m
+from tfpose3d.data.sources import open_source
 
 CAMERA = "54138969"
-FX, FY, CX, CY = render.H36M_INTRINSICS[CAMERA][:4]
+FX, FY, CX, CY = camera.H36M_INTRINSICS[CAMERA][:4]
 
 
 def make_h36m(root, frames=130, subjects=h36m.TRAIN_SUBJECTS + h36m.TEST_SUBJECTS, seed=0):
@@ -54,7 +57,7 @@ def test_samples_are_cropped_with_consistent_labels(root):
     assert len(samples) == 6
     for s in samples:
         assert s["image"].shape == (96, 96, 3)
-        np.testing.assert_allclose(render.project(s["joints_3d"], s["intrinsics"]), s["joints_2d"], atol=0.05)
+        np.testing.assert_allclose(camera.project(s["joints_3d"], s["intrinsics"]), s["joints_2d"], atol=0.05)
         assert s["joints_2d"].min() > 0 and s["joints_2d"].max() < 96
 
 
@@ -69,6 +72,21 @@ def test_missing_and_corrupt_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="S5"):
         h36m.load_index(make_h36m(tmp_path / "b", frames=2, subjects=("S1",)), "train")
     root = make_h36m(tmp_path / "c", frames=2)
-    (root / "S11" / "Walking-1" / "imageSequence" / CAMERA / "img_000001.jpg").write_bytes(b"junk")
-    with pytest.raises(Exception, match="img_000001.jpg"):
+    bad = root / "S11" / "Walking-1" / "imageSequence" / CAMERA / "img_000001.jpg"
+    bad.write_bytes(b"junk")
+    with pytest.raises(tf.errors.OpError) as info:
         list(h36m.h36m_samples(root, "test", 64).as_numpy_iterator())
+    # What the CLI prints: the file and the problem on one line, none of TensorFlow's traceback.
+    assert error_line(info.value) == f"{bad}: not a readable image (UnidentifiedImageError)"
+    bad.unlink()
+    with pytest.raises(FileNotFoundError, match=r"1 test frame\(s\) missing, e.g. .*img_000001.jpg"):
+        open_source(f"h36m:{root}").check()
+
+
+def test_h36m_source_serves_the_protocol_splits(root):
+    source = open_source(f"h36m:{root}")
+    source.check()
+    assert source.spec == f"h36m:{root}"
+    test = list(source.samples("test", 32).as_numpy_iterator())
+    assert len(test) == 6 and {s["subject"] for s in test} == {b"S9", b"S11"}
+    assert all(s["visibility"].tolist() == [1.0] * 17 for s in test)

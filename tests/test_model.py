@@ -1,16 +1,20 @@
 import dataclasses
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose3d import ModelConfig, build_model, model_preset, skeleton
+from tfpose3d import ModelConfig, Pose3DBackbone, Pose3DEstimator, build_model, model_preset, skeleton
 from tfpose3d.config import VARIANTS
-from tfpose3d.losses import GridCrossEntropy, RootRelativeLoss, pose_losses
-from tfpose3d.model import branch_2d_layers, heads_3d_layers
+from tfpose3d.layers import GridSoftLabels
+from tfpose3d.losses import GridCrossEntropy, RootRelativeLoss
 
 SMALL = dict(image_size=64, grid_size=8, width=0.05, dropout=0.0)
+BRANCH_2D = ("fc1_2d", "fc2_2d", "fc_out_2d")
 
 
 def small(variant, **kw):
@@ -18,16 +22,15 @@ def small(variant, **kw):
 
 
 def random_batch(config, n=4, seed=0):
+    """Images and the raw labels the data pipeline yields."""
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 255, size=(n, config.image_size, config.image_size, 3)).astype(np.float32)
-    joints_2d = rng.uniform(0, config.image_size, size=(n, 17, 2)).astype(np.float32)
-    from tfpose3d.layers import GridSoftLabels
-
-    targets = {
-        "heatmap_logits": np.asarray(GridSoftLabels(config.grid_size, config.image_size)(joints_2d)),
-        "root_poses": rng.normal(size=(n, 17, 3)).astype(np.float32) * 300,
+    labels = {
+        "joints_2d": rng.uniform(0, config.image_size, size=(n, 17, 2)).astype(np.float32),
+        "joints_3d": rng.normal(size=(n, 17, 3)).astype(np.float32) * 300,
+        "visibility": np.ones((n, 17), np.float32),
     }
-    return images, targets
+    return images, labels
 
 
 def expected_params(config):
@@ -57,18 +60,20 @@ def test_variants_by_roots_and_fusion():
         (False, False), (True, False), (False, True), (True, True)
     ]
     model = build_model(small("full"))
+    assert isinstance(model, Pose3DEstimator) and isinstance(model.backbone, Pose3DBackbone)
     assert model.output["root_poses"].shape[1:] == (6, 17, 3)
     assert build_model(small("cls2d")).output["root_poses"].shape[1:] == (1, 17, 3)
     assert model.output["heatmaps_2d"].shape[1:] == (17, 8, 8)
-    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model._flatten_layers())
 
 
 def test_paper_network_shapes():
     config = ModelConfig()
     assert (config.image_size, config.variant, len(config.roots)) == (225, "full", 6)
     model = build_model(config)
-    assert model.get_layer("conv1").kernel.shape == (7, 7, 3, 64)
-    assert model.get_layer("conv2").kernel.shape == (5, 5, 64, 128)
+    assert model.backbone.get_layer("conv1").kernel.shape == (7, 7, 3, 64)
+    assert model.backbone.get_layer("conv2").kernel.shape == (5, 5, 64, 128)
+    assert model.backbone.output.shape[1:] == (6, 6, 192)
     assert model.get_layer("fc1_3d").kernel.shape == (6 * 6 * 192, 2048)
     assert model.get_layer("fc1_2d").kernel.shape == (6 * 6 * 192, 2048)
 
@@ -77,54 +82,111 @@ def test_paper_network_shapes():
 def test_3d_loss_never_reaches_2d_branch(variant):
     config = small(variant)
     model = build_model(config)
-    images, targets = random_batch(config)
-    loss_fn = pose_losses(config)[0]["root_poses"]
+    images, labels = random_batch(config)
     with tf.GradientTape() as tape:
         out = model(images, training=True)
-        loss = loss_fn(targets["root_poses"], out["root_poses"])
-    two_d = [w for layer in branch_2d_layers(model) for w in layer.trainable_weights]
-    heads = [w for layer in heads_3d_layers(model) for w in layer.trainable_weights]
+        loss = model.loss_3d(labels["joints_3d"], out["root_poses"])
+    two_d = [w for name in BRANCH_2D for w in model.get_layer(name).trainable_weights]
+    heads = [w for layer in model.layers if layer.name.startswith("fc_out_3d_") for w in layer.trainable_weights]
     assert len(two_d) == 6 and heads
     grads = tape.gradient(loss, two_d + heads)
     for w, g in zip(two_d, grads[: len(two_d)]):
         assert g is None or not np.any(g.numpy()), w.path
     for g in grads[len(two_d):]:
         assert np.any(g.numpy())
-    # The fusion is real: the 2D probabilities do change the 3D output.
-    assert model.get_layer("fc_probs_2d").kernel.shape[0] == 17 * 64
 
 
-def test_compiled_loss_is_eq5_weighted_sum():
+@pytest.mark.parametrize("variant, fused", [("cls2d", True), ("full", True), ("baseline", False)])
+def test_2d_probabilities_change_the_3d_output_only_with_fusion(variant, fused):
+    """Changing only the 2D branch's last layer moves `pose_3d` exactly when the variant fuses 2D into 3D."""
+    model = build_model(small(variant))
+    images = random_batch(model.config)[0]
+    before = model.predict(images, verbose=0)
+    kernel = model.get_layer("fc_out_2d").kernel
+    kernel.assign(kernel + tf.random.stateless_normal(kernel.shape, [1, 2]))
+    after = model.predict(images, verbose=0)
+    assert not np.allclose(before["heatmaps_2d"], after["heatmaps_2d"])
+    assert (not np.allclose(before["pose_3d"], after["pose_3d"])) == fused
+
+
+def test_compile_with_no_arguments_trains_with_eq5():
     config = small("full", loss_weight_2d=0.3, loss_weight_3d=2.0)
     model = build_model(config)
-    loss, weights = pose_losses(config)
-    model.compile(optimizer="sgd", loss=loss, loss_weights=weights)
-    images, targets = random_batch(config)
-    total = model.evaluate(images, targets, batch_size=4, verbose=0, return_dict=True)["loss"]
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    images, labels = random_batch(config)
+    result = model.evaluate(images, labels, batch_size=4, verbose=0, return_dict=True)
     out = model.predict(images, verbose=0)
-    l2d = float(GridCrossEntropy()(targets["heatmap_logits"], out["heatmap_logits"]))
-    l3d = float(RootRelativeLoss(skeleton.root_indices(config.roots))(targets["root_poses"], out["root_poses"]))
-    assert total == pytest.approx(0.3 * l2d + 2.0 * l3d, rel=1e-4)
+    # Independent targets: the soft labels are built here, not by the model.
+    targets = GridSoftLabels(config.grid_size, config.image_size)(labels["joints_2d"])
+    l2d = float(GridCrossEntropy()(targets, out["heatmap_logits"]))
+    l3d = float(RootRelativeLoss(skeleton.root_indices(config.roots))(labels["joints_3d"], out["root_poses"]))
+    assert result["loss"] == pytest.approx(0.3 * l2d + 2.0 * l3d, rel=1e-4)
+    assert result["loss_2d"] == pytest.approx(l2d, rel=1e-4) and result["loss_3d"] == pytest.approx(l3d, rel=1e-4)
+    pelvis = lambda p: p - p[:, :1]  # noqa: E731
+    mpjpe = np.linalg.norm(pelvis(out["pose_3d"]) - pelvis(labels["joints_3d"]), axis=-1).mean()
+    assert result["pose_3d_mpjpe"] == pytest.approx(mpjpe, rel=1e-4)
+    pixels = np.linalg.norm(out["joints_2d"] - labels["joints_2d"], axis=-1).mean()
+    assert result["joints_2d_pixel_error"] == pytest.approx(pixels, rel=1e-4)
+
+
+def test_invisible_joints_leave_the_2d_loss():
+    config = small("baseline")
+    model = build_model(config)
+    model.compile()
+    images, labels = random_batch(config)
+    hidden = dict(labels, visibility=np.zeros((4, 17), np.float32))
+    result = model.evaluate(images, hidden, batch_size=4, verbose=0, return_dict=True)
+    assert result["loss_2d"] == 0.0 and result["loss_3d"] > 0
+
+
+def test_bad_labels_and_losses_are_named():
+    config = small("baseline")
+    model = build_model(config)
+    with pytest.raises(ValueError, match="eq 5"):
+        model.compile(loss="mse")
+    model.compile()
+    images, labels = random_batch(config)
+    with pytest.raises(ValueError, match="joints_3d"):
+        model.evaluate(images, {"joints_2d": labels["joints_2d"]}, verbose=0)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_fit_one_epoch_and_keras_file_round_trip(variant, tmp_path):
+def test_fit_and_keras_file_round_trip(variant, tmp_path):
     config = small(variant)
     model = build_model(config)
-    loss, weights = pose_losses(config)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, loss_weights=weights)
-    images, targets = random_batch(config, n=8)
-    before = model.evaluate(images, targets, verbose=0)
-    history = model.fit(images, targets, batch_size=4, epochs=3, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images, labels = random_batch(config, n=8)
+    before = model.evaluate(images, labels, verbose=0, return_dict=True)["loss"]
+    history = model.fit(images, labels, batch_size=4, epochs=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert model.evaluate(images, targets, verbose=0) < before
+    assert model.evaluate(images, labels, verbose=0, return_dict=True)["loss"] < before
     path = tmp_path / "m.keras"
     model.save(path)
     restored = keras.models.load_model(path, safe_mode=True)
+    # The file describes itself: the configuration comes back whole, not read off tensor shapes.
+    assert isinstance(restored, Pose3DEstimator) and restored.config == config
     a, b = model.predict(images, verbose=0), restored.predict(images, verbose=0)
     assert set(a) == {"heatmap_logits", "root_poses", "pose_3d", "joints_2d", "heatmaps_2d"}
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+    # It comes back compiled with the same loss and metrics.
+    assert restored.evaluate(images, labels, verbose=0, return_dict=True) == pytest.approx(
+        model.evaluate(images, labels, verbose=0, return_dict=True), rel=1e-5)
+
+
+def test_saved_model_loads_after_import_tfpose3d_alone(tmp_path):
+    model = build_model(small("cls2d"))
+    model.compile()
+    model.save(tmp_path / "m.keras")
+    script = textwrap.dedent(f"""
+        import keras, tfpose3d
+        m = keras.models.load_model("{tmp_path / 'm.keras'}", safe_mode=True)
+        print(type(m).__name__, m.config.variant, m.config.grid_size, m.compiled)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["Pose3DEstimator", "cls2d", "8", "True"]
 
 
 def test_inference_outputs_are_consistent():

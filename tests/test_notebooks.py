@@ -21,6 +21,7 @@ def test_notebook_is_stripped_and_calls_the_package(path):
     assert notebook.cells[0].cell_type == "markdown"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("TFPOSE3D_NOTEBOOK_SMALL", "1")

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose3d import ModelConfig
-from tfpose3d.data import pipeline, render
+from tfpose3d.data import camera, pipeline
 
 
 def synthetic_sample(size=64, seed=0):
@@ -11,12 +10,12 @@ def synthetic_sample(size=64, seed=0):
     rng = np.random.default_rng(seed)
     joints_3d = np.c_[rng.uniform(-300, 300, (17, 2)), rng.uniform(3000, 3500, 17)].astype(np.float32)
     k = np.array([150.0, 150.0, size / 2, size / 2], np.float32)
-    uv = render.project(joints_3d, k).astype(np.float32)
+    uv = camera.project(joints_3d, k).astype(np.float32)
     image = np.zeros((size, size, 3), np.uint8)
     x, y = np.floor(uv[13]).astype(int)
     image[y - 1 : y + 2, x - 1 : x + 2] = 255
-    return {"image": image, "joints_3d": joints_3d, "joints_2d": uv, "intrinsics": k,
-            "action": np.bytes_("a"), "subject": np.bytes_("s")}
+    return {"image": image, "joints_3d": joints_3d, "joints_2d": uv, "visibility": np.ones(17, np.float32),
+            "intrinsics": k, "action": np.bytes_("a"), "subject": np.bytes_("s")}
 
 
 @pytest.mark.parametrize("flip", [0.0, 1.0])
@@ -27,7 +26,7 @@ def test_augmentation_moves_labels_with_pixels(flip):
         out = pipeline.augment_sample({k: tf.constant(v) for k, v in sample.items()}, augment, tf.constant([1, i], tf.int64))
         out = {k: v.numpy() for k, v in out.items()}
         # Geometry stays a camera: projecting the 3D pose gives the 2D labels.
-        np.testing.assert_allclose(render.project(out["joints_3d"], out["intrinsics"]), out["joints_2d"], atol=1e-3)
+        np.testing.assert_allclose(camera.project(out["joints_3d"], out["intrinsics"]), out["joints_2d"], atol=1e-3)
         # The dot (joint 13 before the flip, 16 = r_wrist after it) sits where the label says.
         joint = 16 if flip else 13
         ys, xs = np.nonzero(out["image"][..., 0] > 100)
@@ -40,24 +39,42 @@ def test_resize_scales_labels():
     sample = {k: tf.constant(v) for k, v in synthetic_sample(size=64).items()}
     out = pipeline.resize_sample(sample, 32)
     np.testing.assert_allclose(out["joints_2d"].numpy(), sample["joints_2d"].numpy() / 2)
-    np.testing.assert_allclose(render.project(out["joints_3d"].numpy(), out["intrinsics"].numpy()), out["joints_2d"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(camera.project(out["joints_3d"].numpy(), out["intrinsics"].numpy()), out["joints_2d"].numpy(), atol=1e-3)
 
 
-def test_training_batches_carry_targets():
-    config = ModelConfig(image_size=64, grid_size=8)
-    ds = tf.data.Dataset.from_tensors(synthetic_sample()).repeat(6)
-    images, targets = next(iter(pipeline.training_batches(ds, config, batch_size=4, shuffle_buffer=0)))
+def test_training_batches_carry_the_raw_labels():
+    sample = synthetic_sample()
+    sample["visibility"][[3, 7]] = 0.0
+    ds = tf.data.Dataset.from_tensors(sample).repeat(6)
+    images, labels = next(iter(pipeline.training_batches(ds, batch_size=4, augment=None, shuffle_buffer=0)))
     assert images.shape == (4, 64, 64, 3) and images.dtype == tf.float32
-    assert targets["heatmap_logits"].shape == (4, 17, 64) and targets["root_poses"].shape == (4, 17, 3)
-    np.testing.assert_array_equal(targets["heatmaps_2d"].numpy().reshape(4, 17, 64), targets["heatmap_logits"].numpy())
-    sums = targets["heatmap_logits"].numpy().sum(-1)
-    inside = np.all((targets["root_poses"].numpy()[..., :1] > -1e9), -1)  # all joints have 3D labels
-    assert inside.all() and np.all((np.abs(sums - 1) < 1e-5) | (sums == 0))
+    np.testing.assert_array_equal(images.numpy()[2], sample["image"].astype(np.float32))
+    # Exactly the labels the sample holds, nothing model-specific.
+    assert set(labels) == {"joints_2d", "joints_3d", "visibility", "intrinsics"}
+    for key in labels:
+        np.testing.assert_array_equal(labels[key].numpy(), np.repeat(sample[key][None], 4, 0))
+
+
+def test_flip_swaps_visibility_with_the_joints():
+    sample = synthetic_sample()
+    sample["visibility"][13] = 0.0  # l_wrist hidden
+    augment = pipeline.Augment(scale=(1.0, 1.0), translate=0.0, flip=1.0, color=0.0)
+    out = pipeline.augment_sample({k: tf.constant(v) for k, v in sample.items()}, augment, tf.constant([0, 0], tf.int64))
+    expected = np.ones(17, np.float32)
+    expected[16] = 0.0  # it is the right wrist once mirrored
+    np.testing.assert_array_equal(out["visibility"].numpy(), expected)
+
+
+def test_augment_settings_are_checked():
+    with pytest.raises(ValueError, match="flip"):
+        pipeline.Augment(flip=1.5)
+    with pytest.raises(ValueError, match="scale"):
+        pipeline.Augment(scale=(1.2, 0.8))
 
 
 def test_render_stream_is_endless_and_labelled():
     ds = pipeline.render_stream("bandai-namco", "test", seed=0, image_size=96)
     samples = list(ds.take(70).as_numpy_iterator())
     assert len(samples) == 70 and samples[0]["image"].shape == (96, 96, 3)
-    uv = render.project(samples[69]["joints_3d"], samples[69]["intrinsics"])
+    uv = camera.project(samples[69]["joints_3d"], samples[69]["intrinsics"])
     np.testing.assert_allclose(uv, samples[69]["joints_2d"], atol=0.05)

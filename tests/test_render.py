@@ -5,7 +5,7 @@ import pytest
 
 from tfpose3d import skeleton
 from tfpose3d.cli import main
-from tfpose3d.data import mocap, pipeline, records, render
+from tfpose3d.data import camera, mocap, pipeline, records, render
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def test_labels_project_within_half_a_pixel(rendered):
     samples = read_all(rendered)
     assert len(samples) == 24
     for s in samples:
-        uv = render.project(s["joints_3d"].astype(np.float64), s["intrinsics"].astype(np.float64))
+        uv = camera.project(s["joints_3d"].astype(np.float64), s["intrinsics"].astype(np.float64))
         assert np.abs(uv - s["joints_2d"]).max() < 0.5
         assert np.all(s["joints_3d"][:, 2] > 2000)  # metres away, in front of the camera
         assert s["image"].shape == (225, 225, 3) and s["image"].std() > 10
@@ -69,6 +69,53 @@ def test_render_cli_errors(tmp_path, capsys, rendered):
     assert main(["data", "render", "--out", str(rendered), "--count", "5"]) == 2
     assert "already holds a dataset" in capsys.readouterr().err
     assert main(["data", "render", "--out", str(tmp_path / "x"), "--count", "0"]) == 2
-    assert "count must be positive" in capsys.readouterr().err
+    assert "--count: must be at least 1, got 0" in capsys.readouterr().err
     assert main(["data", "render", "--poses", "nope", "--out", str(tmp_path / "y"), "--count", "5"]) == 2
     assert not (tmp_path / "y").exists() and not (tmp_path / "x").exists()
+
+
+def test_same_seed_same_bytes_across_processes(rendered, tmp_path):
+    """Another process (other hash seed, one worker) writes byte-identical shards."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "elsewhere"
+    script = ("from tfpose3d.data import records; records.write_rendered('bandai-namco', r'%s', count=24, seed=3, "
+              "split='test', workers=1, progress=False)" % out)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, env=env)
+    shards = json.loads((rendered / "dataset.json").read_text())["shards"]
+    for name in shards:
+        assert (out / name).read_bytes() == (rendered / name).read_bytes()
+
+
+def test_truncated_shard_is_named_before_anything_is_written(rendered, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    for split in ("train", "test"):
+        shutil.copytree(rendered, data / split)
+    shard = data / "train" / json.loads((rendered / "dataset.json").read_text())["shards"][0]
+    shard.write_bytes(shard.read_bytes()[:-5000])
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--epochs", "1", "--steps-per-epoch", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfpose3d: error: ") and err.count("\n") == 1
+    assert "truncated or corrupt TFRecord shard" in err and shard.name in err and not run.exists()
+
+
+def test_data_command_inputs_are_checked(rendered, tmp_path, capsys):
+    assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "p.png"), "--count", "0"]) == 2
+    assert "--count: must be at least 1, got 0" in capsys.readouterr().err
+    assert main(["data", "preview", "--data", str(tmp_path), "--out", str(tmp_path / "p.png")]) == 2
+    assert "no dataset.json" in capsys.readouterr().err
+    assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "p.jpg")]) == 2
+    assert "must name a .png" in capsys.readouterr().err
+    assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "p.png"), "--count", "3"]) == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert main(["data", "import-bvh", str(tmp_path), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "is a folder; pass BVH files" in capsys.readouterr().err
+    assert main(["data", "import-bvh", str(tmp_path / "none.bvh"), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "no such BVH file" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()

@@ -12,7 +12,8 @@ import pytest
 
 from tfpose3d.cli import main
 from tfpose3d.data import records
-from tfpose3d.train import TrainConfig, train_preset
+from tfpose3d.config import TrainConfig
+from tfpose3d.presets import BUDGET_FIELDS, PRESETS, train_preset
 
 TRAIN_ARGS = ["--epochs", "8", "--steps-per-epoch", "4", "--batch-size", "8", "--validation-steps", "1"]
 
@@ -37,6 +38,7 @@ def train_command(run, data_dir):
     return [sys.executable, "-m", "tfpose3d.cli", "train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path, data_dir):
     run = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -81,7 +83,8 @@ def test_same_run_folder_with_other_settings_is_refused(tmp_path, data_dir, caps
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--epochs", "0"], "epochs must be positive"),
+        (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["--batch-size", "x"], "--batch-size: expected an integer, got 'x'"),
         (["--strategy", "multi-worker"], "TF_CONFIG"),
         (["--data", "/nonexistent/folder"], "dataset.json"),
     ],
@@ -99,10 +102,35 @@ def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypa
 def test_preset_overrides_and_round_trip():
     config = train_preset("cpu-quick", {"variant": "baseline"}, epochs=3, seed=None)
     assert config.epochs == 3 and config.model.variant == "baseline" and config.seed == 0
+    assert (config.model.image_size, config.model.width, config.preset) == (128, 0.25, "cpu-quick")
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert train_preset("paper").model.image_size == 225
     with pytest.raises(ValueError, match="Unknown preset"):
         train_preset("huge")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_preset_row_spells_out_its_budget(name):
+    """The table, not a dataclass default, defines a preset: every budget field is in its row."""
+    row = PRESETS[name]
+    assert set(BUDGET_FIELDS) <= set(row["train"]) and row["description"]
+    config = train_preset(name)
+    assert {k: getattr(config, k) for k in row["train"]} == row["train"]
+
+
+def test_run_folder_with_unreadable_or_unknown_config_is_refused(tmp_path, data_dir, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = {"train": {**train_preset("cpu-quick").to_dict(), "warmup": 3}, "data": str(data_dir)}
+    (run / "config.json").write_text(json.dumps(saved))
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "warmup" in err and err.count("\n") == 1
+    (run / "config.json").write_text("{not json")
+    assert main(["evaluate", str(run), "--data", str(data_dir)]) == 2
+    assert "No model at" in capsys.readouterr().err
+    assert main(["evaluate", str(run)]) == 2
+    assert "config.json" in capsys.readouterr().err
 
 
 PARITY = textwrap.dedent(
@@ -111,20 +139,17 @@ PARITY = textwrap.dedent(
     tf.config.set_logical_device_configuration(
         tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
     from tfpose3d import ModelConfig, build_model
-    from tfpose3d.losses import pose_losses
-    from tfpose3d.layers import GridSoftLabels
     config = ModelConfig(variant="full", image_size=64, grid_size=8, width=0.05, dropout=0.0, batch_norm=False)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (8, 64, 64, 3)).astype("float32")
-    y = {"heatmap_logits": np.asarray(GridSoftLabels(8, 64)(rng.uniform(0, 64, (8, 17, 2)).astype("float32"))),
-         "root_poses": rng.normal(size=(8, 17, 3)).astype("float32") * 300}
+    y = {"joints_2d": rng.uniform(0, 64, (8, 17, 2)).astype("float32"),
+         "joints_3d": rng.normal(size=(8, 17, 3)).astype("float32") * 300}
     results = []
     for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
         keras.utils.set_random_seed(1)
         with strategy.scope():
             model = build_model(config)
-            loss, weights = pose_losses(config)
-            model.compile(optimizer=keras.optimizers.SGD(1e-4), loss=loss, loss_weights=weights)
+            model.compile(optimizer=keras.optimizers.SGD(1e-4))
         before = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["loss"]
         after = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history["loss"][0]
         results.append((before, after, strategy.num_replicas_in_sync))
@@ -148,7 +173,8 @@ def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
     script = textwrap.dedent(
         f"""
         import warnings, keras, tfpose3d
-        from tfpose3d.train import compile_model, train_preset
+        from tfpose3d.presets import train_preset
+        from tfpose3d.train import compile_model
         config = train_preset("cpu-quick", {{"image_size": 64, "grid_size": 8, "width": 0.05}})
         model = tfpose3d.build_model(config.model)
         compile_model(model, config, total_steps=10)
@@ -160,12 +186,12 @@ def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
         f"""
         import numpy as np, keras, tfpose3d
         m = keras.models.load_model("{tmp_path}/m.keras", safe_mode=True)
-        y = {{k: np.zeros((1,) + tuple(v.shape[1:]), "float32") for k, v in m.output.items()}}
-        y["root_poses"] = np.zeros((1, 17, 3), "float32")  # its target is the 3D pose itself
+        y = {{"joints_2d": np.full((1, 17, 2), 30.0, "float32"), "joints_3d": np.zeros((1, 17, 3), "float32")}}
         result = m.evaluate(np.zeros((1, 64, 64, 3), "float32"), y, verbose=0, return_dict=True)
-        print(type(m.loss["root_poses"]).__name__, sorted(result))
+        print(type(m.optimizer).__name__, sorted(result))
         """
     )
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "RootRelativeLoss" in out.stdout and "'pose_3d_mpjpe'" in out.stdout and "'joints_2d_pixel_error'" in out.stdout
+    assert "Adam" in out.stdout and "'pose_3d_mpjpe'" in out.stdout and "'joints_2d_pixel_error'" in out.stdout
+    assert "'loss_2d'" in out.stdout and "'loss_3d'" in out.stdout

@@ -1,14 +1,51 @@
 """tfpose3d: 3D human pose from one image (Park, Hwang & Kwak 2016) in Keras 3."""
 
 import os as _os
+import sys as _sys
 
 # Keras 3 picks its backend on import; this package is written for TensorFlow.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from tfpose3d import layers, losses, metrics, skeleton  # noqa: E402
-from tfpose3d.config import MODEL_PRESETS, ModelConfig, model_preset  # noqa: E402
-from tfpose3d.model import build_model  # noqa: E402
 
-__all__ = ["ModelConfig", "MODEL_PRESETS", "build_model", "layers", "losses", "metrics", "model_preset", "skeleton", "__version__"]
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its C++ start-up banner (oneDNN, CUDA probing, CPU features).
+
+    Those lines are written before TensorFlow reads any log setting, so they
+    are kept off stderr by pointing it at /dev/null for the import and the
+    device probe. TF_CPP_MIN_LOG_LEVEL=0 asks for everything, as TensorFlow does.
+    """
+    if "tensorflow" in _sys.modules or _os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        return
+    _sys.stderr.flush()
+    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    try:
+        _os.dup2(devnull, 2)
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+try:
+    _import_tensorflow_quietly()
+    # Importing these registers every tfpose3d layer, loss and metric with Keras,
+    # so `keras.models.load_model(path, safe_mode=True)` works after `import tfpose3d`.
+    from tfpose3d import layers, losses, metrics, skeleton  # noqa: E402
+    from tfpose3d.backbone import Pose3DBackbone  # noqa: E402
+    from tfpose3d.config import ModelConfig, TrainConfig  # noqa: E402
+    from tfpose3d.estimator import Pose3DEstimator, build_model, load_model  # noqa: E402
+    from tfpose3d.presets import MODEL_PRESETS, PRESETS, model_preset, train_preset  # noqa: E402
+except ModuleNotFoundError as _err:
+    # A client-only install (numpy, for `tfpose3d.contract` and REST in `tfpose3d.serving`) has no TensorFlow.
+    if _err.name not in ("tensorflow", "keras"):
+        raise
+
+__all__ = [
+    "ModelConfig", "TrainConfig", "PRESETS", "MODEL_PRESETS", "Pose3DBackbone", "Pose3DEstimator", "build_model",
+    "load_model", "layers", "losses", "metrics", "model_preset", "train_preset", "skeleton", "__version__",
+]

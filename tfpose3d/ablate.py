@@ -12,7 +12,8 @@ import pandas as pd
 
 from tfpose3d.config import VARIANTS
 from tfpose3d.evaluate import evaluate
-from tfpose3d.train import resolve_data, train, train_preset
+from tfpose3d.presets import train_preset
+from tfpose3d.train import source_for, train
 
 PAPER_TABLE2_AVERAGE_MM = {"baseline": 125.5, "multi_root": 122.7, "cls2d": 118.2, "full": 116.2}
 
@@ -21,15 +22,13 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, **o
     """Train and evaluate every variant into out_dir/<variant>; write out_dir/ablation.{csv,md}."""
     out = Path(out_dir)
     rows, per_action = [], {}
-    test_data = None
     for variant in VARIANTS:
         config = train_preset(preset, {"variant": variant}, **overrides)
-        if test_data is None:
-            test_data = resolve_data(data, config)[1]
         start = time.perf_counter()
         train(config, out / variant, data)
         seconds = time.perf_counter() - start
-        result = evaluate(out / variant, test_data)
+        source = source_for(data, config)  # every variant has the same data: only the model differs
+        result = evaluate(out / variant, source)
         summary = result["summary"].iloc[0]
         per_action[variant] = result["per_action"].set_index("action")["MPJPE (mm)"]
         rows.append({"variant": variant, "MPJPE (mm)": summary["MPJPE (mm)"], "P-MPJPE (mm)": summary["P-MPJPE (mm)"],
@@ -39,7 +38,7 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, **o
     table.to_csv(out / "ablation.csv", index=False)
     actions.to_csv(out / "ablation_per_action.csv")
     (out / "ablation.md").write_text(
-        f"# Ablation ({preset} preset, test data {test_data})\n\n"
+        f"# Ablation ({preset} preset, test data {source.spec})\n\n"
         f"{table.to_markdown(index=False, floatfmt='.1f')}\n\n## MPJPE per action (mm)\n\n"
         f"{actions.to_markdown(floatfmt='.0f')}\n\nOverrides: {json.dumps(overrides)}\n"
     )

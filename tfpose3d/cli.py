@@ -7,7 +7,9 @@ import sys
 from typing import Callable, Sequence
 
 import tfpose3d
-from tfpose3d.config import MODEL_PRESETS, VARIANTS
+from tfpose3d.config import STRATEGIES, VARIANTS
+from tfpose3d.export import DEFAULT_EXTRAS
+from tfpose3d.presets import PRESETS
 
 # A function that adds one subcommand; `build_parser` calls them in order, which
 # is the order `tfpose3d --help` lists them in. Heavy imports stay inside the
@@ -15,11 +17,29 @@ from tfpose3d.config import MODEL_PRESETS, VARIANTS
 Adder = Callable[[argparse._SubParsersAction], None]
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`, with a message naming the bad value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = _count(1), _count(0)
+
+
 def _add_model(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("model", help="inspect the network")
     msub = p.add_subparsers(dest="model_command", required=True)
     s = msub.add_parser("summary", help="print the layer table and parameter count")
-    s.add_argument("--preset", choices=sorted(MODEL_PRESETS), default="paper")
+    s.add_argument("--preset", choices=sorted(PRESETS), default="paper")
     s.add_argument("--variant", choices=VARIANTS, default=None, help="default: the preset's (full)")
     s.set_defaults(func=_model_summary)
 
@@ -28,7 +48,7 @@ def _model_summary(args: argparse.Namespace) -> int:
     overrides = {"variant": args.variant} if args.variant else {}
     config = tfpose3d.model_preset(args.preset, **overrides)
     model = tfpose3d.build_model(config)
-    model.summary(line_length=110)
+    model.summary(line_length=110, expand_nested=True)
     print(f"{args.preset} / {config.variant}: {model.count_params():,} parameters")
     return 0
 
@@ -46,15 +66,16 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     ren = dsub.add_parser("render", help="render a pose set to sharded TFRecords")
     ren.add_argument("--poses", default="bandai-namco", help="shipped pose set name or .npz path")
     ren.add_argument("--out", required=True, help="output folder (must not hold a dataset yet)")
-    ren.add_argument("--count", type=int, required=True)
-    ren.add_argument("--seed", type=int, default=0)
+    ren.add_argument("--count", type=POSITIVE, required=True)
+    ren.add_argument("--seed", type=NON_NEGATIVE, default=0)
     ren.add_argument("--split", choices=("train", "test"), default="train")
-    ren.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    ren.add_argument("--workers", type=POSITIVE, default=None, help="render processes (default: all cores)")
     ren.set_defaults(func=_render)
     pre = dsub.add_parser("preview", help="a PNG grid of samples with their 2D joints drawn")
-    pre.add_argument("--data", required=True, help="a rendered dataset folder")
+    pre.add_argument("--data", required=True, help="a rendered dataset folder, or one holding train/ and test/")
+    pre.add_argument("--split", choices=("train", "test"), default="train", help="which, for a folder holding both")
     pre.add_argument("--out", required=True, help="output .png")
-    pre.add_argument("--count", type=int, default=16)
+    pre.add_argument("--count", type=POSITIVE, default=16)
     pre.set_defaults(func=_preview)
 
 
@@ -80,30 +101,37 @@ def _render(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from tfpose3d import viz
-    from tfpose3d.data import pipeline, render
+    from tfpose3d.contract import IMAGE_SIZE
+    from tfpose3d.data.sources import RecordsSource
 
-    samples = pipeline.records_dataset(args.data, render.IMAGE_SIZE, shuffle=False).take(args.count)
+    if not args.out.lower().endswith(".png"):
+        raise ValueError(f"--out {args.out} must name a .png file")
+    samples = RecordsSource(args.data).samples(args.split, IMAGE_SIZE).take(args.count)
     tiles = [viz.draw_skeleton_2d(s["image"], s["joints_2d"]) for s in samples.as_numpy_iterator()]
+    if not tiles:
+        raise ValueError(f"{args.data}: the dataset holds no samples")
     viz.grid(tiles, columns=min(4, len(tiles))).save(args.out)
     print(f"{args.out}: {len(tiles)} samples")
     return 0
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    from tfpose3d.train import STRATEGIES, TRAIN_PRESETS
+DATA_HELP = ("a folder with rendered train/ and test/, h36m:ROOT, or mocap:NAME_OR_NPZ "
+             "(default: mocap:bandai-namco, the shipped motion capture rendered once)")
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train with model.fit (resumes a killed run with the same --out)")
-    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="cpu-quick")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-quick")
     p.add_argument("--variant", choices=VARIANTS, default=None)
-    p.add_argument("--data", default=None, help="folder with rendered train/ and test/, or h36m:ROOT (default: shipped mocap)")
+    p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--train-images", type=int, help="rendered training images (shipped data)")
-    p.add_argument("--test-images", type=int, help="rendered test images (shipped data)")
-    p.add_argument("--validation-steps", type=int)
+    p.add_argument("--epochs", type=POSITIVE)
+    p.add_argument("--steps-per-epoch", type=POSITIVE)
+    p.add_argument("--batch-size", type=POSITIVE)
+    p.add_argument("--seed", type=NON_NEGATIVE)
+    p.add_argument("--train-images", type=POSITIVE, help="rendered training images (mocap data)")
+    p.add_argument("--test-images", type=POSITIVE, help="rendered test images (mocap data)")
+    p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES)
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--xla", choices=("auto", "on", "off"), default=None, help="XLA-compile the train step")
@@ -111,7 +139,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_config(args: argparse.Namespace):
-    from tfpose3d.train import train_preset
+    from tfpose3d.presets import train_preset
 
     jit = {"auto": "auto", "on": True, "off": False}.get(args.xla) if args.xla else None
     return train_preset(
@@ -133,31 +161,31 @@ def _train(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="MPJPE, P-MPJPE, PCK per joint and action, with example figures")
     p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
-    p.add_argument("--data", default=None, help="rendered test dataset (or a folder holding test/), or h36m:ROOT "
-                   "(default: the run's own test data)")
+    p.add_argument("--data", default=None, help="a rendered test dataset (or a folder holding test/), h36m:ROOT or "
+                   "mocap:NAME (default: the run's own test data)")
     p.add_argument("--out", default=None, help="where evaluation/ goes (default: beside the model)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tfpose3d.evaluate import evaluate, run_test_data
+    from tfpose3d.data.sources import open_source
+    from tfpose3d.evaluate import evaluate, run_source
 
-    result = evaluate(args.model, args.data or run_test_data(args.model), args.out)
+    source = open_source(args.data) if args.data else run_source(args.model)
+    result = evaluate(args.model, source, args.out)
     for name, frame in result.items():
         print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")
     return 0
 
 
 def _add_ablate(sub: argparse._SubParsersAction) -> None:
-    from tfpose3d.train import TRAIN_PRESETS
-
     p = sub.add_parser("ablate", help="train and evaluate the four variants (the paper's Table 2)")
-    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="cpu-quick")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-quick")
     p.add_argument("--out", required=True)
-    p.add_argument("--data", default=None)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--data", default=None, help=DATA_HELP)
+    p.add_argument("--epochs", type=POSITIVE)
+    p.add_argument("--steps-per-epoch", type=POSITIVE)
+    p.add_argument("--seed", type=NON_NEGATIVE)
     p.set_defaults(func=_ablate)
 
 
@@ -174,19 +202,22 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
     p.add_argument("--out", required=True, help="serving base folder; writes OUT/<name>/<version>/")
     p.add_argument("--name", default="tfpose3d")
-    p.add_argument("--version", type=int, default=None, help="default: one above the highest existing")
-    p.add_argument("--tflite", default="float32,float16,int8", help="comma-separated kinds, or 'none'")
+    p.add_argument("--version", type=NON_NEGATIVE, default=None, help="default: one above the highest existing")
+    p.add_argument("--tflite", default=",".join(DEFAULT_EXTRAS), help="comma-separated TFLite kinds, or 'none'")
     p.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tfpose3d.evaluate import load_model
-    from tfpose3d.export import export
+    from tfpose3d.estimator import load_model
+    from tfpose3d.export import FORMS, TFLITE_KINDS, export
 
     kinds = () if args.tflite == "none" else tuple(k.strip() for k in args.tflite.split(",") if k.strip())
-    model = load_model(args.model)
-    path = export(model, args.out, args.name, args.version, kinds)
-    print(f"{path}: SavedModel (signature serving_default)" + "".join(f", {args.name}_{k}.tflite" for k in kinds))
+    unknown = [k for k in kinds if k not in TFLITE_KINDS]
+    if unknown:
+        raise ValueError(f"--tflite: unknown kind(s) {unknown}; expected some of {list(TFLITE_KINDS)} or 'none'")
+    path = export(load_model(args.model), args.out, args.name, args.version, kinds)
+    written = ", ".join(FORMS[k].path(path, args.name).name for k in kinds)
+    print(f"{path}: SavedModel (signature serving_default)" + (f", {written}" if written else ""))
     return 0
 
 
@@ -195,7 +226,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="SavedModel folder, .keras or .tflite file")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out-dir", default="predictions", help="where the PNG figures go")
-    p.add_argument("--threads", type=int, default=None, help="TFLite CPU threads")
+    p.add_argument("--threads", type=POSITIVE, default=None, help="TFLite CPU threads")
     p.set_defaults(func=_predict)
 
 
@@ -220,13 +251,38 @@ def build_parser(
     return parser
 
 
+# Where a Python error raised inside tf.data (a generator reading a file) starts in TensorFlow's message.
+_PYTHON_ERRORS = ("ValueError: ", "FileNotFoundError: ", "OSError: ", "KeyError: ")
+
+
+def error_line(err: BaseException) -> str:
+    """One line for the user: the error's own first line, without TensorFlow's graph and traceback text."""
+    text = getattr(err, "message", None) or str(err) or type(err).__name__
+    for marker in _PYTHON_ERRORS:
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    line = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return line.split(" [[")[0].strip()
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input can cause: bad values, files, folders, and data TensorFlow cannot read."""
+    errors: tuple[type[BaseException], ...] = (ValueError, OSError)
+    tf = sys.modules.get("tensorflow")
+    return errors + (tf.errors.OpError,) if tf is not None else errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; returns the exit status (2 for a user error, printed as one line) instead of exiting."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or argparse's message for a bad flag
+        return int(stop.code or 0)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"tfpose3d: error: {err}", file=sys.stderr)
+    except _user_errors() as err:
+        print(f"tfpose3d: error: {error_line(err)}", file=sys.stderr)
         return 2
 
 

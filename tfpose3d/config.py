@@ -1,4 +1,7 @@
-"""Model configuration: a plain dataclass with named presets."""
+"""Configuration as plain dataclasses: the network (`ModelConfig`) and its training (`TrainConfig`).
+
+Named presets are rows of one table in `tfpose3d.presets`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,19 @@ import dataclasses
 from typing import Any
 
 from tfpose3d import skeleton
+from tfpose3d.data.pipeline import Augment
 
 VARIANTS = ("baseline", "multi_root", "cls2d", "full")
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Everything that shapes the network and its losses.
 
-    `ModelConfig()` is the paper's network (Park, Hwang & Kwak 2016). Values the
-    paper leaves open are chosen here and documented in the README.
+    The defaults are the paper's network (Park, Hwang & Kwak 2016), which the
+    `paper` preset uses unchanged; values the paper leaves open are chosen here
+    and documented in the README.
 
     Args:
         variant: one of the paper's Table 2 rows. `baseline`: one root, no
@@ -94,22 +100,79 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown ModelConfig field(s) {unknown}; known fields are {sorted(known)}")
+        return cls(**_known_fields(cls, values))
+
+
+def _known_fields(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` checked against the dataclass's fields, with an error naming unknown keys."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{cls.__name__} settings must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} field(s) {unknown}; known fields are {sorted(known)}")
+    return dict(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Presets (`tfpose3d.presets`) fill every field; CLI flags override them.
+
+    The defaults describe the paper's network with a GPU-sized budget; the
+    named presets spell out every value themselves.
+
+    Args:
+        preset: the preset this configuration started from ("" if none).
+        model: the network.
+        epochs, steps_per_epoch, batch_size: the budget (global batch size).
+        learning_rate: peak Adam learning rate, cosine-decayed to 1% over the run.
+        seed: weights, data order and augmentation.
+        train_images, test_images: rendered images when training on the shipped motion capture.
+        validation_steps: validation batches per epoch (None: the whole test set).
+        augment: pipeline augmentation.
+        strategy: "default" (one device), "mirrored" (all local GPUs, or CPUs) or
+            "multi-worker" (MultiWorkerMirroredStrategy from TF_CONFIG).
+        mixed_precision: mixed_float16 compute (GPU).
+        jit_compile: XLA-compile the train step ("auto" lets Keras decide).
+        cache: keep decoded, resized images in memory after the first epoch.
+    """
+
+    preset: str = ""
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    epochs: int = 60
+    steps_per_epoch: int = 1000
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    seed: int = 0
+    train_images: int = 100000
+    test_images: int = 5000
+    validation_steps: int | None = None
+    augment: Augment = Augment()
+    strategy: str = "default"
+    mixed_precision: bool = False
+    jit_compile: bool | str = "auto"
+    cache: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps_per_epoch", "batch_size", "train_images", "test_images"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.validation_steps is not None and self.validation_steps <= 0:
+            raise ValueError(f"validation_steps must be positive, got {self.validation_steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {STRATEGIES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        values = _known_fields(cls, values)
+        if "model" in values:
+            values["model"] = ModelConfig.from_dict(values["model"])
+        if "augment" in values:
+            augment = _known_fields(Augment, values["augment"])
+            values["augment"] = Augment(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
         return cls(**values)
-
-
-MODEL_PRESETS: dict[str, ModelConfig] = {
-    "paper": ModelConfig(),
-    # Sized for a 2-core CPU; its measured throughput is in docs/benchmarks.md.
-    "cpu-quick": ModelConfig(image_size=128, grid_size=16, width=0.25, dropout=0.1),
-}
-
-
-def model_preset(name: str, **overrides: Any) -> ModelConfig:
-    """A preset by name, with field overrides."""
-    if name not in MODEL_PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(MODEL_PRESETS)}")
-    return dataclasses.replace(MODEL_PRESETS[name], **overrides)

@@ -6,55 +6,35 @@ import json
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
 from tfpose3d import metrics, skeleton
-from tfpose3d.data import records
-from tfpose3d.train import TrainConfig, resolve_data, samples
+from tfpose3d.config import TrainConfig
+from tfpose3d.data.sources import Source
+from tfpose3d.estimator import Pose3DEstimator, load_model
+from tfpose3d.train import source_for
 
 PCK3D_MM = 150.0
 PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
 
 
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """A trained model from a run folder (its model.keras) or a .keras file."""
-    import tfpose3d  # noqa: F401  registers the custom layers, losses and metrics
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"No model at {path}: pass a run folder holding model.keras, or a .keras file")
-    try:
-        return keras.models.load_model(path, safe_mode=True)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a loadable Keras model ({err})") from None
-
-
-def test_samples(data: str | os.PathLike, image_size: int):
-    """The evaluation set: a rendered dataset folder, a folder holding test/, or h36m:ROOT."""
-    path = Path(data)
-    if not (path / records.MANIFEST).is_file() and (path / "test" / records.MANIFEST).is_file():
-        data = path / "test"
-    return samples(data, "test", image_size)
-
-
-def run_test_data(run: str | os.PathLike) -> str:
-    """The test data a run was trained against, from its config.json."""
+def run_source(run: str | os.PathLike) -> Source:
+    """The data a run was trained against, from its config.json."""
     path = Path(run) / "config.json"
     if not path.is_file():
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
-    saved = json.loads(path.read_text())
-    return resolve_data(saved["data"], TrainConfig.from_dict(saved["train"]))[1]
+    try:
+        saved = json.loads(path.read_text())
+        return source_for(saved["data"], TrainConfig.from_dict(saved["train"]))
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a tfpose3d run configuration ({err})") from None
 
 
-def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int = 64) -> dict[str, np.ndarray]:
+def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Run the model over every test sample; return predictions next to the truth."""
-    size = model.input_shape[1]
     collected: dict[str, list] = {k: [] for k in ("pose_3d", "joints_2d", "true_3d", "true_2d", "action", "image")}
-    for batch in test_samples(data, size).batch(batch_size).as_numpy_iterator():
+    for batch in source.samples("test", model.config.image_size).batch(batch_size).as_numpy_iterator():
         out = model.predict_on_batch(batch["image"].astype(np.float32))
         collected["pose_3d"].append(out["pose_3d"])
         collected["joints_2d"].append(out["joints_2d"])
@@ -64,7 +44,7 @@ def predict_dataset(model: keras.Model, data: str | os.PathLike, batch_size: int
         if not collected["image"]:
             collected["image"].append(batch["image"][:8])  # a few inputs for the example figure
     if not collected["pose_3d"]:
-        raise ValueError(f"{data}: no test samples")
+        raise ValueError(f"{source.spec}: no test samples")
     return {k: np.concatenate(v) for k, v in collected.items()}
 
 
@@ -120,18 +100,19 @@ def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count:
     plt.close(fig)
 
 
-def evaluate(model_path: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
-    """Evaluate and write evaluation.{csv,md}, per-action/per-joint CSVs and examples.png."""
+def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """Evaluate on the source's test split; write evaluation.{csv,md}, per-action/per-joint CSVs and examples.png."""
     model = load_model(model_path)
-    pred = predict_dataset(model, data)
-    result = tables(pred, model.input_shape[1])
+    source.check(("test",))
+    pred = predict_dataset(model, source)
+    result = tables(pred, model.config.image_size)
     out = Path(out_dir) if out_dir else (Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent)
     out = out / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.items():
         frame.to_csv(out / f"{name}.csv", index=False)
     md = "\n\n".join(f"## {name.replace('_', ' ')}\n\n{frame.to_markdown(index=False, floatfmt='.3g')}" for name, frame in result.items())
-    (out / "evaluation.md").write_text(f"# Evaluation of {model_path} on {data}\n\n{md}\n")
+    (out / "evaluation.md").write_text(f"# Evaluation of {model_path} on {source.spec}\n\n{md}\n")
     (out / "summary.json").write_text(json.dumps(result["summary"].to_dict(orient="records"), indent=2))
     examples_figure(pred, out / "examples.png")
     return result

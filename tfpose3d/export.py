@@ -1,49 +1,199 @@
-"""Deployment: a SavedModel with a serving signature in TF Serving's layout, and TFLite files."""
+"""Deployment forms, one class each, in one table (`FORMS`) that export, predict, the CLI and the tests read.
+
+Every form serves the contract in `tfpose3d.contract`: uint8 [N, 225, 225, 3]
+in, `pose_3d`, `joints_2d`, `heatmaps_2d` out. A form knows its file name,
+how to write itself into a version folder, whether a path is one of it, and
+how to open it for inference. A new export target is one `Form` subclass and
+one entry in `FORMS`.
+"""
 
 from __future__ import annotations
 
+import abc
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose3d.data.render import IMAGE_SIZE
+from tfpose3d import contract
+from tfpose3d.estimator import Pose3DEstimator, load_model
+
+Runner = Callable[[np.ndarray], dict]
+# Yields uint8 (1, 225, 225, 3) images for int8 calibration.
+Calibration = Callable[[], Iterable[np.ndarray]]
+IMAGE_SPEC = tf.TensorSpec([None, contract.IMAGE_SIZE, contract.IMAGE_SIZE, 3], tf.uint8, name=contract.INPUT_NAME)
 
 
-SERVING_SIZE = IMAGE_SIZE  # serving takes the crops the datasets hold
-SIGNATURE = "serving_default"
-TFLITE_KINDS = ("float32", "float16", "int8")
-
-
-def serving_function(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-    """uint8 [N, 225, 225, 3] -> pose_3d, joints_2d (pixels of the 225 px input), heatmaps_2d.
+def serving_function(model: Pose3DEstimator) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """uint8 [N, 225, 225, 3] -> the contract's outputs, `joints_2d` in pixels of the 225 px input.
 
     Resizes to the model's input size with plain bilinear sampling, as the
     training pipeline does.
     """
-    size = model.input_shape[1]
-    scale = SERVING_SIZE / size
+    size = model.config.image_size
+    scale = contract.IMAGE_SIZE / size
 
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.cast(image, tf.float32)
-        if size != SERVING_SIZE:
+        if size != contract.IMAGE_SIZE:
             x = tf.image.resize(x, [size, size], method="bilinear")
         out = model(x, training=False)
-        return {
-            "pose_3d": tf.cast(out["pose_3d"], tf.float32),
-            "joints_2d": tf.cast(out["joints_2d"], tf.float32) * scale,
-            "heatmaps_2d": tf.cast(out["heatmaps_2d"], tf.float32),
-        }
+        result = {name: tf.cast(out[name], tf.float32) for name in contract.OUTPUT_NAMES}
+        result["joints_2d"] = result["joints_2d"] * scale
+        return result
 
     return serve
 
 
-IMAGE_SPEC = tf.TensorSpec([None, SERVING_SIZE, SERVING_SIZE, 3], tf.uint8, name="image")
+def rendered_calibration(count: int = 100, seed: int = 0) -> Iterator[np.ndarray]:
+    """Rendered images of the shipped motion capture's training clips: the default int8 calibration set."""
+    from tfpose3d.data import images, mocap, records
+
+    poses = mocap.load_poses("bandai-namco").select("train")
+    for sample in records.render_indices(poses, seed, range(count)):
+        yield images.decode_png(sample["image"])[None]
+
+
+class Form(abc.ABC):
+    """One deployable form of a model.
+
+    Attributes:
+        kind: its name in `FORMS` and on the command line.
+        runtime: what runs it ("keras", "saved_model" or "tflite").
+    """
+
+    kind: str
+    runtime: str
+
+    @abc.abstractmethod
+    def path(self, version_dir: Path, name: str) -> Path:
+        """Where this form lives in a version folder."""
+
+    @abc.abstractmethod
+    def write(self, model: Pose3DEstimator, version_dir: Path, name: str, calibration: Calibration) -> None:
+        """Write this form into `version_dir`, which already holds the SavedModel."""
+
+    @abc.abstractmethod
+    def matches(self, path: Path) -> bool:
+        """Whether `path` is a model of this form."""
+
+    @abc.abstractmethod
+    def open(self, path: Path, threads: int | None = None) -> Runner:
+        """A function from a checked uint8 batch to the contract's outputs."""
+
+
+class SavedModelForm(Form):
+    """A SavedModel with the `serving_default` signature, in TF Serving's layout."""
+
+    kind = runtime = "saved_model"
+
+    def path(self, version_dir, name):
+        return version_dir
+
+    def write(self, model, version_dir, name, calibration):
+        # A plain tf.Module: keras.export.ExportArchive (Keras 3.15) writes every variable twice.
+        # Only the weights are tracked: the Dropout seed-generator states, unused at inference,
+        # would otherwise reach TFLite as live variables and break int8 calibration.
+        module = tf.Module()
+        module.weights = [w.value for w in model.weights]
+        module.serve = tf.function(serving_function(model), input_signature=[IMAGE_SPEC])
+        tf.saved_model.save(module, str(version_dir), signatures={contract.SIGNATURE: module.serve})
+
+    def matches(self, path):
+        return path.is_dir() and (path / "saved_model.pb").is_file()
+
+    def open(self, path, threads=None):
+        try:
+            signature = tf.saved_model.load(str(path)).signatures[contract.SIGNATURE]
+        except KeyError:
+            raise ValueError(f"{path}: SavedModel has no '{contract.SIGNATURE}' signature") from None
+        return lambda x: {k: v.numpy() for k, v in signature(**{contract.INPUT_NAME: tf.constant(x)}).items()}
+
+
+class TFLiteForm(Form):
+    """A TFLite flatbuffer of the SavedModel's signature, run with LiteRT.
+
+    float32: as is; float16: weights stored in float16; int8: full-integer
+    quantisation (int8 weights and activations, uint8 image in, float32
+    outputs), calibrated on the `calibration` images.
+    """
+
+    runtime = "tflite"
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def path(self, version_dir, name):
+        return version_dir / f"{name}_{self.kind}.tflite"
+
+    def convert(self, saved_model_dir: Path, calibration: Calibration) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[contract.SIGNATURE])
+        if self.kind == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif self.kind == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([image] for image in calibration())
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.uint8
+            converter.inference_output_type = tf.float32
+        return converter.convert()
+
+    def write(self, model, version_dir, name, calibration):
+        self.path(version_dir, name).write_bytes(self.convert(version_dir, calibration))
+
+    def matches(self, path):
+        return path.suffix == ".tflite" and path.is_file()
+
+    def open(self, path, threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            runner = Interpreter(model_path=str(path), num_threads=threads).get_signature_runner(contract.SIGNATURE)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"{path}: not a usable TFLite model ({str(err).splitlines()[0]})") from None
+        return lambda x: runner(**{contract.INPUT_NAME: x})
+
+
+class KerasForm(Form):
+    """The `.keras` file itself, run through the same serving function."""
+
+    kind = runtime = "keras"
+
+    def path(self, version_dir, name):
+        return version_dir / f"{name}.keras"
+
+    def write(self, model, version_dir, name, calibration):
+        model.save(self.path(version_dir, name))
+
+    def matches(self, path):
+        return path.suffix == ".keras" and path.is_file()
+
+    def open(self, path, threads=None):
+        serve = tf.function(serving_function(load_model(path)))
+        return lambda x: {k: v.numpy() for k, v in serve(tf.constant(x)).items()}
+
+
+FORMS: dict[str, Form] = {form.kind: form for form in (
+    SavedModelForm(), TFLiteForm("float32"), TFLiteForm("float16"), TFLiteForm("int8"), KerasForm(),
+)}
+TFLITE_KINDS: tuple[str, ...] = tuple(k for k, f in FORMS.items() if isinstance(f, TFLiteForm))
+# What `tfpose3d export` writes beside the SavedModel unless told otherwise.
+DEFAULT_EXTRAS: tuple[str, ...] = TFLITE_KINDS
+
+
+def form_of(path: str | os.PathLike) -> Form:
+    """The form a model path is, with an error naming what was expected."""
+    path = Path(path)
+    for form in FORMS.values():
+        if form.matches(path):
+            return form
+    raise ValueError(f"{path}: not a model; expected a .keras file, a SavedModel folder or a .tflite file")
 
 
 def next_version(model_dir: Path) -> int:
@@ -51,51 +201,29 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def representative_images(count: int = 100, seed: int = 0) -> Iterator[list[np.ndarray]]:
-    """Rendered images of the shipped motion capture's training clips, for int8 calibration."""
-    from tfpose3d.data import images, mocap, records
-
-    poses = mocap.load_poses("bandai-namco").select("train")
-    for png, *_ in records.render_indices(poses, seed, range(count)):
-        yield [images.decode_png(png)[None]]
-
-
-def convert_tflite(saved_model_dir: str | os.PathLike, kind: str, calibration: int = 100) -> bytes:
-    """A TFLite flatbuffer of the SavedModel's serving signature.
-
-    float32: as is; float16: weights stored in float16; int8: full-integer
-    quantisation (int8 weights and activations, uint8 image in, float32 outputs),
-    calibrated on rendered training images.
-    """
-    if kind not in TFLITE_KINDS:
-        raise ValueError(f"Unknown TFLite kind {kind!r}; expected one of {TFLITE_KINDS}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[SIGNATURE])
-    if kind == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif kind == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: representative_images(calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        converter.inference_output_type = tf.float32
-    return converter.convert()
-
-
 def export(
     model: keras.Model,
     out_dir: str | os.PathLike,
     name: str = "tfpose3d",
     version: int | None = None,
-    tflite: tuple[str, ...] = TFLITE_KINDS,
+    extras: tuple[str, ...] = DEFAULT_EXTRAS,
+    calibration: Calibration = rendered_calibration,
 ) -> Path:
-    """Write out_dir/name/version/ (SavedModel + <name>_<kind>.tflite files) atomically."""
+    """Write out_dir/name/version/: the SavedModel plus the `extras` forms (kinds of `FORMS`), atomically.
+
+    Args:
+        calibration: int8 calibration images (default: rendered training images).
+    """
+    if not isinstance(model, Pose3DEstimator):
+        raise ValueError(f"export needs a tfpose3d Pose3DEstimator, got {type(model).__name__}")
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"Model name {name!r} must be letters, digits, '-' or '_'")
-    unknown = [k for k in tflite if k not in TFLITE_KINDS]
+    unknown = [k for k in extras if k not in FORMS or k == SavedModelForm.kind]
     if unknown:
-        raise ValueError(f"Unknown TFLite kind(s) {unknown}; expected some of {TFLITE_KINDS}")
+        raise ValueError(f"Unknown export form(s) {unknown}; expected some of {[k for k in FORMS if k != 'saved_model']}")
     model_dir = Path(out_dir) / name
+    if model_dir.exists() and not model_dir.is_dir():
+        raise ValueError(f"{model_dir} is a file; --out needs a folder")
     version = version if version is not None else next_version(model_dir)
     if version < 0:
         raise ValueError(f"version must be a non-negative integer, got {version}")
@@ -106,15 +234,8 @@ def export(
     # TF Serving skips folders whose name is not a number, so it never sees the temporary one.
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
     try:
-        # A plain tf.Module: keras.export.ExportArchive (Keras 3.15) writes every variable twice.
-        # Only the weights are tracked: the Dropout seed-generator states, unused at inference,
-        # would otherwise reach TFLite as live variables and break int8 calibration.
-        module = tf.Module()
-        module.weights = [w.value for w in model.weights]
-        module.serve = tf.function(serving_function(model), input_signature=[IMAGE_SPEC])
-        tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
-        for kind in tflite:
-            (tmp / f"{name}_{kind}.tflite").write_bytes(convert_tflite(tmp, kind))
+        for kind in (SavedModelForm.kind, *extras):
+            FORMS[kind].write(model, tmp, name, calibration)
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

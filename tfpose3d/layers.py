@@ -37,8 +37,8 @@ class GridSoftLabels(keras.layers.Layer):
 
     Example:
     >>> labels = GridSoftLabels(grid_size=4, image_size=8)
-    >>> labels(np.array([[[1.0, 1.0]]]))  # on the centre of cell 0
-    # -> [[[1, 0, 0, ..., 0]]]
+    >>> labels(np.array([[[1.0, 1.0]]], "float32"))[0, 0, :3]  # on the centre of cell 0
+    [1.0, 0.0, 0.0]
     """
 
     def __init__(self, grid_size: int, image_size: float, width: float | None = None, **kwargs):
@@ -85,8 +85,8 @@ class GridSoftArgmax(keras.layers.Layer):
         image_size: side of the square image in pixels; output is in pixels (x, y).
 
     Example:
-    >>> GridSoftArgmax(grid_size=2, image_size=10)(np.full((1, 1, 4), 0.25))
-    # -> [[[5.0, 5.0]]]
+    >>> GridSoftArgmax(grid_size=2, image_size=10)(np.full((1, 1, 4), 0.25, "float32"))
+    [[[5.0, 5.0]]]
     """
 
     def __init__(self, grid_size: int, image_size: float, **kwargs):
@@ -119,7 +119,8 @@ class MultiRootMerge(keras.layers.Layer):
         pelvis: joint index placed at the origin.
 
     Example:
-    >>> MultiRootMerge(roots=[0, 9])(poses)  # poses: (B, 2, 17, 3)
+    >>> MultiRootMerge(roots=[0, 9])(np.zeros((4, 2, 17, 3), "float32")).shape
+    TensorShape([4, 17, 3])
     """
 
     def __init__(self, roots: Sequence[int], pelvis: int = skeleton.PELVIS, **kwargs):
@@ -151,8 +152,12 @@ class StopGradient(keras.layers.Layer):
     Used so that the 3D loss cannot change the 2D branch through the fusion.
 
     Example:
-    >>> StopGradient()(x)
+    >>> StopGradient()(np.ones((2, 3), "float32")).shape
+    TensorShape([2, 3])
     """
 
     def call(self, inputs):
         return ops.stop_gradient(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)

@@ -1,4 +1,4 @@
-"""The paper's losses as registered Keras losses (eqs 3-6) and their weighted sum (eq 5)."""
+"""The paper's losses as registered Keras losses (eqs 3, 4 and 6); `Pose3DEstimator` weighs them (eq 5)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Sequence
 import keras
 from keras import ops
 
-from tfpose3d.config import ModelConfig
-from tfpose3d import skeleton
 
 _PACKAGE = "tfpose3d"
 
@@ -65,18 +63,3 @@ class RootRelativeLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "roots": self.roots, "unit_mm": self.unit_mm}
-
-
-def pose_losses(config: ModelConfig) -> tuple[dict, dict]:
-    """Losses and weights for `model.compile`, making Keras's total loss eq 5.
-
-    Returns `(loss, loss_weights)` keyed by the training outputs
-    `heatmap_logits` and `root_poses`.
-    """
-    roots = skeleton.root_indices(config.active_roots)
-    loss = {
-        "heatmap_logits": GridCrossEntropy(),
-        "root_poses": RootRelativeLoss(roots=roots, unit_mm=config.pose_unit_mm),
-    }
-    weights = {"heatmap_logits": config.loss_weight_2d, "root_poses": config.loss_weight_3d}
-    return loss, weights

@@ -10,40 +10,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tfpose3d import skeleton
+from tfpose3d import contract, skeleton
 from tfpose3d.data.images import read_rgb
-from tfpose3d.export import SERVING_SIZE, SIGNATURE, serving_function
-from tfpose3d.model import INFERENCE_OUTPUTS
-
-
-def check_images(images: Any) -> np.ndarray:
-    """Validate a batch for the serving signature: uint8 [N, 225, 225, 3], N >= 1.
-
-    Floats are accepted when finite, within [0, 255] (they are rounded). A
-    single image (rank 3) becomes a batch of one. Anything else raises a
-    ValueError that names the problem.
-    """
-    array = np.asarray(images)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"images must be a numeric array, got dtype {array.dtype}")
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4:
-        raise ValueError(f"images must have rank 4 [N, 225, 225, 3] (or 3 for one image), got shape {array.shape}")
-    if array.shape[0] == 0:
-        raise ValueError("images is an empty batch")
-    if array.shape[-1] != 3:
-        raise ValueError(f"images must have 3 (RGB) channels, got {array.shape[-1]} in shape {array.shape}")
-    if array.shape[1:3] != (SERVING_SIZE, SERVING_SIZE):
-        raise ValueError(f"images must be {SERVING_SIZE}x{SERVING_SIZE}, got {array.shape[1]}x{array.shape[2]}; "
-                         "use tfpose3d.predict.load_image for other sizes")
-    if array.dtype == np.uint8:
-        return array
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise ValueError("images contain NaN or infinite values")
-    if array.min() < 0 or array.max() > 255:
-        raise ValueError(f"image values must lie in [0, 255], got [{array.min()}, {array.max()}]")
-    return np.round(array).astype(np.uint8)
+from tfpose3d.export import form_of
 
 
 def load_image(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray]:
@@ -60,16 +29,16 @@ def load_image(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray]:
     offset = np.array([(side - w) // 2, (side - h) // 2], np.float32)
     square = np.zeros((side, side, 3), np.uint8)
     square[int(offset[1]) : int(offset[1]) + h, int(offset[0]) : int(offset[0]) + w] = rgb
-    scale = SERVING_SIZE / side
-    resized = np.asarray(Image.fromarray(square).resize((SERVING_SIZE, SERVING_SIZE), Image.Resampling.BILINEAR))
-    return resized, scale, offset
+    size = contract.IMAGE_SIZE
+    resized = np.asarray(Image.fromarray(square).resize((size, size), Image.Resampling.BILINEAR))
+    return resized, size / side, offset
 
 
 class Predictor:
-    """Run the serving signature of a `.keras` file, a SavedModel folder or a `.tflite` file.
+    """Run the serving contract of a `.keras` file, a SavedModel folder or a `.tflite` file.
 
     Args:
-        path: the model.
+        path: the model; its form is recognised by `tfpose3d.export.form_of`.
         threads: CPU threads for TFLite.
 
     Example:
@@ -80,48 +49,24 @@ class Predictor:
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.path = Path(path)
-        if self.path.is_dir() and (self.path / "saved_model.pb").is_file():
-            import tensorflow as tf
-
-            try:
-                self._signature = tf.saved_model.load(str(self.path)).signatures[SIGNATURE]
-            except KeyError:
-                raise ValueError(f"{self.path}: SavedModel has no '{SIGNATURE}' signature") from None
-            self._run = lambda x: {k: v.numpy() for k, v in self._signature(image=tf.constant(x)).items()}
-            self.kind = "saved_model"
-        elif self.path.suffix == ".tflite" and self.path.is_file():
-            from ai_edge_litert.interpreter import Interpreter
-
-            try:
-                self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
-                self._runner = self._interpreter.get_signature_runner(SIGNATURE)
-            except (ValueError, RuntimeError) as err:
-                raise ValueError(f"{self.path}: not a usable TFLite model ({err})") from None
-            self._run = lambda x: self._runner(image=x)
-            self.kind = "tflite"
-        elif self.path.suffix == ".keras" and self.path.is_file():
-            import tensorflow as tf
-
-            from tfpose3d.evaluate import load_model
-
-            self._serve = tf.function(serving_function(load_model(self.path)))
-            self._run = lambda x: {k: v.numpy() for k, v in self._serve(tf.constant(x)).items()}
-            self.kind = "keras"
-        else:
-            raise ValueError(f"{self.path}: not a model; expected a .keras file, a SavedModel folder or a .tflite file")
+        form = form_of(self.path)
+        self.kind = form.runtime
+        self._run = form.open(self.path, threads)
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
-        out = self._run(check_images(images))
-        return {k: np.asarray(out[k]) for k in INFERENCE_OUTPUTS}
+        batch = contract.check_images(images)
+        return contract.check_outputs(self._run(batch), len(batch))
 
 
 def predict_files(model: str | os.PathLike, images: list[str], out_dir: str | os.PathLike, threads: int | None = None) -> list[dict]:
     """Predict each image; write <stem>_pose.png into out_dir; return JSON-ready results."""
     from tfpose3d import viz
 
-    predictor = Predictor(model, threads)
     loaded = [load_image(p) for p in images]  # all read (and checked) before anything is written
+    predictor = Predictor(model, threads)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir {out_dir} is a file; a folder is needed")
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for path, (image, scale, offset) in zip(images, loaded):

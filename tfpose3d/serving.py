@@ -1,5 +1,8 @@
 """A TensorFlow Serving client for the exported signature: REST `:predict` and gRPC `Predict`.
 
+REST needs numpy alone (the module imports only `tfpose3d.contract`); gRPC
+imports tensorflow and tensorflow-serving-api when it is used.
+
 Example:
 >>> client = ServingClient("http://localhost:8501", grpc_target="localhost:8500")
 >>> client.predict_rest(images)["pose_3d"].shape        # images: uint8 [N, 225, 225, 3]
@@ -17,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpose3d.export import SIGNATURE
-from tfpose3d.model import INFERENCE_OUTPUTS
-from tfpose3d.predict import check_images
+from tfpose3d.contract import OUTPUT_NAMES, SIGNATURE, check_images
 
 REST_FORMS = ("instances", "inputs")
 
@@ -40,9 +41,9 @@ def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
         raise ValueError(f"TensorFlow Serving error: {body['error']}")
     if "predictions" in body:
         rows = body["predictions"]
-        return {k: np.asarray([row[k] for row in rows], np.float32) for k in INFERENCE_OUTPUTS}
+        return {k: np.asarray([row[k] for row in rows], np.float32) for k in OUTPUT_NAMES}
     if "outputs" in body:
-        return {k: np.asarray(body["outputs"][k], np.float32) for k in INFERENCE_OUTPUTS}
+        return {k: np.asarray(body["outputs"][k], np.float32) for k in OUTPUT_NAMES}
     raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
 
 
@@ -57,7 +58,7 @@ def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None 
     if version is not None:
         request.model_spec.version.value = version
     request.inputs["image"].CopyFrom(tf.make_tensor_proto(check_images(images)))
-    for name in INFERENCE_OUTPUTS:
+    for name in OUTPUT_NAMES:
         request.output_filter.append(name)
     return request
 
@@ -105,4 +106,4 @@ class ServingClient:
         with grpc.insecure_channel(self.grpc_target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             response = stub.Predict(grpc_request(images, self.model_name, self.version), timeout=self.timeout)
-        return {k: tf.make_ndarray(response.outputs[k]) for k in INFERENCE_OUTPUTS}
+        return {k: tf.make_ndarray(response.outputs[k]) for k in OUTPUT_NAMES}

@@ -85,6 +85,22 @@ def _axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
 
 def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
     """Parse BVH text. Raises ValueError naming `source` and the problem."""
+    try:
+        motion = _parse(text, source)
+    except (IndexError, ValueError) as err:
+        if str(err).startswith(source):
+            raise
+        raise ValueError(f"{source}: malformed BVH ({err.__class__.__name__}: {err})") from None
+    if motion.motion.shape[0] == 0:
+        raise ValueError(f"{source}: the MOTION section has no frames")
+    if not np.isfinite(motion.motion).all() or not np.isfinite(motion.offsets).all():
+        raise ValueError(f"{source}: NaN or infinite values in the motion or offsets")
+    if not motion.frame_time > 0:
+        raise ValueError(f"{source}: 'Frame Time:' must be positive, got {motion.frame_time}")
+    return motion
+
+
+def _parse(text: str, source: str) -> BvhMotion:
     head, sep, tail = text.partition("MOTION")
     if not head.lstrip().startswith("HIERARCHY") or not sep:
         raise ValueError(f"{source}: not a BVH file (needs HIERARCHY and MOTION sections)")
@@ -157,13 +173,17 @@ def detect_convention(names: list[str]) -> dict:
 
 def load_joint_map(path: str | os.PathLike) -> dict:
     """Read a joint map JSON: {"unit_mm": float, "joints": {h36m_name: bvh_name, ...}}."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such joint map file")
     with open(path) as f:
         try:
             data = json.load(f)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict) or "joints" not in data or "unit_mm" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("joints"), dict) or "unit_mm" not in data:
         raise ValueError(f'{path}: a joint map needs "unit_mm" (BVH unit in mm) and "joints" ({{h36m name: BVH name}})')
+    if not isinstance(data["unit_mm"], (int, float)) or not data["unit_mm"] > 0:
+        raise ValueError(f'{path}: "unit_mm" must be a positive number, got {data["unit_mm"]!r}')
     missing = [j for j in skeleton.JOINT_NAMES if j not in data["joints"]]
     if missing:
         raise ValueError(f"{path}: joint map lacks {missing}")
@@ -183,6 +203,10 @@ def to_h36m(motion: BvhMotion, convention: dict | None = None, source: str = "<b
 
 def import_bvh(path: str | os.PathLike, joint_map: dict | None = None) -> tuple[np.ndarray, float]:
     """Read a BVH file into (F, 17, 3) millimetres and its frame time in seconds."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; pass BVH files (for example {os.path.join(path, '*.bvh')})")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such BVH file")
     try:
         with open(path) as f:
             text = f.read()

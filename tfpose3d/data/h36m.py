@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfpose3d.data import pipeline, render
+from tfpose3d.contract import IMAGE_SIZE
+from tfpose3d.data import camera, pipeline
 from tfpose3d.data.images import read_rgb
+from tfpose3d.data.sources import SPLITS, Source
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -107,9 +110,9 @@ def load_index(root: str | Path, split: str = "train", every: int | None = None)
     return H36MIndex(images, np.array(j3d, np.float32), np.array(j2d, np.float32), np.array(intr, np.float32), actions, subs)
 
 
-def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = render.IMAGE_SIZE) -> tuple:
+def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = IMAGE_SIZE) -> tuple:
     """Square crop around the 2D joints (margin `CROP_MARGIN`), scaled to `size`; labels follow."""
-    corner, scale, new_intrinsics = render.square_crop(joints_2d.min(0), joints_2d.max(0), CROP_MARGIN, size, intrinsics)
+    corner, scale, new_intrinsics = camera.square_crop(joints_2d.min(0), joints_2d.max(0), CROP_MARGIN, size, intrinsics)
     crop = Image.fromarray(image).transform(
         (size, size), Image.Transform.AFFINE, (1 / scale, 0, corner[0], 0, 1 / scale, corner[1]),
         resample=Image.Resampling.BILINEAR,
@@ -123,11 +126,32 @@ def h36m_samples(root: str | Path, split: str, image_size: int, every: int | Non
     if not index.images:
         raise ValueError(f"{root}: no {split} frames")
 
+    visible = np.ones(len(H36M_32_TO_17), np.float32)
+
     def generate():
         for i in range(len(index)):
             image, uv, k = crop_frame(read_rgb(index.images[i]), index.joints_2d[i], index.intrinsics[i], image_size)
-            yield {"image": image, "joints_3d": index.joints_3d[i], "joints_2d": uv, "intrinsics": k,
-                   "action": index.actions[i], "subject": index.subjects[i]}
+            yield {"image": image, "joints_3d": index.joints_3d[i], "joints_2d": uv, "visibility": visible,
+                   "intrinsics": k, "action": index.actions[i], "subject": index.subjects[i]}
 
     spec = pipeline.sample_spec(tf.TensorSpec([image_size, image_size, 3], tf.uint8, name="image"))
     return tf.data.Dataset.from_generator(generate, output_signature=spec)
+
+
+class H36MSource(Source):
+    """Human3.6M under ROOT ("h36m:ROOT"): protocol subjects, every 64th test frame."""
+
+    scheme = "h36m"
+
+    def check(self, splits: Sequence[str] = SPLITS) -> None:
+        for split in splits:
+            index = load_index(self.target, split)
+            missing = [str(p) for p in index.images if not p.is_file()]
+            if missing:
+                raise FileNotFoundError(f"{len(missing)} {split} frame(s) missing, e.g. {missing[0]}")
+
+    def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
+        ds = h36m_samples(self.target, split, image_size)
+        ds = ds.cache() if cache else ds
+        # Frames come in subject/action order; the buffer spans a few actions of one subject.
+        return ds.shuffle(4096, seed=seed) if shuffle else ds

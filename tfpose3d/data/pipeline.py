@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import tensorflow as tf
 
 from tfpose3d import skeleton
-from tfpose3d.config import ModelConfig
 from tfpose3d.data import mocap, records
-from tfpose3d.layers import GridSoftLabels
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -32,14 +29,33 @@ class Augment:
     flip: float = 0.5
     color: float = 0.2
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", tuple(self.scale))
+        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"Augment.scale must be (low, high) with 0 < low <= high, got {self.scale}")
+        if not 0 <= self.translate < 0.5:
+            raise ValueError(f"Augment.translate must be in [0, 0.5), got {self.translate}")
+        if not 0 <= self.flip <= 1:
+            raise ValueError(f"Augment.flip is a probability in [0, 1], got {self.flip}")
+        if not 0 <= self.color <= 1:
+            raise ValueError(f"Augment.color must be in [0, 1], got {self.color}")
+
+
+# The raw labels a batch carries for training: what `Pose3DEstimator` reads.
+LABELS = ("joints_2d", "joints_3d", "visibility", "intrinsics")
+
 
 def sample_spec(image: tf.TensorSpec) -> dict[str, tf.TensorSpec]:
-    """The structure of one sample: `image` (given) plus its labels and metadata."""
+    """The structure of one sample: `image` (given) plus its labels and metadata.
+
+    `visibility` (17,) is 1 for a joint whose 2D label can be trusted (all of
+    them in rendered and Human3.6M data) and 0 for one the 2D loss should skip.
+    """
     n = skeleton.NUM_JOINTS
     return {
         "image": image, "joints_3d": tf.TensorSpec([n, 3], tf.float32), "joints_2d": tf.TensorSpec([n, 2], tf.float32),
-        "intrinsics": tf.TensorSpec([4], tf.float32), "action": tf.TensorSpec([], tf.string),
-        "subject": tf.TensorSpec([], tf.string),
+        "visibility": tf.TensorSpec([n], tf.float32), "intrinsics": tf.TensorSpec([4], tf.float32),
+        "action": tf.TensorSpec([], tf.string), "subject": tf.TensorSpec([], tf.string),
     }
 
 
@@ -50,6 +66,7 @@ def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         "image": tf.ensure_shape(tf.io.decode_png(f["image/encoded"], channels=3), [None, None, 3]),
         "joints_3d": tf.reshape(f["pose/joints_3d"], [skeleton.NUM_JOINTS, 3]),
         "joints_2d": tf.reshape(f["pose/joints_2d"], [skeleton.NUM_JOINTS, 2]),
+        "visibility": f["pose/visibility"],
         "intrinsics": f["camera/intrinsics"],
         "action": f["pose/action"],
         "subject": f["pose/subject"],
@@ -110,6 +127,7 @@ def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
     perm = skeleton.flip_permutation()
     uv = tf.where(flip, tf.gather(tf.stack([size - uv[:, 0], uv[:, 1]], -1), perm), uv)
     joints_3d = tf.where(flip, tf.gather(joints_3d * [-1.0, 1.0, 1.0], perm), joints_3d)
+    visibility = tf.where(flip, tf.gather(sample["visibility"], perm), sample["visibility"])
     cx = tf.where(flip, size - cx, cx)
 
     if augment.color:
@@ -123,40 +141,19 @@ def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
         "image": tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8),
         "joints_2d": uv,
         "joints_3d": joints_3d,
+        "visibility": visibility,
         "intrinsics": tf.stack([fx, fy, cx, cy]),
     }
 
 
-def to_model_inputs(batch: dict, config: ModelConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """(image float32, a target for each model output) for model.fit.
-
-    The losses read `heatmap_logits` (grid soft labels) and `root_poses` (3D
-    joints, mm); the other targets feed metrics.
-    """
-    labels = GridSoftLabels(config.grid_size, config.image_size, config.grid_width)(batch["joints_2d"])
-    grid = (-1, skeleton.NUM_JOINTS, config.grid_size, config.grid_size)
-    targets = {
-        "heatmap_logits": labels,
-        "root_poses": batch["joints_3d"],
-        "pose_3d": batch["joints_3d"],
-        "joints_2d": batch["joints_2d"],
-        "heatmaps_2d": tf.reshape(labels, grid),
-    }
-    return tf.cast(batch["image"], tf.float32), targets
-
-
-def _shard_files(data_dir: str | os.PathLike) -> list[str]:
-    manifest = records.read_manifest(data_dir)
-    files = [str(Path(data_dir) / name) for name in manifest["shards"]]
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{data_dir}: shards listed in the manifest are missing: {missing}")
-    return files
+def to_model_inputs(batch: dict) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """(image float32, raw labels) for `model.fit`: the estimator builds its own targets from them."""
+    return tf.cast(batch["image"], tf.float32), {k: batch[k] for k in LABELS}
 
 
 def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool, seed: int = 0, cache: bool = False) -> tf.data.Dataset:
     """Parsed, resized samples from a rendered dataset folder (interleaved shards)."""
-    files = _shard_files(data_dir)
+    files = records.shard_files(data_dir)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed)
@@ -170,13 +167,10 @@ def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf
     """An endless stream rendered on the fly from a pose set."""
     poses = mocap.load_poses(poses_name).select(split)
 
-    keys = ("image", "joints_3d", "joints_2d", "intrinsics", "action", "subject")
-
     def generate():
         i = 0
         while True:
-            for sample in records.render_indices(poses, seed, range(i, i + 64)):
-                yield dict(zip(keys, sample))
+            yield from records.render_indices(poses, seed, range(i, i + 64))
             i += 64
 
     # The renderer yields PNG bytes, decoded in the pipeline like records are.
@@ -187,14 +181,17 @@ def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf
 
 def training_batches(
     samples: tf.data.Dataset,
-    config: ModelConfig,
     batch_size: int,
     augment: Augment | None = Augment(),
     seed: int = 0,
     shuffle_buffer: int = 2048,
     repeat: bool = True,
 ) -> tf.data.Dataset:
-    """Shuffle, augment (stateless, seeded per element; None: no augmentation), batch, add targets, prefetch."""
+    """Shuffle, augment (stateless, seeded per element; None: no augmentation), batch, prefetch.
+
+    Yields (image float32 (B, S, S, 3), labels): the raw labels `LABELS`, no
+    model-specific targets.
+    """
     ds = samples.repeat() if repeat else samples
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
@@ -204,5 +201,5 @@ def training_batches(
             num_parallel_calls=AUTOTUNE,
         )
     ds = ds.batch(batch_size, drop_remainder=repeat)
-    ds = ds.map(lambda b: to_model_inputs(b, config), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

@@ -7,6 +7,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +17,7 @@ import tensorflow as tf
 
 import tfpose3d
 from tfpose3d import skeleton
+from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import images, mocap, render
 
 MANIFEST = "dataset.json"
@@ -31,39 +33,49 @@ def _floats(values: np.ndarray) -> tf.train.Feature:
     return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
 
 
-def make_example(image_png: bytes, joints_3d, joints_2d, intrinsics, action: str, subject: str) -> bytes:
-    """One serialised tf.train.Example in the tfpose3d record format."""
+def make_example(sample: dict) -> bytes:
+    """One serialised tf.train.Example in the tfpose3d record format; `sample["image"]` is PNG bytes.
+
+    Serialised deterministically: protobuf writes a map (the feature dict) in
+    hash order otherwise, so equal samples could differ in bytes between processes.
+    """
     feature = {
-        "image/encoded": _bytes([image_png]),
-        "pose/joints_3d": _floats(joints_3d),
-        "pose/joints_2d": _floats(joints_2d),
-        "camera/intrinsics": _floats(intrinsics),
-        "pose/action": _bytes([action.encode()]),
-        "pose/subject": _bytes([subject.encode()]),
+        "image/encoded": _bytes([sample["image"]]),
+        "pose/joints_3d": _floats(sample["joints_3d"]),
+        "pose/joints_2d": _floats(sample["joints_2d"]),
+        "pose/visibility": _floats(sample["visibility"]),
+        "camera/intrinsics": _floats(sample["intrinsics"]),
+        "pose/action": _bytes([sample["action"].encode()]),
+        "pose/subject": _bytes([sample["subject"].encode()]),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
     "pose/joints_3d": tf.io.FixedLenFeature([skeleton.NUM_JOINTS * 3], tf.float32),
     "pose/joints_2d": tf.io.FixedLenFeature([skeleton.NUM_JOINTS * 2], tf.float32),
+    # Records written before visibility existed have every joint visible.
+    "pose/visibility": tf.io.FixedLenFeature([skeleton.NUM_JOINTS], tf.float32, [1.0] * skeleton.NUM_JOINTS),
     "camera/intrinsics": tf.io.FixedLenFeature([4], tf.float32),
     "pose/action": tf.io.FixedLenFeature([], tf.string),
     "pose/subject": tf.io.FixedLenFeature([], tf.string),
 }
 
 
-def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = render.IMAGE_SIZE) -> list[tuple]:
-    """Render samples `indices` of a seeded stream: sample i depends only on (seed, i)."""
+def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = IMAGE_SIZE) -> list[dict]:
+    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as PNG-image samples."""
     out = []
     for i in indices:
         rng = np.random.default_rng([seed, i])
         frame = int(rng.integers(len(poses)))
         sample = render.render_pose(poses.joints[frame], rng, size=size)
         clip = poses.clip[frame]
-        out.append((images.encode_png(sample.image), sample.joints_3d, sample.joints_2d, sample.intrinsics,
-                    str(poses.actions[clip]), str(poses.subjects[clip])))
+        out.append({
+            "image": images.encode_png(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
+            "visibility": np.ones(skeleton.NUM_JOINTS, np.float32), "intrinsics": sample.intrinsics,
+            "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
+        })
     return out
 
 
@@ -77,7 +89,7 @@ def _init_worker(poses: mocap.PoseSet) -> None:
 
 def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
     seed, start, stop = args
-    return [make_example(*s) for s in render_indices(_worker_poses, seed, range(start, stop))]
+    return [make_example(s) for s in render_indices(_worker_poses, seed, range(start, stop))]
 
 
 def iter_rendered(poses: mocap.PoseSet, count: int, seed: int, workers: int) -> Iterator[bytes]:
@@ -132,11 +144,13 @@ def write_rendered(
                     writer.write(next(stream))
             shards.append(name)
             if progress:
-                print(f"\rrendered {min((k + 1) * SHARD_SIZE, count)}/{count}", end="", flush=True)
-        if progress:
+                # A terminal gets one updating line; a log file gets a line per shard.
+                end = "" if sys.stdout.isatty() else "\n"
+                print(f"\rrendered {min((k + 1) * SHARD_SIZE, count)}/{count}", end=end, flush=True)
+        if progress and sys.stdout.isatty():
             print()
         manifest = {
-            "count": count, "seed": seed, "split": split, "image_size": render.IMAGE_SIZE, "shards": shards,
+            "count": count, "seed": seed, "split": split, "image_size": IMAGE_SIZE, "shards": shards,
             "poses": poses_name, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
             "frames_in_split": len(poses), "tfpose3d_version": tfpose3d.__version__,
             "format": {k: str(v.shape) for k, v in FEATURES.items()},
@@ -151,10 +165,37 @@ def write_rendered(
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
+    """A dataset folder's manifest, with errors that name a missing or corrupt one."""
     path = Path(data_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{data_dir}: no {MANIFEST}; render one with `tfpose3d data render`")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: corrupt manifest ({err})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list) or not isinstance(manifest.get("count"), int):
+        raise ValueError(f"{path}: corrupt manifest (it needs a 'shards' list and a 'count')")
+    return manifest
+
+
+def shard_files(data_dir: str | os.PathLike) -> list[str]:
+    """The dataset's shard paths, with an error naming any that the manifest lists but the folder lacks."""
+    files = [str(Path(data_dir) / name) for name in read_manifest(data_dir)["shards"]]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{data_dir}: shards listed in the manifest are missing: {missing}")
+    return files
+
+
+def verify(data_dir: str | os.PathLike) -> None:
+    """Read every record once (checksums included): a truncated or corrupt shard is named before training."""
+    manifest = read_manifest(data_dir)
+    total = 0
+    for path in shard_files(data_dir):
+        try:
+            total += int(tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda n, _: n + 1))
+        except tf.errors.DataLossError as err:
+            reason = err.message.splitlines()[0].split(" [[")[0]
+            raise ValueError(f"{path}: truncated or corrupt TFRecord shard ({reason}); render the dataset again") from None
+    if total != manifest["count"]:
+        raise ValueError(f"{data_dir}: {total} records in the shards but the manifest says {manifest['count']}")

@@ -1,0 +1,79 @@
+"""The serving contract: what an exported tfpose3d model takes and returns.
+
+One place for the input size and dtype, the output names and shapes, and the
+validation of a batch, shared by the exporters, `predict`, the TF Serving
+client and the tests. It imports numpy only, so a REST client needs nothing
+heavier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SIGNATURE = "serving_default"
+INPUT_NAME = "image"
+INPUT_DTYPE = np.uint8
+# The paper's input side; every dataset stores crops of this size and serving takes them.
+IMAGE_SIZE = 225
+NUM_JOINTS = 17
+
+# Output name -> shape after the batch axis; "Ng" is the model's grid size.
+OUTPUTS: dict[str, tuple] = {
+    "pose_3d": (NUM_JOINTS, 3),  # millimetres, pelvis at the origin
+    "joints_2d": (NUM_JOINTS, 2),  # pixels (x, y) of the 225 px input
+    "heatmaps_2d": (NUM_JOINTS, "Ng", "Ng"),  # grid probabilities, row-major cells
+}
+OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUTS)
+
+
+def output_shapes(grid_size: int) -> dict[str, tuple[int, ...]]:
+    """Per-sample output shapes for a model with an Ng = `grid_size` grid."""
+    return {name: tuple(grid_size if d == "Ng" else d for d in shape) for name, shape in OUTPUTS.items()}
+
+
+def check_images(images: Any) -> np.ndarray:
+    """Validate a batch for the serving signature: uint8 [N, 225, 225, 3], N >= 1.
+
+    Floats are accepted when finite, within [0, 255] (they are rounded). A
+    single image (rank 3) becomes a batch of one. Anything else raises a
+    ValueError that names the problem.
+    """
+    array = np.asarray(images)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"images must be a numeric array, got dtype {array.dtype}")
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4:
+        raise ValueError(f"images must have rank 4 [N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3] (or 3 for one image), "
+                         f"got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError("images is an empty batch")
+    if array.shape[-1] != 3:
+        raise ValueError(f"images must have 3 (RGB) channels, got {array.shape[-1]} in shape {array.shape}")
+    if array.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"images must be {IMAGE_SIZE}x{IMAGE_SIZE}, got {array.shape[1]}x{array.shape[2]}; "
+                         "use tfpose3d.predict.load_image for other sizes")
+    if array.dtype == INPUT_DTYPE:
+        return array
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ValueError("images contain NaN or infinite values")
+    if array.min() < 0 or array.max() > 255:
+        raise ValueError(f"image values must lie in [0, 255], got [{array.min()}, {array.max()}]")
+    return np.round(array).astype(INPUT_DTYPE)
+
+
+def check_outputs(outputs: dict[str, Any], batch: int) -> dict[str, np.ndarray]:
+    """The contract's outputs as float32 arrays, with an error naming any missing or misshapen one."""
+    missing = [name for name in OUTPUT_NAMES if name not in outputs]
+    if missing:
+        raise ValueError(f"model outputs lack {missing}; the contract has {list(OUTPUT_NAMES)}")
+    result = {name: np.asarray(outputs[name], np.float32) for name in OUTPUT_NAMES}
+    for name, value in result.items():
+        expected = OUTPUTS[name]
+        fixed = [(i, d) for i, d in enumerate(expected) if d != "Ng"]
+        if (value.ndim != len(expected) + 1 or value.shape[0] != batch
+                or any(value.shape[1 + i] != d for i, d in fixed)):
+            raise ValueError(f"output {name!r} has shape {value.shape}; the contract is [N={batch}, *{expected}]")
+    return result

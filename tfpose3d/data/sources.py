@@ -1,0 +1,155 @@
+"""Data sources behind one interface: `open_source(spec)` -> a `Source` with `.check()` and `.samples()`.
+
+A spec is one of
+    None or "mocap:NAME"   a pose set (shipped name such as "bandai-namco", or a .npz) rendered once
+                           into the data root and reused: the default, on the shipped motion capture;
+    "h36m:ROOT"            Human3.6M in the extracted-frames layout (`tfpose3d.data.h36m`);
+    a folder               rendered TFRecords from `tfpose3d data render`: one dataset, or a folder
+                           holding `train/` and `test/` datasets.
+
+Every source yields samples in the form `pipeline.sample_spec` describes, so
+training, evaluation and the notebooks never look at where data came from.
+A new format is one class (subclass `Source`, constructor `(target, options)`)
+plus one row in `SOURCES`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import importlib
+import os
+from pathlib import Path
+from typing import Sequence
+
+import tensorflow as tf
+
+from tfpose3d.data import mocap, pipeline, records
+
+SPLITS = ("train", "test")
+DEFAULT_SPEC = "mocap:bandai-namco"
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderOptions:
+    """How a "mocap:" source renders its data the first time it is used.
+
+    Args:
+        train_images, test_images: images per split.
+        seed: the training split's seed; the test split uses seed + 1.
+        root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
+    """
+
+    train_images: int = 20000
+    test_images: int = 2000
+    seed: int = 0
+    root: str | os.PathLike | None = None
+
+
+class Source(abc.ABC):
+    """Where samples come from.
+
+    Args:
+        target: the spec without its scheme (a path, a name).
+        options: render options (used by sources that render on demand).
+    """
+
+    scheme = ""  # the spec's prefix: "h36m" for "h36m:ROOT"; empty for plain folders
+
+    def __init__(self, target: str, options: RenderOptions = RenderOptions()):
+        self.target = target
+        self.options = options
+
+    @property
+    def spec(self) -> str:
+        return f"{self.scheme}:{self.target}" if self.scheme else self.target
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+    @abc.abstractmethod
+    def check(self, splits: Sequence[str] = SPLITS) -> None:
+        """Fail early, naming what is missing or broken; make on-demand data ready."""
+
+    @abc.abstractmethod
+    def samples(self, split: str, image_size: int, shuffle: bool = False, seed: int = 0,
+                cache: bool = False) -> tf.data.Dataset:
+        """Samples of `split`, resized to `image_size`, as `pipeline.sample_spec` describes."""
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+class RecordsSource(Source):
+    """Rendered TFRecords: one dataset folder, or a folder holding `train/` and `test/` datasets."""
+
+    def dataset_dir(self, split: str) -> Path:
+        _check_split(split)
+        path = Path(self.target)
+        if (path / records.MANIFEST).is_file():
+            return path
+        if (path / split / records.MANIFEST).is_file():
+            return path / split
+        if path.is_file():
+            raise ValueError(f"{path} is a file; --data takes a rendered dataset folder (or one holding train/ and test/)")
+        raise FileNotFoundError(f"{path}: no {records.MANIFEST} here or in {split}/; render one with `tfpose3d data render`")
+
+    def check(self, splits: Sequence[str] = SPLITS) -> None:
+        for split in splits:
+            records.verify(self.dataset_dir(split))
+
+    def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
+        return pipeline.records_dataset(self.dataset_dir(split), image_size, shuffle=shuffle, seed=seed, cache=cache)
+
+
+class MocapSource(Source):
+    """A pose set rendered once into `<root>/<name>-<train>-<test>-s<seed>/{train,test}` and then reused."""
+
+    scheme = "mocap"
+
+    @property
+    def folder(self) -> Path:
+        o = self.options
+        root = Path(o.root or os.environ.get("TFPOSE3D_DATA", "data"))
+        return root / f"{Path(self.target).stem}-{o.train_images}-{o.test_images}-s{o.seed}"
+
+    def check(self, splits: Sequence[str] = SPLITS) -> None:
+        poses = None
+        for split in splits:
+            _check_split(split)
+            out = self.folder / split
+            if (out / records.MANIFEST).is_file():
+                continue
+            poses = poses or mocap.load_poses(self.target)  # names an unknown pose set before anything is written
+            count = self.options.train_images if split == "train" else self.options.test_images
+            # The test split has its own seed stream and only held-out clips.
+            seed = self.options.seed + (split == "test")
+            print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
+            records.write_rendered(self.target, out, count, seed, split)
+        RecordsSource(str(self.folder)).check(splits)
+
+    def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
+        return RecordsSource(str(self.folder)).samples(split, image_size, shuffle, seed, cache)
+
+
+# scheme -> "module:class"; imported when used, so a format's dependencies load only for its users.
+SOURCES: dict[str, str] = {
+    "mocap": "tfpose3d.data.sources:MocapSource",
+    "h36m": "tfpose3d.data.h36m:H36MSource",
+}
+
+
+def open_source(spec: str | os.PathLike | None = None, options: RenderOptions = RenderOptions()) -> Source:
+    """The source a spec names (see the module docstring); nothing is read until `check` or `samples`."""
+    spec = DEFAULT_SPEC if spec is None else str(spec)
+    scheme, sep, target = spec.partition(":")
+    if sep and scheme in SOURCES:
+        if not target:
+            raise ValueError(f"data spec {spec!r} names no {scheme} target")
+        module, name = SOURCES[scheme].split(":")
+        return getattr(importlib.import_module(module), name)(target, options)
+    if not spec:
+        raise ValueError("empty data spec")
+    return RecordsSource(spec, options)

@@ -1,0 +1,206 @@
+"""The task: `Pose3DEstimator`, the paper's network with its targets, losses and metrics.
+
+The estimator is a Keras functional model on top of `Pose3DBackbone`. It owns
+the method: from the raw labels that the data pipeline yields (2D joints in
+pixels, 3D joints in mm, visibility), `compute_loss` builds the grid soft
+labels (eqs 1-2) and returns eq 5, so `compile()` needs no arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfpose3d import contract, layers, losses, metrics, skeleton
+from tfpose3d.backbone import Pose3DBackbone
+from tfpose3d.config import ModelConfig
+
+TRAINING_OUTPUTS = ("heatmap_logits", "root_poses")
+# The label each inference output is measured against.
+METRIC_LABELS = {"pose_3d": "joints_3d", "joints_2d": "joints_2d"}
+LABELS = ("joints_2d", "joints_3d", "visibility")
+
+
+def default_metrics() -> dict[str, list[keras.metrics.Metric]]:
+    """MPJPE (mm, pelvis-aligned) on `pose_3d` and the 2D pixel error on `joints_2d`."""
+    return {
+        "pose_3d": [metrics.MeanJointError("mpjpe")],
+        "joints_2d": [metrics.MeanJointError("pixel_error", align_root=False)],
+    }
+
+
+def _fc(x, units: int, dropout: float, name: str):
+    x = keras.layers.Dense(units, activation="relu", name=name)(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+@keras.saving.register_keras_serializable(package="tfpose3d")
+class Pose3DEstimator(keras.Model):
+    """3D human pose from one image (Park, Hwang & Kwak 2016).
+
+    Input `image`: float (B, S, S, 3) RGB in [0, 255]. Outputs (a dict):
+        heatmap_logits: (B, 17, Ng*Ng) 2D grid classification logits.
+        root_poses: (B, Nr, 17, 3) per-root relative poses in `pose_unit_mm`.
+        pose_3d: (B, 17, 3) the roots merged by eq 7, millimetres, pelvis at the origin.
+        joints_2d: (B, 17, 2) soft-argmax joint positions in input pixels.
+        heatmaps_2d: (B, 17, Ng, Ng) grid probabilities.
+
+    Labels for `fit`/`evaluate` are a dict of raw joints: `joints_2d` (B, 17, 2)
+    pixels of the input, `joints_3d` (B, 17, 3) mm, and optionally
+    `visibility` (B, 17), 0 for joints the 2D loss should ignore; other keys
+    (such as `intrinsics`) are allowed and unused.
+
+    Args:
+        config: a `ModelConfig` (or its dict); default: the paper's network.
+
+    Example:
+    >>> model = Pose3DEstimator(ModelConfig(variant="baseline", width=0.25, image_size=64))
+    >>> model.compile()
+    >>> model.fit(images, {"joints_2d": uv, "joints_3d": xyz}, epochs=1)
+    >>> model.predict(images)["pose_3d"].shape
+    (N, 17, 3)
+    """
+
+    def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **kwargs):
+        if isinstance(config, dict):
+            config = ModelConfig.from_dict(config)
+        config = config or ModelConfig()
+        nj, ng = skeleton.NUM_JOINTS, config.grid_size
+        units = config.scaled(config.fc_units)
+        roots = config.active_roots
+
+        backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
+                                  config.batch_norm, name="backbone")
+        image = keras.Input((config.image_size, config.image_size, 3), name="image")
+        features = keras.layers.Flatten(name="flatten")(backbone(image))
+
+        x2d = _fc(features, units, config.dropout, "fc1_2d")
+        x2d = _fc(x2d, units, config.dropout, "fc2_2d")
+        x2d = keras.layers.Dense(nj * ng * ng, name="fc_out_2d")(x2d)
+        logits = keras.layers.Reshape((nj, ng * ng), name="heatmap_logits")(x2d)
+        probs = keras.layers.Softmax(axis=-1, name="heatmap_probs")(logits)
+
+        x3d = _fc(features, units, config.dropout, "fc1_3d")
+        if config.fusion:
+            fused = layers.StopGradient(name="stop_gradient_2d")(probs)
+            fused = keras.layers.Flatten(name="flatten_probs_2d")(fused)
+            fused = _fc(fused, units, config.dropout, "fc_probs_2d")
+            x3d = keras.layers.Concatenate(name="fc_2d_3d")([x3d, fused])
+
+        heads = []
+        for root in roots:
+            h = _fc(x3d, units, config.dropout, f"fc2_3d_{root}")
+            h = keras.layers.Dense(nj * 3, name=f"fc_out_3d_{root}")(h)
+            heads.append(keras.layers.Reshape((1, nj, 3), name=f"pose_from_{root}" if len(roots) > 1 else "root_poses")(h))
+        root_poses = keras.layers.Concatenate(axis=1, name="root_poses")(heads) if len(heads) > 1 else heads[0]
+
+        merged = layers.MultiRootMerge(roots=skeleton.root_indices(roots), name="multi_root_merge")(root_poses)
+        outputs = {
+            "heatmap_logits": logits,
+            "root_poses": root_poses,
+            "pose_3d": keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged),
+            "joints_2d": layers.GridSoftArgmax(ng, config.image_size, name="joints_2d")(probs),
+            "heatmaps_2d": keras.layers.Reshape((nj, ng, ng), name="heatmaps_2d")(probs),
+        }
+        assert set(outputs) == set(TRAINING_OUTPUTS + contract.OUTPUT_NAMES)
+        kwargs.setdefault("name", f"tfpose3d_{config.variant}")
+        super().__init__(inputs=image, outputs=outputs, **kwargs)
+
+        self.config = config
+        self.backbone = backbone
+        self.soft_labels = layers.GridSoftLabels(ng, config.image_size, config.grid_width, name="grid_soft_labels")
+        self.loss_2d = losses.GridCrossEntropy()
+        self.loss_3d = losses.RootRelativeLoss(roots=skeleton.root_indices(roots), unit_mm=config.pose_unit_mm)
+        # The two terms of eq 5, unweighted, logged beside the total.
+        self.loss_2d_tracker = keras.metrics.Mean(name="loss_2d")
+        self.loss_3d_tracker = keras.metrics.Mean(name="loss_3d")
+
+    def compile(self, optimizer: Any = "auto", loss: Any = "auto", metrics: Any = "auto", **kwargs) -> None:
+        """Configure training; with no arguments: Adam(1e-3), the eq 5 loss, MPJPE and 2D pixel error.
+
+        Args:
+            optimizer: a Keras optimizer, or "auto" for Adam with learning rate 1e-3.
+            loss: "auto" (or None, as a reloaded model passes it): the
+                estimator always trains with eq 5, weighted by the config's
+                `loss_weight_2d` and `loss_weight_3d`.
+            metrics: "auto" for `default_metrics()`, or metrics keyed by the
+                inference outputs `pose_3d` and `joints_2d`.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        if loss not in ("auto", None):
+            raise ValueError("Pose3DEstimator computes its own loss (eq 5); weigh its terms with "
+                             "ModelConfig.loss_weight_2d / loss_weight_3d instead of passing loss=")
+        super().compile(
+            optimizer=keras.optimizers.Adam(1e-3) if optimizer == "auto" else optimizer,
+            loss=None,
+            metrics=default_metrics() if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    def compile_from_config(self, config: dict) -> None:
+        """Recompile a loaded model with its saved optimizer and metrics (the loss is always eq 5)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _check_labels(self, y: Any) -> None:
+        if not isinstance(y, dict) or any(k not in y for k in ("joints_2d", "joints_3d")):
+            keys = sorted(y) if isinstance(y, dict) else type(y).__name__
+            raise ValueError(f"Pose3DEstimator labels must be a dict with 'joints_2d' (B, 17, 2) and 'joints_3d' "
+                             f"(B, 17, 3) [and 'visibility' (B, 17)], got {keys}")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Eq 5: lambda_2D * cross-entropy against the grid soft labels + lambda_3D * root-relative error."""
+        self._check_labels(y)
+        targets = self.soft_labels(y["joints_2d"], y.get("visibility"))
+        loss_2d = self.loss_2d(targets, y_pred["heatmap_logits"], sample_weight)
+        loss_3d = self.loss_3d(y["joints_3d"], y_pred["root_poses"], sample_weight)
+        # Loss.__call__ divides by the replica count (their gradients are summed); the logs show means.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_2d_tracker.update_state(loss_2d * replicas)
+        self.loss_3d_tracker.update_state(loss_3d * replicas)
+        total = self.config.loss_weight_2d * loss_2d + self.config.loss_weight_3d * loss_3d
+        for extra in self.losses:
+            total = total + ops.cast(ops.sum(extra), total.dtype)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Compiled metrics see each inference output beside the raw label it estimates."""
+        self._check_labels(y)
+        y_true = {output: y[label] for output, label in METRIC_LABELS.items()}
+        return super().compute_metrics(x, y_true, {k: y_pred[k] for k in METRIC_LABELS}, sample_weight)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Pose3DEstimator":
+        return cls(**config)
+
+
+def build_model(config: ModelConfig | None = None) -> Pose3DEstimator:
+    """`Pose3DEstimator(config)` (default: the paper's network, variant `full`)."""
+    return Pose3DEstimator(config)
+
+
+def load_model(path: str | os.PathLike) -> Pose3DEstimator:
+    """A trained estimator from a run folder (its model.keras) or a .keras file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"No model at {path}: pass a run folder holding model.keras, or a .keras file")
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except (ValueError, OSError, TypeError, KeyError) as err:
+        raise ValueError(f"{path}: not a loadable Keras model ({str(err).splitlines()[0]})") from None
+    if not isinstance(model, Pose3DEstimator):
+        raise ValueError(f"{path}: a Keras model, but not a tfpose3d Pose3DEstimator")
+    return model

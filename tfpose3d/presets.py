@@ -1,0 +1,56 @@
+"""The preset table: each preset's network and training budget together, as data.
+
+A row names every training field and the network fields it changes from the
+paper's (`ModelConfig()`), so no preset hides in a dataclass default. Add a
+preset by adding a row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfpose3d.config import ModelConfig, TrainConfig
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-quick": {
+        "description": "the paper's layers at width 0.25 on 128 px, sized for 2 CPU cores (under 20 minutes)",
+        "model": {"image_size": 128, "grid_size": 16, "width": 0.25, "dropout": 0.1},
+        "train": {
+            "epochs": 18, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
+            "train_images": 20000, "test_images": 2000, "cache": True,
+        },
+    },
+    "paper": {
+        "description": "the paper's network at 225 px (102 M parameters), meant for a GPU",
+        "model": {},
+        "train": {
+            "epochs": 60, "steps_per_epoch": 1000, "batch_size": 64, "learning_rate": 3e-4,
+            "train_images": 100000, "test_images": 5000, "cache": False,
+        },
+    },
+}
+# Every row sets these training fields itself.
+BUDGET_FIELDS = ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "train_images", "test_images", "cache")
+
+
+def _row(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def model_preset(name: str, **overrides: Any) -> ModelConfig:
+    """The network of preset `name`, with field overrides."""
+    return ModelConfig.from_dict({**_row(name)["model"], **overrides})
+
+
+def train_preset(name: str, model_overrides: dict[str, Any] | None = None, **overrides: Any) -> TrainConfig:
+    """The training configuration of preset `name`; None-valued overrides are ignored (unset CLI flags)."""
+    row = _row(name)
+    model = model_preset(name, **(model_overrides or {}))
+    base = TrainConfig.from_dict({**row["train"], "preset": name})
+    return dataclasses.replace(base, model=model, **{k: v for k, v in overrides.items() if v is not None})
+
+
+MODEL_PRESETS: dict[str, ModelConfig] = {name: model_preset(name) for name in PRESETS}
