@@ -195,3 +195,14 @@ def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Adam" in out.stdout and "'pose_3d_mpjpe'" in out.stdout and "'joints_2d_pixel_error'" in out.stdout
     assert "'loss_2d'" in out.stdout and "'loss_3d'" in out.stdout
+
+
+def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):
+    """A newcomer's `tfpose3d train`: Keras's epoch lines, no TensorFlow C++ log, no warnings."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    args = [sys.executable, "-m", "tfpose3d.cli", "train", "--out", str(tmp_path / "run"), "--data", str(data_dir),
+            "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1"]
+    out = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr == "", out.stderr[:2000]
+    assert "val_pose_3d_mpjpe" in out.stdout and "model.keras written" in out.stdout

@@ -18,6 +18,8 @@ def _import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in _sys.modules or _os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         return
+    # Later C++ INFO lines (such as tf.data's buffer notices) are hidden too; warnings and errors still show.
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     _sys.stderr.flush()
     saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
     try:

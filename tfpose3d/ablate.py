@@ -13,7 +13,8 @@ import pandas as pd
 from tfpose3d.config import VARIANTS
 from tfpose3d.evaluate import evaluate
 from tfpose3d.presets import train_preset
-from tfpose3d.train import source_for, train
+from tfpose3d.data.sources import open_source
+from tfpose3d.train import train
 
 PAPER_TABLE2_AVERAGE_MM = {"baseline": 125.5, "multi_root": 122.7, "cls2d": 118.2, "full": 116.2}
 
@@ -27,7 +28,7 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, **o
         start = time.perf_counter()
         train(config, out / variant, data)
         seconds = time.perf_counter() - start
-        source = source_for(data, config)  # every variant has the same data: only the model differs
+        source = open_source(data, config.render_options)  # the same data for every variant
         result = evaluate(out / variant, source)
         summary = result["summary"].iloc[0]
         per_action[variant] = result["per_action"].set_index("action")["MPJPE (mm)"]

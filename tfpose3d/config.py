@@ -10,6 +10,7 @@ from typing import Any
 
 from tfpose3d import skeleton
 from tfpose3d.data.pipeline import Augment
+from tfpose3d.data.sources import RenderOptions
 
 VARIANTS = ("baseline", "multi_root", "cls2d", "full")
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -163,6 +164,11 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {STRATEGIES}")
+
+    @property
+    def render_options(self) -> RenderOptions:
+        """How a "mocap:" data source renders this run's images (counts and seed)."""
+        return RenderOptions(self.train_images, self.test_images, self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

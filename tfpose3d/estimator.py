@@ -16,14 +16,12 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfpose3d import contract, layers, losses, metrics, skeleton
+from tfpose3d import layers, losses, metrics, skeleton
 from tfpose3d.backbone import Pose3DBackbone
 from tfpose3d.config import ModelConfig
 
-TRAINING_OUTPUTS = ("heatmap_logits", "root_poses")
 # The label each inference output is measured against.
 METRIC_LABELS = {"pose_3d": "joints_3d", "joints_2d": "joints_2d"}
-LABELS = ("joints_2d", "joints_3d", "visibility")
 
 
 def default_metrics() -> dict[str, list[keras.metrics.Metric]]:
@@ -109,7 +107,6 @@ class Pose3DEstimator(keras.Model):
             "joints_2d": layers.GridSoftArgmax(ng, config.image_size, name="joints_2d")(probs),
             "heatmaps_2d": keras.layers.Reshape((nj, ng, ng), name="heatmaps_2d")(probs),
         }
-        assert set(outputs) == set(TRAINING_OUTPUTS + contract.OUTPUT_NAMES)
         kwargs.setdefault("name", f"tfpose3d_{config.variant}")
         super().__init__(inputs=image, outputs=outputs, **kwargs)
 

@@ -11,9 +11,8 @@ import pandas as pd
 
 from tfpose3d import metrics, skeleton
 from tfpose3d.config import TrainConfig
-from tfpose3d.data.sources import Source
+from tfpose3d.data.sources import Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, load_model
-from tfpose3d.train import source_for
 
 PCK3D_MM = 150.0
 PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
@@ -26,7 +25,7 @@ def run_source(run: str | os.PathLike) -> Source:
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
     try:
         saved = json.loads(path.read_text())
-        return source_for(saved["data"], TrainConfig.from_dict(saved["train"]))
+        return open_source(saved["data"], TrainConfig.from_dict(saved["train"]).render_options)
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a tfpose3d run configuration ({err})") from None
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -13,13 +14,8 @@ import tensorflow as tf
 
 from tfpose3d.config import TrainConfig
 from tfpose3d.data import pipeline
-from tfpose3d.data.sources import RenderOptions, Source, open_source
+from tfpose3d.data.sources import open_source
 from tfpose3d.estimator import Pose3DEstimator
-
-
-def source_for(data: str | None, config: TrainConfig) -> Source:
-    """The source of a run: `data` as given to `tfpose3d train`, rendered with the config's counts and seed."""
-    return open_source(data, RenderOptions(config.train_images, config.test_images, config.seed))
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -65,7 +61,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         print(f"{out} is already trained with this configuration; delete model.keras to train again")
         return keras.models.load_model(out / "model.keras", safe_mode=True)
     # Data and strategy are checked before the run folder is written, so a bad call leaves nothing behind.
-    source = source_for(data, config)
+    source = open_source(data, config.render_options)
     source.check()
     strategy = make_strategy(config.strategy)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,8 +90,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         keras.callbacks.TensorBoard(str(out / "logs")),
     ]
     start = time.perf_counter()
-    model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-              callbacks=callbacks, verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2))
+    # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
+    verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+    with warnings.catch_warnings():
+        # Validation runs a finite set of unknown length to its end, which Keras reports as running out of data.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
+                  callbacks=callbacks, shuffle=False, verbose=verbose)
     model.save(out / "model.keras")
     summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "parameters": model.count_params()}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
