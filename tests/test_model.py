@@ -210,3 +210,14 @@ def test_config_errors_name_the_problem():
         ModelConfig.from_dict({"bogus": 1})
     config = model_preset("cpu-quick", variant="baseline")
     assert ModelConfig.from_dict(dataclasses.asdict(config)) == config
+
+
+def test_logged_terms_add_up_to_the_loss_on_a_finite_dataset():
+    """On a tf.data set that ends unannounced, the logged eq 5 terms are weighted like Keras's own total."""
+    config = small("full")
+    model = build_model(config)
+    model.compile()
+    images, labels = random_batch(config, n=10)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).filter(lambda x, y: True).batch(4)  # cardinality unknown
+    result = model.evaluate(ds, verbose=0, return_dict=True)
+    assert result["loss"] == pytest.approx(result["loss_2d"] + result["loss_3d"], rel=1e-5)

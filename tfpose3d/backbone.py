@@ -35,7 +35,9 @@ class Pose3DBackbone(keras.Model):
         def conv(x, n, kernel, stride, name):
             x = keras.layers.Conv2D(n, kernel, strides=stride, padding="same", use_bias=not batch_norm, name=name)(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+                # Synchronised: under a distribution strategy the batch statistics are those of the global
+                # batch, as in one process; alone it is plain batch normalisation.
+                x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
             return keras.layers.ReLU(name=f"{name}_relu")(x)
 
         image = keras.Input((image_size, image_size, 3), name="image")

@@ -9,11 +9,11 @@ import dataclasses
 from typing import Any
 
 from tfpose3d import skeleton
+from tfpose3d.distribute import STRATEGIES
 from tfpose3d.data.pipeline import Augment
 from tfpose3d.data.sources import RenderOptions
 
 VARIANTS = ("baseline", "multi_root", "cls2d", "full")
-STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 @dataclasses.dataclass(frozen=True)

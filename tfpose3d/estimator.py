@@ -159,10 +159,12 @@ class Pose3DEstimator(keras.Model):
         targets = self.soft_labels(y["joints_2d"], y.get("visibility"))
         loss_2d = self.loss_2d(targets, y_pred["heatmap_logits"], sample_weight)
         loss_3d = self.loss_3d(y["joints_3d"], y_pred["root_poses"], sample_weight)
-        # Loss.__call__ divides by the replica count (their gradients are summed); the logs show means.
+        # Loss.__call__ divides by the replica count (their gradients are summed); the logs show per-sample
+        # means, weighted by the batch as Keras weighs its total (a finite dataset can end on an empty batch).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_2d_tracker.update_state(loss_2d * replicas)
-        self.loss_3d_tracker.update_state(loss_3d * replicas)
+        batch = ops.shape(y["joints_3d"])[0]
+        self.loss_2d_tracker.update_state(loss_2d * replicas, sample_weight=batch)
+        self.loss_3d_tracker.update_state(loss_3d * replicas, sample_weight=batch)
         total = self.config.loss_weight_2d * loss_2d + self.config.loss_weight_3d * loss_3d
         for extra in self.losses:
             total = total + ops.cast(ops.sum(extra), total.dtype)
@@ -173,6 +175,21 @@ class Pose3DEstimator(keras.Model):
         self._check_labels(y)
         y_true = {output: y[label] for output, label in METRIC_LABELS.items()}
         return super().compute_metrics(x, y_true, {k: y_pred[k] for k in METRIC_LABELS}, sample_weight)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 builds the compiled state under a distribution strategy from a batch taken out of the
+        # training iterator and averaged across replicas: MultiWorkerMirroredStrategy cannot reduce a nested
+        # batch (keras-team/keras#20585), and the batch taken is never trained on. The data's structure is enough.
+        if iterator is None or self.distribute_strategy is None:
+            return super()._maybe_symbolic_build(iterator, data_batch)
+        def symbolic(spec):
+            # A distributed dataset's spec holds one TensorSpec per local replica; they are alike.
+            spec = spec if isinstance(spec, tf.TensorSpec) else spec._value_specs[0]
+            return keras.KerasTensor(spec.shape, spec.dtype.name)
+
+        symbolic = tf.nest.map_structure(symbolic, iterator.data_adapter.get_tf_dataset().element_spec)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=symbolic)
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}

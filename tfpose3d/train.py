@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -14,20 +15,9 @@ import tensorflow as tf
 
 from tfpose3d.config import TrainConfig
 from tfpose3d.data import pipeline
-from tfpose3d.data.sources import open_source
+from tfpose3d.data.sources import Source, open_source
+from tfpose3d.distribute import is_chief, keras_multi_worker_fixes, make_strategy, write_dir
 from tfpose3d.estimator import Pose3DEstimator
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multi-worker needs the TF_CONFIG environment variable (cluster and task)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
 
 
 def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int) -> None:
@@ -50,8 +40,53 @@ def _saved_run(config_path: Path, resolved: dict) -> bool:
     return True
 
 
+def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strategy):
+    """Training and validation data for `model.fit`, one input pipeline per worker.
+
+    Training: each worker keeps its slice of every global batch (see
+    `pipeline.training_batches`), so a distributed step trains on exactly the
+    batch one process would. Validation: every worker runs the whole test set,
+    so the averaged figures equal one process's.
+    """
+    size = config.model.image_size
+
+    def train_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        samples = source.samples("train", size, shuffle=True, seed=config.seed, cache=config.cache)
+        shard = (context.input_pipeline_id, context.num_input_pipelines) if context else (0, 1)
+        replicas = context.num_replicas_in_sync // context.num_input_pipelines if context else 1
+        return pipeline.training_batches(samples, config.batch_size, config.augment, config.seed, shard=shard,
+                                         replicas=replicas)
+
+    def val_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        replicas = context.num_replicas_in_sync // context.num_input_pipelines if context else 1
+        ds = pipeline.training_batches(source.samples("test", size), config.batch_size, augment=None,
+                                       shuffle_buffer=0, repeat=False, replicas=replicas)
+        return ds.take(config.validation_steps * replicas) if config.validation_steps else ds
+
+    if strategy.num_replicas_in_sync == 1:
+        return train_data(), val_data()
+    return strategy.distribute_datasets_from_function(train_data), strategy.distribute_datasets_from_function(val_data)
+
+
+def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
+    """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
+    if write != run and (run / "backup").is_dir():
+        shutil.copytree(run / "backup", write / "backup")
+    return [
+        keras.callbacks.BackupAndRestore(str(write / "backup")),
+        keras.callbacks.ModelCheckpoint(str(write / "best.keras"), monitor="val_pose_3d_mpjpe", mode="min",
+                                        save_best_only=True),
+        keras.callbacks.CSVLogger(str(write / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(write / "logs")),
+    ]
+
+
 def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None) -> Pose3DEstimator:
-    """Train into `out_dir`; rerunning the same command resumes where a killed run stopped."""
+    """Train into `out_dir`; rerunning the same command resumes where a killed run stopped.
+
+    Under `--strategy multi-worker` every worker runs this with the same
+    arguments; only the chief writes `out_dir`.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; a run folder is needed")
@@ -60,44 +95,36 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     if _saved_run(config_path, resolved) and (out / "model.keras").is_file():
         print(f"{out} is already trained with this configuration; delete model.keras to train again")
         return keras.models.load_model(out / "model.keras", safe_mode=True)
-    # Data and strategy are checked before the run folder is written, so a bad call leaves nothing behind.
+    # Strategy and data are checked before the run folder is written, so a bad call leaves nothing behind.
+    # The strategy comes first: a multi-worker one must exist before TensorFlow runs any op.
+    strategy = make_strategy(config.strategy)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch-size {config.batch_size} does not divide among the {strategy.num_replicas_in_sync} "
+                         "replicas of this run; the batch size is global")
     source = open_source(data, config.render_options)
     source.check()
-    strategy = make_strategy(config.strategy)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(resolved, indent=2))
+    if is_chief(strategy):
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(resolved, indent=2))
 
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
-
-    size = config.model.image_size
-    train_samples = source.samples("train", size, shuffle=True, seed=config.seed, cache=config.cache)
-    train_ds = pipeline.training_batches(train_samples, config.batch_size, config.augment, config.seed)
-    val_ds = pipeline.training_batches(source.samples("test", size), config.batch_size, augment=None,
-                                       shuffle_buffer=0, repeat=False)
-    if config.validation_steps:
-        val_ds = val_ds.take(config.validation_steps)
-
+    train_ds, val_ds = _datasets(source, config, strategy)
     with strategy.scope():
         model = Pose3DEstimator(config.model)
         compile_model(model, config, config.epochs * config.steps_per_epoch)
 
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_pose_3d_mpjpe", mode="min", save_best_only=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(out / "logs")),
-    ]
-    start = time.perf_counter()
-    # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
-    with warnings.catch_warnings():
+    with write_dir(strategy, out) as write, keras_multi_worker_fixes(strategy), warnings.catch_warnings():
         # Validation runs a finite set of unknown length to its end, which Keras reports as running out of data.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
+        start = time.perf_counter()
+        # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
         model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-                  callbacks=callbacks, shuffle=False, verbose=verbose)
-    model.save(out / "model.keras")
-    summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "parameters": model.count_params()}
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+                  callbacks=_callbacks(write, out), shuffle=False, verbose=verbose)
+        model.save(write / "model.keras")
+        summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "parameters": model.count_params(),
+                   "replicas": strategy.num_replicas_in_sync}
+        (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return model

@@ -157,7 +157,9 @@ def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool,
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)), num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    # Deterministic order: every worker of a distributed run must see the same stream.
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)), num_parallel_calls=AUTOTUNE,
+                       deterministic=True)
     ds = ds.map(parse_example, num_parallel_calls=AUTOTUNE)
     ds = ds.map(lambda s: resize_sample(s, image_size), num_parallel_calls=AUTOTUNE)
     return ds.cache() if cache else ds
@@ -186,20 +188,38 @@ def training_batches(
     seed: int = 0,
     shuffle_buffer: int = 2048,
     repeat: bool = True,
+    shard: tuple[int, int] = (0, 1),
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """Shuffle, augment (stateless, seeded per element; None: no augmentation), batch, prefetch.
 
     Yields (image float32 (B, S, S, 3), labels): the raw labels `LABELS`, no
     model-specific targets.
+
+    Args:
+        batch_size: the global batch size B.
+        shard: (index, count) of this input pipeline among `count` (one per
+            worker). Every pipeline orders the samples the same way (same
+            seed); pipeline w keeps positions [w*B/count, (w+1)*B/count) of
+            each global batch, so the workers' batches together are exactly
+            the batch one process would train on, augmented the same way.
+        replicas: devices this pipeline feeds; it yields batches of
+            B/(count*replicas), consecutive ones going to consecutive devices.
     """
+    index, count = shard
+    if batch_size % (count * replicas):
+        raise ValueError(f"the global batch size {batch_size} does not divide among {count * replicas} replicas")
     ds = samples.repeat() if repeat else samples
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
+    ds = ds.enumerate()  # the sample's position in the stream, before any worker keeps its share
+    if count > 1:
+        share = batch_size // count
+        ds = ds.filter(lambda i, s: (i % batch_size) // share == index)
     if augment is not None:
-        ds = ds.enumerate().map(
-            lambda i, s: augment_sample(s, augment, tf.stack([tf.cast(seed, tf.int64), i])),
-            num_parallel_calls=AUTOTUNE,
-        )
-    ds = ds.batch(batch_size, drop_remainder=repeat)
+        ds = ds.map(lambda i, s: (i, augment_sample(s, augment, tf.stack([tf.cast(seed, tf.int64), i]))),
+                    num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda i, s: s)
+    ds = ds.batch(batch_size // (count * replicas), drop_remainder=repeat)
     ds = ds.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import fcntl
 import importlib
 import os
 from pathlib import Path
@@ -116,19 +117,29 @@ class MocapSource(Source):
         return root / f"{Path(self.target).stem}-{o.train_images}-{o.test_images}-s{o.seed}"
 
     def check(self, splits: Sequence[str] = SPLITS) -> None:
-        poses = None
         for split in splits:
             _check_split(split)
-            out = self.folder / split
-            if (out / records.MANIFEST).is_file():
-                continue
-            poses = poses or mocap.load_poses(self.target)  # names an unknown pose set before anything is written
-            count = self.options.train_images if split == "train" else self.options.test_images
-            # The test split has its own seed stream and only held-out clips.
-            seed = self.options.seed + (split == "test")
-            print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
-            records.write_rendered(self.target, out, count, seed, split)
+        missing = [s for s in splits if not (self.folder / s / records.MANIFEST).is_file()]
+        if missing:
+            mocap.load_poses(self.target)  # names an unknown pose set before anything is written
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            # Processes sharing the folder (the workers of one run) render it once: the first to take the
+            # lock renders, the others wait for it and then find the data there.
+            with open(self.folder.parent / f".{self.folder.name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                for split in missing:
+                    self._render(split)
         RecordsSource(str(self.folder)).check(splits)
+
+    def _render(self, split: str) -> None:
+        out = self.folder / split
+        if (out / records.MANIFEST).is_file():
+            return
+        count = self.options.train_images if split == "train" else self.options.test_images
+        # The test split has its own seed stream and only held-out clips.
+        seed = self.options.seed + (split == "test")
+        print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
+        records.write_rendered(self.target, out, count, seed, split)
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return RecordsSource(str(self.folder)).samples(split, image_size, shuffle, seed, cache)
