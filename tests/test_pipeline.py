@@ -78,3 +78,27 @@ def test_render_stream_is_endless_and_labelled():
     assert len(samples) == 70 and samples[0]["image"].shape == (96, 96, 3)
     uv = camera.project(samples[69]["joints_3d"], samples[69]["intrinsics"])
     np.testing.assert_allclose(uv, samples[69]["joints_2d"], atol=0.05)
+
+
+def test_worker_shards_rebuild_the_single_process_batch():
+    """Two workers' batches, side by side, are exactly one process's batch: disjoint halves, same augmentation."""
+    rng = np.random.default_rng(0)
+    samples = [synthetic_sample(seed=i) for i in range(24)]
+    for i, s in enumerate(samples):
+        s["image"] = rng.integers(0, 256, s["image"].shape, dtype=np.uint8)
+    ds = tf.data.Dataset.from_tensor_slices({k: np.stack([s[k] for s in samples]) for k in samples[0]})
+    augment = pipeline.Augment(color=0.1)
+
+    def batches(**kw):
+        it = pipeline.training_batches(ds, batch_size=8, augment=augment, seed=3, shuffle_buffer=16, **kw)
+        return list(it.take(4))
+
+    whole = batches()
+    halves = [batches(shard=(w, 2)) for w in range(2)]
+    for k in range(4):
+        images = np.concatenate([halves[0][k][0].numpy(), halves[1][k][0].numpy()])
+        np.testing.assert_array_equal(images, whole[k][0].numpy())
+        joints = np.concatenate([halves[0][k][1]["joints_3d"].numpy(), halves[1][k][1]["joints_3d"].numpy()])
+        np.testing.assert_array_equal(joints, whole[k][1]["joints_3d"].numpy())
+    with pytest.raises(ValueError, match="does not divide among 3 replicas"):
+        pipeline.training_batches(ds, batch_size=8, shard=(0, 3))

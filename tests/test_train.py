@@ -133,41 +133,6 @@ def test_run_folder_with_unreadable_or_unknown_config_is_refused(tmp_path, data_
     assert "config.json" in capsys.readouterr().err
 
 
-PARITY = textwrap.dedent(
-    """
-    import numpy as np, tensorflow as tf, keras
-    tf.config.set_logical_device_configuration(
-        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tfpose3d import ModelConfig, build_model
-    config = ModelConfig(variant="full", image_size=64, grid_size=8, width=0.05, dropout=0.0, batch_norm=False)
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 255, (8, 64, 64, 3)).astype("float32")
-    y = {"joints_2d": rng.uniform(0, 64, (8, 17, 2)).astype("float32"),
-         "joints_3d": rng.normal(size=(8, 17, 3)).astype("float32") * 300}
-    results = []
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
-        keras.utils.set_random_seed(1)
-        with strategy.scope():
-            model = build_model(config)
-            model.compile(optimizer=keras.optimizers.SGD(1e-4))
-        before = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["loss"]
-        after = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history["loss"][0]
-        results.append((before, after, strategy.num_replicas_in_sync))
-    print(results)
-    (b1, a1, n1), (b2, a2, n2) = results
-    assert (n1, n2) == (1, 2)
-    assert abs(b1 - b2) <= 1e-4 * abs(b1), (b1, b2)
-    assert abs(a1 - a2) <= 1e-4 * abs(a1), (a1, a2)
-    """
-)
-
-
-def test_two_logical_cpus_give_the_same_loss_as_one():
-    out = subprocess.run([sys.executable, "-c", PARITY], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert out.returncode == 0, out.stderr[-3000:]
-
-
 def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
     """A trained run's model.keras (compiled with tfpose3d's losses and metrics) loads after `import tfpose3d`."""
     script = textwrap.dedent(

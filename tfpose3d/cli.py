@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import tfpose3d
 from tfpose3d.config import VARIANTS
-from tfpose3d.distribute import STRATEGIES
+from tfpose3d.distribute import STRATEGIES, WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.presets import PRESETS
 
@@ -133,7 +133,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-images", type=POSITIVE, help="rendered training images (mocap data)")
     p.add_argument("--test-images", type=POSITIVE, help="rendered test images (mocap data)")
     p.add_argument("--validation-steps", type=POSITIVE)
-    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
+    p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
+                   help="multi-worker: how long to wait for the cluster to form and for each step (default 300)")
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--xla", choices=("auto", "on", "off"), default=None, help="XLA-compile the train step")
     p.set_defaults(func=_train)
@@ -154,7 +156,7 @@ def _train_config(args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     from tfpose3d.train import train
 
-    train(_train_config(args), args.out, args.data)
+    train(_train_config(args), args.out, args.data, worker_timeout_s=args.worker_timeout)
     print(f"{args.out}: model.keras written")
     return 0
 
@@ -285,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_errors() as err:
         print(f"tfpose3d: error: {error_line(err)}", file=sys.stderr)
         return 2
+    except WorkerLostError as err:
+        print(f"tfpose3d: error: {err}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

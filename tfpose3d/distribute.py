@@ -8,14 +8,19 @@ when it finishes, as TensorFlow's multi-worker guide prescribes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -45,9 +50,16 @@ def read_tf_config() -> dict:
     return config
 
 
+def cluster_size(config: dict) -> int:
+    """The number of worker processes (chief included) a TF_CONFIG names."""
+    return sum(len(addresses) for addresses in config["cluster"].values())
+
+
 def _check_port_free(address: str) -> None:
     host, _, port = address.rpartition(":")
     with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
+        # As the gRPC server does: a closed connection's TIME_WAIT does not block the port, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host.strip("[]"), int(port)))
         except OSError as err:
@@ -55,8 +67,12 @@ def _check_port_free(address: str) -> None:
                              "is another process on that port?") from None
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The strategy `name` names; a multi-worker one is configured from TF_CONFIG (create it before any op)."""
+def make_strategy(name: str, worker_timeout_s: float = 300.0) -> tf.distribute.Strategy:
+    """The strategy `name` names; a multi-worker one is configured from TF_CONFIG (create it before any op).
+
+    Args:
+        worker_timeout_s: how long a multi-worker process waits for the whole cluster to start.
+    """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}")
     if name == "mirrored":
@@ -66,8 +82,68 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "multi-worker":
         config = read_tf_config()
         _check_port_free(config["cluster"][config["task"]["type"]][config["task"]["index"]])
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        message = (f"the {cluster_size(config)} workers in TF_CONFIG did not all start within {worker_timeout_s:g} s; "
+                   "start every worker with the same command")
+        with Watchdog(worker_timeout_s, message):
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        # TensorFlow's preemption notifier takes SIGTERM and keeps the process alive; a user's kill should kill.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        return strategy
     return tf.distribute.get_strategy()
+
+
+class WorkerLostError(RuntimeError):
+    """A worker of a multi-worker run is missing or stopped; the same command on every worker resumes the run."""
+
+
+# A separate process, because a worker blocked in TensorFlow's collectives holds the GIL: no thread of its own runs.
+_WATCHDOG = """
+import os, select, signal, sys
+pid, timeout, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+while True:
+    if not select.select([0], [], [], timeout)[0]:
+        sys.stderr.write("tfpose3d: error: " + message + "\\n")
+        sys.stderr.flush()
+        os.kill(pid, signal.SIGKILL)
+        sys.exit(0)
+    beats = os.read(0, 4096)
+    if not beats or beats.endswith(b"q"):
+        sys.exit(0)
+"""
+
+
+class Watchdog:
+    """Stops this process with `message` when `beat()` has not been called for `timeout_s` seconds.
+
+    Used as a context manager: entering counts as a beat, leaving stops the watch.
+
+    Example:
+    >>> with Watchdog(300, "no step finished in 300 s") as dog:
+    ...     for step in steps:
+    ...         run(step); dog.beat()
+    """
+
+    def __init__(self, timeout_s: float, message: str):
+        self.timeout_s = timeout_s
+        self.message = message
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Watchdog":
+        self._process = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.timeout_s),
+                                          self.message], stdin=subprocess.PIPE)
+        return self
+
+    def beat(self) -> None:
+        if self._process is not None:
+            self._process.stdin.write(b".")
+            self._process.stdin.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self._process is not None:
+            self._process.stdin.write(b"q")
+            self._process.stdin.close()
+            self._process.wait()
+            self._process = None
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
@@ -86,12 +162,19 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 @contextlib.contextmanager
 def write_dir(strategy: tf.distribute.Strategy, run: Path) -> Iterator[Path]:
-    """Where this process writes: `run` for the chief, else a temporary folder removed afterwards."""
+    """Where this process writes: `run` for the chief, else a temporary folder removed afterwards.
+
+    The folder's name derives from the run and the task, so a worker that was
+    killed leaves at most one behind, which its next start removes.
+    """
     if is_chief(strategy):
         yield run
         return
     resolver = strategy.cluster_resolver
-    temp = Path(tempfile.mkdtemp(prefix=f"tfpose3d-{resolver.task_type}{resolver.task_id}-"))
+    key = hashlib.sha1(str(run.resolve()).encode()).hexdigest()[:12]
+    temp = Path(tempfile.gettempdir()) / f"tfpose3d-{key}-{resolver.task_type}{resolver.task_id}"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
     try:
         yield temp
     finally:
@@ -124,3 +207,43 @@ def keras_multi_worker_fixes(strategy: tf.distribute.Strategy) -> Iterator[None]
         yield
     finally:
         keras_trainer.reduce_per_replica = original
+
+
+class _Heartbeat(keras.callbacks.Callback):
+    """Beats a watchdog after every training and validation batch."""
+
+    def __init__(self, dog: Watchdog):
+        super().__init__()
+        self.dog = dog
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.dog.beat()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.dog.beat()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.dog.beat()
+
+
+# What TensorFlow raises in a worker whose peer has gone.
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError)
+
+
+@contextlib.contextmanager
+def watched(strategy: tf.distribute.Strategy, timeout_s: float) -> Iterator[list[keras.callbacks.Callback]]:
+    """Callbacks for `model.fit` that bound how long a multi-worker run can stall, and one clear error when a
+    peer is lost; nothing for a single process."""
+    if not is_multi_worker(strategy):
+        yield []
+        return
+    resume = "run the same command on every worker to resume from the last finished epoch"
+    with Watchdog(timeout_s, f"no training step finished in {timeout_s:g} s: a worker has stopped or hangs; "
+                             f"{resume}") as dog:
+        try:
+            yield [_Heartbeat(dog)]
+        except _PEER_ERRORS as err:
+            reason = next((line.strip() for line in err.message.splitlines() if "Error received from peer" in line
+                           or "UNAVAILABLE" in line), type(err).__name__)
+            raise WorkerLostError(f"a worker of this run was lost ({reason[:160]}); {resume}") from None

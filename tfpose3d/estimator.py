@@ -177,19 +177,20 @@ class Pose3DEstimator(keras.Model):
         return super().compute_metrics(x, y_true, {k: y_pred[k] for k in METRIC_LABELS}, sample_weight)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras 3.15 builds the compiled state under a distribution strategy from a batch taken out of the
-        # training iterator and averaged across replicas: MultiWorkerMirroredStrategy cannot reduce a nested
-        # batch (keras-team/keras#20585), and the batch taken is never trained on. The data's structure is enough.
+        # Keras 3.15 builds the compiled state under a distribution strategy from a batch it takes out of the
+        # training iterator and averages across replicas, which MultiWorkerMirroredStrategy cannot do for a
+        # nested batch (keras-team/keras#20585). The data's structure is all the build needs.
         if iterator is None or self.distribute_strategy is None:
             return super()._maybe_symbolic_build(iterator, data_batch)
-        def symbolic(spec):
+
+        def to_symbolic(spec):
             # A distributed dataset's spec holds one TensorSpec per local replica; they are alike.
             spec = spec if isinstance(spec, tf.TensorSpec) else spec._value_specs[0]
             return keras.KerasTensor(spec.shape, spec.dtype.name)
 
-        symbolic = tf.nest.map_structure(symbolic, iterator.data_adapter.get_tf_dataset().element_spec)
+        batch = tf.nest.map_structure(to_symbolic, iterator.data_adapter.get_tf_dataset().element_spec)
         with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=symbolic)
+            self._symbolic_build(data_batch=batch)
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}

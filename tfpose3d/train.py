@@ -16,7 +16,9 @@ import tensorflow as tf
 from tfpose3d.config import TrainConfig
 from tfpose3d.data import pipeline
 from tfpose3d.data.sources import Source, open_source
-from tfpose3d.distribute import is_chief, keras_multi_worker_fixes, make_strategy, write_dir
+from tfpose3d.distribute import (
+    cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
+)
 from tfpose3d.estimator import Pose3DEstimator
 
 
@@ -68,6 +70,20 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
     return strategy.distribute_datasets_from_function(train_data), strategy.distribute_datasets_from_function(val_data)
 
 
+class EpochSeconds(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch (training and validation) of this session."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(round(time.perf_counter() - self._start, 2))
+
+
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
     if write != run and (run / "backup").is_dir():
@@ -81,11 +97,14 @@ def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     ]
 
 
-def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None) -> Pose3DEstimator:
+def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None,
+          worker_timeout_s: float = 300.0) -> Pose3DEstimator:
     """Train into `out_dir`; rerunning the same command resumes where a killed run stopped.
 
     Under `--strategy multi-worker` every worker runs this with the same
-    arguments; only the chief writes `out_dir`.
+    arguments; only the chief writes `out_dir`. A worker stops with an error
+    when the cluster has not formed, or no step has finished, within
+    `worker_timeout_s` seconds, or as soon as TensorFlow reports a peer lost.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -97,7 +116,12 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         return keras.models.load_model(out / "model.keras", safe_mode=True)
     # Strategy and data are checked before the run folder is written, so a bad call leaves nothing behind.
     # The strategy comes first: a multi-worker one must exist before TensorFlow runs any op.
-    strategy = make_strategy(config.strategy)
+    if config.strategy == "multi-worker":
+        workers = cluster_size(read_tf_config())
+        if config.batch_size % workers:
+            raise ValueError(f"--batch-size {config.batch_size} does not divide among the {workers} workers in "
+                             "TF_CONFIG; the batch size is global")
+    strategy = make_strategy(config.strategy, worker_timeout_s)
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"--batch-size {config.batch_size} does not divide among the {strategy.num_replicas_in_sync} "
                          "replicas of this run; the batch size is global")
@@ -119,12 +143,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     with write_dir(strategy, out) as write, keras_multi_worker_fixes(strategy), warnings.catch_warnings():
         # Validation runs a finite set of unknown length to its end, which Keras reports as running out of data.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        start = time.perf_counter()
-        # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
-        model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-                  callbacks=_callbacks(write, out), shuffle=False, verbose=verbose)
+        start, epochs = time.perf_counter(), EpochSeconds()
+        with watched(strategy, worker_timeout_s) as watch:
+            # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
+            model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
+                      callbacks=_callbacks(write, out) + watch + [epochs], shuffle=False, verbose=verbose)
         model.save(write / "model.keras")
-        summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "parameters": model.count_params(),
-                   "replicas": strategy.num_replicas_in_sync}
+        summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
+                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return model
