@@ -317,3 +317,16 @@ def test_every_form_in_the_table_is_recognised_and_runs(model_file, tmp_path, im
 
 
 test_every_form_in_the_table_is_recognised_and_runs = pytest.mark.slow(test_every_form_in_the_table_is_recognised_and_runs)
+
+
+@pytest.mark.slow
+def test_export_terminal_shows_only_the_projects_line(model_file, tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-m", "tfpose3d.cli", "export", str(model_file), "--out", str(tmp_path),
+                          "--tflite", "float16,int8"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr == "" and out.stdout.strip().splitlines() == [
+        f"{tmp_path / 'tfpose3d' / '1'}: SavedModel (signature serving_default), tfpose3d_float16.tflite, "
+        "tfpose3d_int8.tflite"]

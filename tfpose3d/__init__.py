@@ -8,29 +8,23 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.2.0"
 
+from tfpose3d import terminal as _terminal  # noqa: E402
+
 
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow without its C++ start-up banner (oneDNN, CUDA probing, CPU features).
 
-    Those lines are written before TensorFlow reads any log setting, so they
-    are kept off stderr by pointing it at /dev/null for the import and the
-    device probe. TF_CPP_MIN_LOG_LEVEL=0 asks for everything, as TensorFlow does.
+    Those lines are written before TensorFlow reads any log setting, so stderr
+    points at /dev/null for the import and the device probe.
     """
-    if "tensorflow" in _sys.modules or _os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+    if "tensorflow" in _sys.modules or _terminal.tensorflow_logs_wanted():
         return
     # Later C++ INFO lines (such as tf.data's buffer notices) are hidden too; warnings and errors still show.
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    _sys.stderr.flush()
-    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
-    try:
-        _os.dup2(devnull, 2)
+    with _terminal.quiet_stderr():
         import tensorflow
 
         tensorflow.config.list_physical_devices()
-    finally:
-        _os.dup2(saved, 2)
-        _os.close(saved)
-        _os.close(devnull)
 
 
 try:

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d import contract
+from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, load_model
 
 Runner = Callable[[np.ndarray], dict]
@@ -142,7 +143,8 @@ class TFLiteForm(Form):
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.uint8
             converter.inference_output_type = tf.float32
-        return converter.convert()
+        with quiet_stderr():  # the converter's MLIR and quantiser notes; a failure still raises its own error
+            return converter.convert()
 
     def write(self, model, version_dir, name, calibration):
         self.path(version_dir, name).write_bytes(self.convert(version_dir, calibration))
