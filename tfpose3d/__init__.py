@@ -19,8 +19,8 @@ def _import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in _sys.modules or _terminal.tensorflow_logs_wanted():
         return
-    # Later C++ INFO lines (such as tf.data's buffer notices) are hidden too; warnings and errors still show.
-    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    # Later C++ INFO and WARNING lines (tf.data and converter notes) are hidden too; errors still show.
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _terminal.quiet_stderr():
         import tensorflow
 
