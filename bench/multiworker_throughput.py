@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,16 +22,7 @@ import tempfile
 from pathlib import Path
 
 from tfpose3d.data import records
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from tfpose3d.distribute import free_ports
 
 
 def run(workers: int, strategy: str, data: Path, out: Path, args: argparse.Namespace) -> float:

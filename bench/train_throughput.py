@@ -13,7 +13,6 @@ import argparse
 import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import keras
@@ -23,19 +22,7 @@ from tfpose3d.data import pipeline, records
 from tfpose3d.data.sources import open_source
 from tfpose3d.estimator import Pose3DEstimator
 from tfpose3d.presets import train_preset
-from tfpose3d.train import compile_model
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+from tfpose3d.train import EpochSeconds, compile_model
 
 
 def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool) -> float:
@@ -45,7 +32,7 @@ def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: 
     ds = pipeline.training_batches(samples, config.batch_size, config.augment)
     model = Pose3DEstimator(config.model)
     compile_model(model, config, steps * epochs)
-    timer = EpochTimer()
+    timer = EpochSeconds()
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[timer], verbose=0)
     return statistics.median(steps * config.batch_size / s for s in timer.seconds[1:])
 

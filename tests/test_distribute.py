@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tfpose3d.cli import main
-from tfpose3d.data import records
+from tfpose3d.distribute import free_ports
 
 # A tiny run without dropout (each replica would draw its own masks), so one process and N must agree.
 TRAIN = textwrap.dedent("""
@@ -30,24 +30,6 @@ TRAIN = textwrap.dedent("""
 """)
 TWO_CPUS = ("import tensorflow as tf; tf.config.set_logical_device_configuration("
             "tf.config.list_physical_devices('CPU')[0], [tf.config.LogicalDeviceConfiguration()] * 2)")
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    records.write_rendered("bandai-namco", root / "train", 64, seed=0, split="train", workers=1, progress=False)
-    records.write_rendered("bandai-namco", root / "test", 20, seed=1, split="test", workers=1, progress=False)
-    return root
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def tf_config(ports, index):

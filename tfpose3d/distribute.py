@@ -55,6 +55,18 @@ def cluster_size(config: dict) -> int:
     return sum(len(addresses) for addresses in config["cluster"].values())
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` ports that nothing listens on now, for a cluster on one host (tests, benchmarks)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def _check_port_free(address: str) -> None:
     host, _, port = address.rpartition(":")
     with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
