@@ -35,7 +35,9 @@ def read_tf_config() -> dict:
         config = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"TF_CONFIG is not valid JSON ({err})") from None
-    cluster, task = config.get("cluster") if isinstance(config, dict) else None, config.get("task") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise ValueError(f"TF_CONFIG must be a JSON object with \"cluster\" and \"task\", got {text[:80]!r}")
+    cluster, task = config.get("cluster"), config.get("task")
     if not isinstance(cluster, dict) or not cluster or not all(isinstance(v, list) and v for v in cluster.values()):
         raise ValueError('TF_CONFIG needs "cluster": {"worker": ["host:port", ...]} (and optionally "chief")')
     if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int):
@@ -146,16 +148,22 @@ class Watchdog:
         return self
 
     def beat(self) -> None:
-        if self._process is not None:
+        if self._process is None:
+            return
+        try:
             self._process.stdin.write(b".")
             self._process.stdin.flush()
+        except BrokenPipeError:  # the watchdog itself is gone: training goes on unwatched
+            self._process = None
 
     def __exit__(self, *exc) -> None:
-        if self._process is not None:
+        if self._process is None:
+            return
+        with contextlib.suppress(BrokenPipeError):
             self._process.stdin.write(b"q")
             self._process.stdin.close()
-            self._process.wait()
-            self._process = None
+        self._process.wait()
+        self._process = None
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
