@@ -13,7 +13,13 @@ from tfpose3d.distribute import STRATEGIES
 from tfpose3d.data.pipeline import Augment
 from tfpose3d.data.sources import RenderOptions
 
-VARIANTS = ("baseline", "multi_root", "cls2d", "full")
+# The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
+VARIANTS: dict[str, dict[str, bool]] = {
+    "baseline": {"multi_root": False, "fusion": False},
+    "multi_root": {"multi_root": True, "fusion": False},
+    "cls2d": {"multi_root": False, "fusion": True},
+    "full": {"multi_root": True, "fusion": True},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +69,7 @@ class ModelConfig:
         object.__setattr__(self, "roots", tuple(self.roots))
         object.__setattr__(self, "conv_filters", tuple(self.conv_filters))
         if self.variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {self.variant!r}; expected one of {VARIANTS}")
+            raise ValueError(f"Unknown variant {self.variant!r}; expected one of {tuple(VARIANTS)}")
         if self.image_size < 32:
             raise ValueError(f"image_size must be at least 32 pixels, got {self.image_size}")
         if not 2 <= self.grid_size <= self.image_size:
@@ -82,11 +88,13 @@ class ModelConfig:
 
     @property
     def multi_root(self) -> bool:
-        return self.variant in ("multi_root", "full")
+        """Regress from every root in `roots` (eqs 6-7) rather than the first alone."""
+        return VARIANTS[self.variant]["multi_root"]
 
     @property
     def fusion(self) -> bool:
-        return self.variant in ("cls2d", "full")
+        """Feed the 2D probabilities (without gradient) into the 3D branch."""
+        return VARIANTS[self.variant]["fusion"]
 
     @property
     def active_roots(self) -> tuple[str, ...]:
