@@ -6,6 +6,9 @@ Named presets are rows of one table in `tfpose3d.presets`.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from tfpose3d import skeleton
@@ -190,3 +193,21 @@ class TrainConfig:
             augment = _known_fields(Augment, values["augment"])
             values["augment"] = Augment(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
         return cls(**values)
+
+
+RUN_CONFIG = "config.json"
+
+
+def read_run(run: str | os.PathLike) -> tuple[dict[str, Any], TrainConfig] | None:
+    """A run folder's saved configuration (the JSON and its `TrainConfig`), or None where it has none.
+
+    An unreadable file or an unknown key raises a ValueError naming the file.
+    """
+    path = Path(run) / RUN_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        return saved, TrainConfig.from_dict(saved["train"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a tfpose3d run configuration ({err})") from None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tfpose3d import metrics, skeleton
-from tfpose3d.config import TrainConfig
+from tfpose3d.config import read_run
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, load_model
 
@@ -20,14 +20,10 @@ PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
 
 def run_source(run: str | os.PathLike) -> Source:
     """The data a run was trained against, from its config.json."""
-    path = Path(run) / "config.json"
-    if not path.is_file():
+    saved = read_run(run)
+    if saved is None:
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
-    try:
-        saved = json.loads(path.read_text())
-        return open_source(saved["data"], TrainConfig.from_dict(saved["train"]).render_options)
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a tfpose3d run configuration ({err})") from None
+    return open_source(saved[0]["data"], saved[1].render_options)
 
 
 def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfpose3d.config import TrainConfig
+from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
@@ -28,17 +28,13 @@ def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile)
 
 
-def _saved_run(config_path: Path, resolved: dict) -> bool:
-    """Whether `config_path` holds this run's configuration; an error if it holds another or is unreadable."""
-    if not config_path.is_file():
+def _same_run(out: Path, resolved: dict) -> bool:
+    """Whether `out` already holds this run; an error if it holds another."""
+    run = read_run(out)
+    if run is None:
         return False
-    try:
-        saved = json.loads(config_path.read_text())
-        TrainConfig.from_dict(saved["train"])
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{config_path}: not a tfpose3d run configuration ({err}); choose another --out") from None
-    if saved != json.loads(json.dumps(resolved)):
-        raise ValueError(f"{config_path.parent} holds a run with a different configuration; choose another --out")
+    if run[0] != json.loads(json.dumps(resolved)):
+        raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
     return True
 
 
@@ -52,15 +48,17 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
     """
     size = config.model.image_size
 
+    def local_replicas(context: tf.distribute.InputContext | None) -> int:
+        return context.num_replicas_in_sync // context.num_input_pipelines if context else 1
+
     def train_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         samples = source.samples("train", size, shuffle=True, seed=config.seed, cache=config.cache)
         shard = (context.input_pipeline_id, context.num_input_pipelines) if context else (0, 1)
-        replicas = context.num_replicas_in_sync // context.num_input_pipelines if context else 1
         return pipeline.training_batches(samples, config.batch_size, config.augment, config.seed, shard=shard,
-                                         replicas=replicas)
+                                         replicas=local_replicas(context))
 
     def val_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        replicas = context.num_replicas_in_sync // context.num_input_pipelines if context else 1
+        replicas = local_replicas(context)
         ds = pipeline.training_batches(source.samples("test", size), config.batch_size, augment=None,
                                        shuffle_buffer=0, repeat=False, replicas=replicas)
         return ds.take(config.validation_steps * replicas) if config.validation_steps else ds
@@ -109,9 +107,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; a run folder is needed")
-    config_path = out / "config.json"
     resolved = {"train": config.to_dict(), "data": data}
-    if _saved_run(config_path, resolved) and (out / "model.keras").is_file():
+    if _same_run(out, resolved) and (out / "model.keras").is_file():
         print(f"{out} is already trained with this configuration; delete model.keras to train again")
         return keras.models.load_model(out / "model.keras", safe_mode=True)
     # Strategy and data are checked before the run folder is written, so a bad call leaves nothing behind.
@@ -129,7 +126,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     source.check()
     if is_chief(strategy):
         out.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps(resolved, indent=2))
+        (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
 
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
