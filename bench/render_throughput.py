@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    poses = mocap.load_poses("bandai-namco").select("train")
+    poses = mocap.load_motion("bandai-namco").select("train")
     cores = os.cpu_count() or 1
     print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}")
     print("| processes | images | images/s (median) |\n|---|---|---|")

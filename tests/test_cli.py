@@ -45,7 +45,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
         (["model", "summary", "--preset", "huge"], "invalid choice: 'huge'"),
         (["train", "--out", str(tmp_path / "r"), "--data", str(tmp_path / "missing")], "no dataset.json"),
         (["train", "--out", str(tmp_path / "r"), "--data", "h36m:"], "names no h36m target"),
-        (["train", "--out", str(tmp_path / "r"), "--data", "mocap:nope"], "No pose set 'nope'"),
+        (["train", "--out", str(tmp_path / "r"), "--data", "mocap:nope"], "No motion set 'nope'"),
         (["evaluate", str(tmp_path)], "is not a run folder"),
         (["export", str(tmp_path), "--out", str(tmp_path / "o"), "--version", "-1"], "--version: must be at least 0"),
         (["predict", "--model", str(tmp_path), "x.png", "--threads", "0"], "--threads: must be at least 1"),

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tfpose3d.cli import main
+from tfpose3d.data.sources import RenderOptions, open_source
 from tfpose3d.distribute import free_ports
 
 # A tiny run without dropout (each replica would draw its own masks), so one process and N must agree.
@@ -184,5 +185,6 @@ def test_workers_sharing_a_data_folder_render_it_once(tmp_path):
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
     rendered = [o[0].count("Rendering") for o in outs]
     assert sum(rendered) == 2  # train and test, once each, by whichever process took the lock
-    folder = tmp_path / "bandai-namco-12-6-s0"
+    folder = open_source("mocap:bandai-namco", RenderOptions(12, 6, 0, root=tmp_path)).folder
+    assert folder.parent == tmp_path
     assert sorted(p.name for p in folder.iterdir()) == ["test", "train"]

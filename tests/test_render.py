@@ -5,7 +5,7 @@ import pytest
 
 from tfpose3d import skeleton
 from tfpose3d.cli import main
-from tfpose3d.data import camera, mocap, pipeline, records, render
+from tfpose3d.data import body, camera, mocap, pipeline, raster, records, render
 
 
 @pytest.fixture(scope="module")
@@ -42,27 +42,41 @@ def test_manifest_and_same_seed_same_bytes(rendered, tmp_path):
     assert (other / name).read_bytes() != (rendered / name).read_bytes()
 
 
-def test_body_occludes_by_depth():
-    # Two discs at one pixel: the nearer one's colour wins whichever is drawn first.
+def test_rasteriser_keeps_the_nearest_surface_and_interpolates_depth_in_perspective():
+    xy = np.array([[2.0, 2], [18, 2], [2, 18]], np.float32)
+    faces = np.array([[0, 1, 2], [3, 4, 5]], np.int32)
+    colours = np.array([[255, 0, 0], [0, 255, 0]], np.float32)
+    shade = np.ones(6, np.float32)
+    for near_first in (True, False):
+        z = np.array([1000, 1000, 1000, 2000, 2000, 2000], np.float32)
+        order = faces if near_first else faces[::-1].copy()
+        image = np.zeros((20, 20, 3), np.float32)
+        depth = np.full((20, 20), np.inf, np.float32)
+        raster.rasterize(np.concatenate([xy, xy]), z, shade, colours if near_first else colours[::-1].copy(), order, image, depth)
+        assert image[5, 5].tolist() == [255, 0, 0] and depth[5, 5] == 1000
+        assert np.isinf(depth[17, 17])  # outside both triangles
+    # A tilted triangle: depth at a pixel is the plane's, 1 / (screen-linear 1/z), not the screen-linear z.
+    z = np.array([1000, 3000, 1000], np.float32)
     image = np.zeros((20, 20, 3), np.float32)
-    near = (np.array([0.0, 0, 1000]), np.array([0.0, 0, 1000]), 50.0, 50.0, "a")
-    far = (np.array([0.0, 0, 2000]), np.array([0.0, 0, 2000]), 50.0, 50.0, "b")
-    materials = {"a": np.array([255.0, 0, 0]), "b": np.array([0.0, 255, 0])}
-    k = np.array([100.0, 100.0, 10.0, 10.0])
-    render.draw_capsules(image, [near, far], k, materials, np.array([0, 0, -1.0]), 0.3)
-    assert image[10, 10, 0] > 200 and image[10, 10, 1] == 0
-    image[:] = 0
-    render.draw_capsules(image, [far, near], k, materials, np.array([0, 0, -1.0]), 0.3)
-    assert image[10, 10, 0] > 200 and image[10, 10, 1] == 0
+    depth = np.full((20, 20), np.inf, np.float32)
+    raster.rasterize(xy, z, shade[:3], colours[:1], faces[:1], image, depth)
+    # Barycentric weights of the centre (10.5, 2.5) of pixel (x=10, y=2), by hand.
+    w = np.linalg.solve(np.array([[2.0, 18, 2], [2, 2, 18], [1, 1, 1]]), [10.5, 2.5, 1])
+    assert depth[2, 10] == pytest.approx(1.0 / (w[0] / 1000 + w[1] / 3000 + w[2] / 1000), rel=1e-5)
 
 
 def test_rendered_body_covers_its_joints():
-    poses = mocap.load_poses("bandai-namco")
-    rng = np.random.default_rng(7)
-    s = render.render_pose(poses.joints[1000], rng)
-    # The body occupies a good part of the crop and every joint lies inside it.
-    assert np.all((s.joints_2d > 0) & (s.joints_2d < 225))
-    assert np.ptp(s.joints_2d[:, 1]) > 80
+    poses = mocap.load_motion("bandai-namco")
+    model = body.default_model()
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        shaped = model.body(body.sample_shape(rng))
+        s = render.render_body(shaped, *poses.pose(shaped, 1000 + 500 * seed), rng)
+        # The body fills a good part of the crop and every joint is drawn on the body.
+        assert np.all((s.joints_2d > 0) & (s.joints_2d < 225))
+        assert np.ptp(s.joints_2d[:, 1]) > 80 and 0.05 < s.mask.mean() < 0.6
+        x, y = s.joints_2d.astype(int).T
+        assert s.mask[y, x].sum() >= 16
 
 
 def test_render_cli_errors(tmp_path, capsys, rendered):

@@ -55,7 +55,7 @@ def rendered_calibration(count: int = 100, seed: int = 0) -> Iterator[np.ndarray
     """Rendered images of the shipped motion capture's training clips: the default int8 calibration set."""
     from tfpose3d.data import images, mocap, records
 
-    poses = mocap.load_poses("bandai-namco").select("train")
+    poses = mocap.load_motion("bandai-namco").select("train")
     for sample in records.render_indices(poses, seed, range(count)):
         yield images.decode_png(sample["image"])[None]
 

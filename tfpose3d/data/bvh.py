@@ -1,4 +1,4 @@
-"""BVH motion capture: a vectorised parser, forward kinematics, and mapping to the 17 joints."""
+"""BVH motion capture: a vectorised parser, forward kinematics, and retargeting to the body's motion bones."""
 
 from __future__ import annotations
 
@@ -9,30 +9,47 @@ import re
 
 import numpy as np
 
-from tfpose3d import skeleton
+from tfpose3d.data import body
+from tfpose3d.data.rotations import align, nearest_rotation, unit
 
-# Each convention: joint (or "<Joint>_end" for its End Site) for every H36M joint, and the BVH unit in mm.
+def _sided(names: dict[str, tuple[str, str | None]]) -> dict[str, list[str | None]]:
+    """Expand "{S}"/"{Side}" in a convention's bone map to the left and right bones."""
+    out = {}
+    for bone, (joint, child) in names.items():
+        for s, side, sd in (("l", "Left", "L"), ("r", "Right", "R")) if bone.startswith("{s}") else ((None, None, None),):
+            fill = (lambda t: t.format(s=s, Side=side, S=sd)) if s else (lambda t: t)
+            out[fill(bone)] = [fill(joint), fill(child) if child else None]
+    return out
+
+
+# Each convention: for every motion bone (tfpose3d.data.body.MOTION_BONES), the BVH joint whose rotation
+# turns it and the joint at its far end (None where the file has no such joint: the twist then comes from
+# the body frame), and the BVH unit in mm.
 BANDAI_NAMCO = {
     "unit_mm": 10.0,  # centimetres
-    "joints": {
-        "pelvis": "Hips", "r_hip": "UpperLeg_R", "r_knee": "LowerLeg_R", "r_ankle": "Foot_R",
-        "l_hip": "UpperLeg_L", "l_knee": "LowerLeg_L", "l_ankle": "Foot_L",
-        "spine": "Spine", "thorax": "Chest", "neck": "Neck", "head": "Head_end",
-        "l_shoulder": "UpperArm_L", "l_elbow": "LowerArm_L", "l_wrist": "Hand_L",
-        "r_shoulder": "UpperArm_R", "r_elbow": "LowerArm_R", "r_wrist": "Hand_R",
-    },
+    "bones": _sided({
+        "hips": ("Hips", "Spine"), "lower_back": ("Spine", "Chest"), "spine": ("Spine", "Chest"),
+        "chest": ("Chest", "Neck"), "neck": ("Neck", "Head"), "head": ("Head", None),
+        "{s}_clavicle": ("Shoulder_{S}", "UpperArm_{S}"), "{s}_upper_arm": ("UpperArm_{S}", "LowerArm_{S}"),
+        "{s}_forearm": ("LowerArm_{S}", "Hand_{S}"), "{s}_hand": ("Hand_{S}", None),
+        "{s}_thigh": ("UpperLeg_{S}", "LowerLeg_{S}"), "{s}_shin": ("LowerLeg_{S}", "Foot_{S}"), "{s}_foot": ("Foot_{S}", "Toes_{S}"),
+    }),
 }
-CMU = {
-    "unit_mm": 0.056444 * 1000.0,  # the CMU conversion's unit: 1/0.45 inch
-    "joints": {
-        "pelvis": "Hips", "r_hip": "RightHip", "r_knee": "RightKnee", "r_ankle": "RightAnkle",
-        "l_hip": "LeftHip", "l_knee": "LeftKnee", "l_ankle": "LeftAnkle",
-        "spine": "Chest", "thorax": "lowerneck", "neck": "Neck", "head": "Head_end",
-        "l_shoulder": "LeftShoulder", "l_elbow": "LeftElbow", "l_wrist": "LeftWrist",
-        "r_shoulder": "RightShoulder", "r_elbow": "RightElbow", "r_wrist": "RightWrist",
-    },
+CMU = {  # the CMU motion-capture database's BVH conversion (and MakeHuman's "cmu_mb" rig)
+    "unit_mm": 0.056444 * 1000.0,  # the conversion's unit: 1/0.45 inch
+    "bones": _sided({
+        "hips": ("Hips", "LowerBack"), "lower_back": ("LowerBack", "Spine"), "spine": ("Spine", "Spine1"),
+        "chest": ("Spine1", "Neck"), "neck": ("Neck", "Head"), "head": ("Head", None),
+        "{s}_clavicle": ("{Side}Shoulder", "{Side}Arm"), "{s}_upper_arm": ("{Side}Arm", "{Side}ForeArm"),
+        "{s}_forearm": ("{Side}ForeArm", "{Side}Hand"), "{s}_hand": ("{Side}Hand", None),
+        "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
+    }),
 }
 CONVENTIONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU}
+
+
+def _joints_of(convention: dict) -> set[str]:
+    return {j for pair in convention["bones"].values() for j in pair if j}
 
 
 @dataclasses.dataclass
@@ -49,8 +66,8 @@ class BvhMotion:
     motion: np.ndarray  # (F, total channels)
     frame_time: float
 
-    def positions(self) -> np.ndarray:
-        """Global joint positions (F, J, 3) in file units, by forward kinematics."""
+    def globals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Global joint rotations (F, J, 3, 3) and positions (F, J, 3) in file units, by forward kinematics."""
         num_frames = self.motion.shape[0]
         rot = np.empty((len(self.names), num_frames, 3, 3))
         pos = np.empty((len(self.names), num_frames, 3))
@@ -71,7 +88,7 @@ class BvhMotion:
             else:
                 rot[j] = rot[parent] @ local_r
                 pos[j] = pos[parent] + np.einsum("fij,fj->fi", rot[parent], local_t)
-        return pos.transpose(1, 0, 2)
+        return rot.transpose(1, 0, 2, 3), pos.transpose(1, 0, 2)
 
 
 def _axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
@@ -163,16 +180,17 @@ def detect_convention(names: list[str]) -> dict:
     """The built-in convention whose joint names all occur in `names`."""
     present = set(names)
     for convention in CONVENTIONS.values():
-        if set(convention["joints"].values()) <= present:
+        if _joints_of(convention) <= present:
             return convention
     raise ValueError(
-        "Unknown BVH skeleton naming; pass --joint-map FILE.json mapping the 17 joints "
-        f"({', '.join(skeleton.JOINT_NAMES)}) to these joints found in the file: {', '.join(names)}"
+        "Unknown BVH skeleton naming; pass --joint-map FILE.json giving, for each motion bone "
+        f"({', '.join(body.MOTION_BONE_NAMES)}), [the joint that turns it, the joint at its end or null], "
+        f"among these joints found in the file: {', '.join(names)}"
     )
 
 
 def load_joint_map(path: str | os.PathLike) -> dict:
-    """Read a joint map JSON: {"unit_mm": float, "joints": {h36m_name: bvh_name, ...}}."""
+    """Read a joint map JSON: {"unit_mm": float, "bones": {motion bone: [BVH joint, BVH end joint or null]}}."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such joint map file")
     with open(path) as f:
@@ -180,29 +198,68 @@ def load_joint_map(path: str | os.PathLike) -> dict:
             data = json.load(f)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("joints"), dict) or "unit_mm" not in data:
-        raise ValueError(f'{path}: a joint map needs "unit_mm" (BVH unit in mm) and "joints" ({{h36m name: BVH name}})')
+    if not isinstance(data, dict) or not isinstance(data.get("bones"), dict) or "unit_mm" not in data:
+        raise ValueError(f'{path}: a joint map needs "unit_mm" (BVH unit in mm) and "bones" '
+                         '({motion bone: [BVH joint, BVH end joint or null]})')
     if not isinstance(data["unit_mm"], (int, float)) or not data["unit_mm"] > 0:
         raise ValueError(f'{path}: "unit_mm" must be a positive number, got {data["unit_mm"]!r}')
-    missing = [j for j in skeleton.JOINT_NAMES if j not in data["joints"]]
+    missing = [b for b in body.MOTION_BONE_NAMES if b not in data["bones"]]
     if missing:
-        raise ValueError(f"{path}: joint map lacks {missing}")
+        raise ValueError(f"{path}: joint map lacks the motion bones {missing}")
+    bad = [b for b, v in data["bones"].items() if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+                                                         and (v[1] is None or isinstance(v[1], str)))]
+    if bad:
+        raise ValueError(f"{path}: each bone needs [joint, end joint or null]; not so for {bad}")
     return data
 
 
-def to_h36m(motion: BvhMotion, convention: dict | None = None, source: str = "<bvh>") -> np.ndarray:
-    """17-joint positions (F, 17, 3) in millimetres, BVH axes (Y up)."""
+def to_motion(motion: BvhMotion, convention: dict | None = None, source: str = "<bvh>") -> tuple[np.ndarray, np.ndarray, float]:
+    """Motion-bone rotations from the canonical T-pose (F, M, 3, 3), root position (F, 3) mm, and leg length (mm).
+
+    A bone's rotation is its joint's global rotation times a constant that
+    takes the canonical frame to the file's own local frame. The constant is
+    estimated over all frames: the bone's direction comes from the positions,
+    its twist from the pelvis or chest frame (the hips and shoulders), so files
+    whose rest pose is a T-pose, an A-pose, or every bone along x all work.
+    """
     convention = convention or detect_convention(motion.names)
     index = {n: i for i, n in enumerate(motion.names)}
-    missing = [b for b in convention["joints"].values() if b not in index]
+    missing = sorted(j for j in _joints_of(convention) if j not in index)
     if missing:
         raise ValueError(f"{source}: joints {missing} not in the file; found {motion.names}")
-    cols = [index[convention["joints"][name]] for name in skeleton.JOINT_NAMES]
-    return (motion.positions()[:, cols] * float(convention["unit_mm"])).astype(np.float32)
+    rot, pos = motion.globals()
+    pos = pos * float(convention["unit_mm"])
+    bones = convention["bones"]
+    at = lambda name: pos[:, index[name]]  # noqa: E731
+
+    def frame(left: str, right: str, low: str, high: str) -> np.ndarray:
+        x = unit(at(bones[left][0]) - at(bones[right][0]))
+        y = at(bones[high][0]) - at(bones[low][0])
+        y = unit(y - np.sum(y * x, -1, keepdims=True) * x)
+        return np.stack([x, y, np.cross(x, y)], -1)  # columns: the body's left, up, forward
+
+    frames = {"pelvis": frame("l_thigh", "r_thigh", "hips", "chest"), "chest": frame("l_upper_arm", "r_upper_arm", "chest", "neck")}
+    out = np.empty((len(pos), len(body.MOTION_BONES), 3, 3))
+    for m, (name, (canonical, frame_name)) in enumerate(body.MOTION_BONES.items()):
+        joint, child = bones[name]
+        g = rot[:, index[joint]]
+        estimate = frames[frame_name]
+        direction = None if child is None else at(child) - at(joint)
+        if direction is not None and np.linalg.norm(direction, axis=-1).min() > 1.0:
+            estimate = align(estimate @ canonical, direction) @ estimate
+        constant = nearest_rotation(np.einsum("fji,fjk->ik", g, estimate))
+        if direction is not None and np.linalg.norm(direction, axis=-1).min() > 1.0:
+            # Make the bone's direction exact: its end is fixed in the joint's own frame.
+            local = unit(np.einsum("fji,fj->i", g, unit(direction)))
+            constant = align(constant @ canonical, local) @ constant
+        out[:, m] = g @ constant
+    leg = np.mean([np.linalg.norm(at(bones[f"{s}_thigh"][1]) - at(bones[f"{s}_thigh"][0]), axis=-1).mean()
+                   + np.linalg.norm(at(bones[f"{s}_shin"][1]) - at(bones[f"{s}_shin"][0]), axis=-1).mean() for s in "lr"])
+    return out, at(bones["hips"][0]), float(leg)
 
 
-def import_bvh(path: str | os.PathLike, joint_map: dict | None = None) -> tuple[np.ndarray, float]:
-    """Read a BVH file into (F, 17, 3) millimetres and its frame time in seconds."""
+def import_bvh(path: str | os.PathLike, joint_map: dict | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Read a BVH file: motion-bone rotations, root (mm), leg length (mm) as `to_motion`, and frame time (s)."""
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; pass BVH files (for example {os.path.join(path, '*.bvh')})")
     if not os.path.isfile(path):
@@ -213,4 +270,4 @@ def import_bvh(path: str | os.PathLike, joint_map: dict | None = None) -> tuple[
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a text BVH file") from None
     motion = parse_bvh(text, source=str(path))
-    return to_h36m(motion, joint_map, source=str(path)), motion.frame_time
+    return (*to_motion(motion, joint_map, source=str(path)), motion.frame_time)

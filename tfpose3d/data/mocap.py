@@ -1,4 +1,9 @@
-"""Pose sets: 17-joint motion capture clips in one compact .npz, with a train/test split by clip."""
+"""Motion sets: motion capture clips as motion-bone rotations in one compact .npz, split by clip.
+
+A frame is one rotation per motion bone (from the canonical T-pose, see
+`body.MOTION_BONES`) and a root position; any body posed by it yields its own
+mesh and its own Human3.6M joints (`MotionSet.pose`).
+"""
 
 from __future__ import annotations
 
@@ -10,76 +15,91 @@ from typing import Sequence
 
 import numpy as np
 
-from tfpose3d import skeleton
-from tfpose3d.data import bvh
+from tfpose3d.data import body, bvh, rotations
 
-SHIPPED = {"bandai-namco": Path(__file__).with_name("bandai_namco_h36m17.npz")}
+SHIPPED = {"bandai-namco": Path(__file__).with_name("bandai_namco_motion.npz")}
 # Whole styles are held out, so no frame of a training clip is ever in test.
 DEFAULT_TEST_PATTERN = r"_(proud|tired|exhausted)_"
 _BANDAI_NAME = re.compile(r"^dataset-\d+(?:-\w+)?_(?P<action>[a-z-]+)_(?P<style>[a-z-]+)_\d+$")
 
 
 @dataclasses.dataclass
-class PoseSet:
-    """17-joint poses in millimetres, world axes with Y up, grouped in clips.
+class MotionSet:
+    """Motion capture frames grouped in clips, world axes with Y up.
 
     Attributes:
-        joints: (N, 17, 3) float32 millimetres.
+        rotations: (N, M, 4) unit quaternions (w, x, y, z) of the M motion bones, from the canonical T-pose.
+        root: (N, 3) pelvis position, millimetres, in the performer's scale.
         clip: (N,) index into `clips` of each frame.
         clips, actions, subjects, splits: per-clip name, action, subject, "train"/"test".
-        source: where the poses come from (attribution).
+        leg_mm: per clip, the performer's hip-knee-ankle length: a body's root path is scaled by its own
+            leg over this, so its feet stay on the ground.
+        source: where the motion comes from (attribution).
     """
 
-    joints: np.ndarray
+    rotations: np.ndarray
+    root: np.ndarray
     clip: np.ndarray
     clips: np.ndarray
     actions: np.ndarray
     subjects: np.ndarray
     splits: np.ndarray
+    leg_mm: np.ndarray
     fps: float
     source: str
 
-    def select(self, split: str | None) -> "PoseSet":
+    def select(self, split: str | None) -> "MotionSet":
         """The frames of clips in `split` ("train", "test" or None for all)."""
         if split is None:
             return self
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         keep = self.splits[self.clip] == split
-        return dataclasses.replace(self, joints=self.joints[keep], clip=self.clip[keep])
+        return dataclasses.replace(self, rotations=self.rotations[keep], root=self.root[keep], clip=self.clip[keep])
 
     def __len__(self) -> int:
-        return len(self.joints)
+        return len(self.rotations)
+
+    def pose(self, shaped: body.Body, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """`shaped` in frame `frame`: mesh vertices (V, 3) and Human3.6M joints (17, 3), mm."""
+        scale = shaped.leg_length / float(self.leg_mm[self.clip[frame]])
+        return shaped.pose(rotations.from_quaternion(self.rotations[frame]), self.root[frame] * scale)
+
+    def joints(self, shaped: body.Body, frames: Sequence[int] | None = None) -> np.ndarray:
+        """Human3.6M joints (len(frames), 17, 3) of `shaped` in `frames` (default: all)."""
+        frames = range(len(self)) if frames is None else frames
+        return np.stack([self.pose(shaped, int(f))[1] for f in frames]).astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> None:
-        mm = np.round(self.joints)
+        mm = np.round(self.root)
         if np.abs(mm).max(initial=0) > np.iinfo(np.int16).max:
-            raise ValueError(f"{path}: positions beyond +-32.7 m do not fit the int16 millimetre format")
+            raise ValueError(f"{path}: root positions beyond +-32.7 m do not fit the int16 millimetre format")
         np.savez_compressed(
-            path, joints=mm.astype(np.int16), clip=self.clip.astype(np.int32), clips=self.clips,
-            actions=self.actions, subjects=self.subjects, splits=self.splits, fps=np.float32(self.fps),
-            source=np.str_(self.source), joint_names=np.array(skeleton.JOINT_NAMES),
+            path, rotations=np.round(self.rotations * 32767).astype(np.int16), root=mm.astype(np.int16),
+            clip=self.clip.astype(np.int32), clips=self.clips, actions=self.actions, subjects=self.subjects,
+            splits=self.splits, leg_mm=self.leg_mm.astype(np.float32), fps=np.float32(self.fps),
+            source=np.str_(self.source), motion_bones=np.array(body.MOTION_BONE_NAMES),
         )
 
 
-def load_poses(name_or_path: str | os.PathLike) -> PoseSet:
-    """Load a shipped pose set by name (e.g. "bandai-namco") or a .npz written by `PoseSet.save`."""
+def load_motion(name_or_path: str | os.PathLike) -> MotionSet:
+    """Load a shipped motion set by name (e.g. "bandai-namco") or a .npz written by `MotionSet.save`."""
     path = SHIPPED.get(str(name_or_path), Path(name_or_path))
     if not Path(path).is_file():
-        raise FileNotFoundError(f"No pose set {str(name_or_path)!r}: not a shipped name {sorted(SHIPPED)} nor a file")
+        raise FileNotFoundError(f"No motion set {str(name_or_path)!r}: not a shipped name {sorted(SHIPPED)} nor a file")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
-                raise ValueError(f"{path}: joint order differs from tfpose3d.skeleton.JOINT_NAMES")
-            return PoseSet(
-                joints=data["joints"].astype(np.float32), clip=data["clip"], clips=data["clips"],
-                actions=data["actions"], subjects=data["subjects"], splits=data["splits"],
-                fps=float(data["fps"]), source=str(data["source"]),
+            if tuple(data["motion_bones"]) != body.MOTION_BONE_NAMES:
+                raise ValueError(f"{path}: motion bones differ from tfpose3d.data.body.MOTION_BONE_NAMES")
+            return MotionSet(
+                rotations=data["rotations"].astype(np.float32) / 32767, root=data["root"].astype(np.float32),
+                clip=data["clip"], clips=data["clips"], actions=data["actions"], subjects=data["subjects"],
+                splits=data["splits"], leg_mm=data["leg_mm"], fps=float(data["fps"]), source=str(data["source"]),
             )
     except (KeyError, OSError, ValueError) as err:
         if isinstance(err, ValueError) and str(path) in str(err):
             raise
-        raise ValueError(f"{path}: not a tfpose3d pose set ({err})") from None
+        raise ValueError(f"{path}: not a tfpose3d motion set ({err})") from None
 
 
 def from_bvh_files(
@@ -87,8 +107,8 @@ def from_bvh_files(
     joint_map: dict | None = None,
     test_pattern: str = DEFAULT_TEST_PATTERN,
     source: str = "",
-) -> PoseSet:
-    """Import BVH clips into a PoseSet.
+) -> MotionSet:
+    """Import BVH clips into a MotionSet.
 
     Bandai Namco file names (`dataset-N_<action>_<style>_<id>`) give the
     action and, as subject, the style (the dataset does not label actors);
@@ -97,22 +117,25 @@ def from_bvh_files(
     """
     if not paths:
         raise ValueError("No BVH files given")
-    joints, clip, names, actions, subjects = [], [], [], [], []
+    rots, roots, legs, clip, names, actions, subjects = [], [], [], [], [], [], []
     fps = None
     for i, path in enumerate(sorted(map(Path, paths))):
-        frames, frame_time = bvh.import_bvh(path, joint_map)
+        frames, root, leg, frame_time = bvh.import_bvh(path, joint_map)
         rate = round(1.0 / frame_time, 3)
         if fps is not None and abs(rate - fps) > 1e-2:
             raise ValueError(f"{path}: {rate} fps differs from the other files' {fps} fps")
         fps = rate
         match = _BANDAI_NAME.match(path.stem)
-        joints.append(frames)
+        rots.append(rotations.to_quaternion(frames))
+        roots.append(root)
+        legs.append(leg)
         clip.append(np.full(len(frames), i, np.int32))
         names.append(path.stem)
         actions.append(match["action"] if match else path.stem)
         subjects.append(match["style"] if match else path.parent.name)
     splits = np.array(["test" if re.search(test_pattern, n) else "train" for n in names])
-    return PoseSet(
-        joints=np.concatenate(joints), clip=np.concatenate(clip), clips=np.array(names),
-        actions=np.array(actions), subjects=np.array(subjects), splits=splits, fps=float(fps), source=source,
+    return MotionSet(
+        rotations=np.concatenate(rots).astype(np.float32), root=np.concatenate(roots).astype(np.float32),
+        clip=np.concatenate(clip), clips=np.array(names), actions=np.array(actions), subjects=np.array(subjects),
+        splits=splits, leg_mm=np.array(legs, np.float32), fps=float(fps), source=source,
     )

@@ -166,8 +166,8 @@ def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool,
 
 
 def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf.data.Dataset:
-    """An endless stream rendered on the fly from a pose set."""
-    poses = mocap.load_poses(poses_name).select(split)
+    """An endless stream rendered on the fly from a motion set."""
+    poses = mocap.load_motion(poses_name).select(split)
 
     def generate():
         i = 0

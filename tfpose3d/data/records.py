@@ -14,11 +14,12 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 import tfpose3d
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import images, mocap, render
+from tfpose3d.data import body, images, mocap, render
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
@@ -63,13 +64,18 @@ FEATURES = {
 }
 
 
-def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = IMAGE_SIZE) -> list[dict]:
-    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as PNG-image samples."""
+def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE) -> list[dict]:
+    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as PNG-image samples.
+
+    Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
+    """
+    model = body.default_model()
     out = []
     for i in indices:
         rng = np.random.default_rng([seed, i])
         frame = int(rng.integers(len(poses)))
-        sample = render.render_pose(poses.joints[frame], rng, size=size)
+        shaped = model.body(body.sample_shape(rng))
+        sample = render.render_body(shaped, *poses.pose(shaped, frame), rng, size=size)
         clip = poses.clip[frame]
         out.append({
             "image": images.encode_png(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
@@ -79,12 +85,15 @@ def render_indices(poses: mocap.PoseSet, seed: int, indices: range, size: int = 
     return out
 
 
-_worker_poses: mocap.PoseSet | None = None
+_worker_poses: mocap.MotionSet | None = None
 
 
-def _init_worker(poses: mocap.PoseSet) -> None:
+def _init_worker(poses: mocap.MotionSet, single_threaded: bool = False) -> None:
     global _worker_poses
     _worker_poses = poses
+    if single_threaded:
+        # One BLAS thread per worker: with a pool per core, more only contend (2 workers went 290 -> 120 images/s).
+        threadpoolctl.threadpool_limits(1)
 
 
 def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
@@ -92,7 +101,7 @@ def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
     return [make_example(s) for s in render_indices(_worker_poses, seed, range(start, stop))]
 
 
-def iter_rendered(poses: mocap.PoseSet, count: int, seed: int, workers: int) -> Iterator[bytes]:
+def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int) -> Iterator[bytes]:
     """Serialised examples 0..count-1 of the seeded stream, in order, rendered by `workers` processes."""
     chunks = [(seed, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
     if workers <= 1:
@@ -100,8 +109,8 @@ def iter_rendered(poses: mocap.PoseSet, count: int, seed: int, workers: int) -> 
         for chunk in chunks:
             yield from _render_chunk(chunk)
         return
-    # fork: workers need only numpy and the pose arrays already in memory.
-    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses,)) as pool:
+    # fork: workers need only numpy, numba and the motion arrays already in memory.
+    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, True)) as pool:
         for examples in pool.imap(_render_chunk, chunks):
             yield from examples
 
@@ -127,9 +136,9 @@ def write_rendered(
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} exists and is not empty")
-    poses = mocap.load_poses(poses_name).select(split)
+    poses = mocap.load_motion(poses_name).select(split)
     if len(poses) == 0:
-        raise ValueError(f"pose set {poses_name!r} has no {split} frames")
+        raise ValueError(f"motion set {poses_name!r} has no {split} frames")
     workers = workers or os.cpu_count() or 1
     num_shards = math.ceil(count / SHARD_SIZE)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +160,7 @@ def write_rendered(
             print()
         manifest = {
             "count": count, "seed": seed, "split": split, "image_size": IMAGE_SIZE, "shards": shards,
-            "poses": poses_name, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
+            "poses": poses_name, "renderer": render.VERSION, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
             "frames_in_split": len(poses), "tfpose3d_version": tfpose3d.__version__,
             "format": {k: str(v.shape) for k, v in FEATURES.items()},
         }

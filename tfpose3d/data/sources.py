@@ -1,7 +1,7 @@
 """Data sources behind one interface: `open_source(spec)` -> a `Source` with `.check()` and `.samples()`.
 
 A spec is one of
-    None or "mocap:NAME"   a pose set (shipped name such as "bandai-namco", or a .npz) rendered once
+    None or "mocap:NAME"   a motion set (shipped name such as "bandai-namco", or a .npz) rendered once
                            into the data root and reused: the default, on the shipped motion capture;
     "h36m:ROOT"            Human3.6M in the extracted-frames layout (`tfpose3d.data.h36m`);
     a folder               rendered TFRecords from `tfpose3d data render`: one dataset, or a folder
@@ -25,7 +25,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from tfpose3d.data import mocap, pipeline, records
+from tfpose3d.data import mocap, pipeline, records, render
 
 SPLITS = ("train", "test")
 DEFAULT_SPEC = "mocap:bandai-namco"
@@ -106,7 +106,7 @@ class RecordsSource(Source):
 
 
 class MocapSource(Source):
-    """A pose set rendered once into `<root>/<name>-<train>-<test>-s<seed>/{train,test}` and then reused."""
+    """A motion set rendered once into `<root>/<name>-<renderer>-<train>-<test>-s<seed>/{train,test}`, then reused."""
 
     scheme = "mocap"
 
@@ -114,14 +114,14 @@ class MocapSource(Source):
     def folder(self) -> Path:
         o = self.options
         root = Path(o.root or os.environ.get("TFPOSE3D_DATA", "data"))
-        return root / f"{Path(self.target).stem}-{o.train_images}-{o.test_images}-s{o.seed}"
+        return root / f"{Path(self.target).stem}-{render.VERSION}-{o.train_images}-{o.test_images}-s{o.seed}"
 
     def check(self, splits: Sequence[str] = SPLITS) -> None:
         for split in splits:
             _check_split(split)
         missing = [s for s in splits if not (self.folder / s / records.MANIFEST).is_file()]
         if missing:
-            mocap.load_poses(self.target)  # names an unknown pose set before anything is written
+            mocap.load_motion(self.target)  # names an unknown motion set before anything is written
             self.folder.parent.mkdir(parents=True, exist_ok=True)
             # Processes sharing the folder (the workers of one run) render it once: the first to take the
             # lock renders, the others wait for it and then find the data there.
