@@ -58,3 +58,18 @@ def test_pck2d():
     pred[0, :5] = [3.0, 4.0]  # 5 px off
     assert metrics.pck2d(pred, true, 4.9) == pytest.approx(12 / 17)
     assert metrics.pck2d(pred, true, 5.0) == 1.0
+
+
+def test_bone_metrics_by_hand():
+    rng = np.random.default_rng(3)
+    true = rng.normal(size=(8, 17, 3)) * 300
+    # Scaling a pose scales every bone: each length error is (s - 1) x its length.
+    pred = true * 1.1 + 50.0
+    lengths = metrics.bone_lengths(true)
+    assert lengths.shape == (8, 16)
+    assert lengths[0, 0] == pytest.approx(np.linalg.norm(true[0, 1] - true[0, 0]))  # pelvis -> r_hip
+    assert metrics.bone_error(pred, true) == pytest.approx(0.1 * lengths.mean())
+    assert metrics.size_correlation(pred, true) == pytest.approx(1.0)
+    # One skeleton for everyone (scaled per sample in reverse) reads no size: correlation -1 here.
+    sizes = lengths.sum(1)
+    assert metrics.size_correlation(true / sizes[:, None, None] ** 2, true) < -0.9

@@ -56,6 +56,9 @@ def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFra
             "model": name, "MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
             f"PCK3D@{PCK3D_MM:.0f}mm": metrics.pck3d(pose, true, PCK3D_MM),
             f"PCK2D@{threshold_2d:.1f}px": metrics.pck2d(joints_2d, pred["true_2d"], threshold_2d) if joints_2d is not None else np.nan,
+            "bone error (mm)": metrics.bone_error(pose, true),
+            # The mean pose has one size, so no correlation to report.
+            "size r": metrics.size_correlation(pose, true) if joints_2d is not None else np.nan,
             "samples": len(true),
         }
 

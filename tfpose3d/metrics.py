@@ -43,6 +43,25 @@ def p_mpjpe(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.linalg.norm(procrustes_align(pred, true) - true, axis=-1).mean())
 
 
+def bone_lengths(poses: np.ndarray) -> np.ndarray:
+    """Lengths (N, 16) of the skeleton's bones in (N, 17, 3) poses."""
+    parent, child = np.array(skeleton.BONES).T
+    return np.linalg.norm(poses[:, child] - poses[:, parent], axis=-1)
+
+
+def bone_error(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean absolute difference of bone lengths (same unit as the input)."""
+    return float(np.abs(bone_lengths(pred) - bone_lengths(true)).mean())
+
+
+def size_correlation(pred: np.ndarray, true: np.ndarray) -> float:
+    """Pearson correlation of the predicted and true skeleton size (sum of bone lengths) across samples.
+
+    Near 0 when a model answers one skeleton's proportions whatever the person; 1 when it reads them.
+    """
+    return float(np.corrcoef(bone_lengths(pred).sum(1), bone_lengths(true).sum(1))[0, 1])
+
+
 def pck3d(pred: np.ndarray, true: np.ndarray, threshold: float = 150.0) -> float:
     """Fraction of joints within `threshold` (mm) after pelvis alignment."""
     return float((joint_errors(pred, true) <= threshold).mean())

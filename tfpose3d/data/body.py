@@ -78,18 +78,25 @@ class Shape:
     limbs: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
+# MakeHuman's height modifier is steep and lopsided: on the average body, 0 -> 1 adds 732 mm per unit
+# below 0.5 and 1,446 mm per unit above (1363, 1729 and 2452 mm tall). Heights are drawn in millimetres.
+HEIGHT_MM_PER_UNIT = (732.0, 1446.0)
+HEIGHT_SD_MM = 70.0  # adults of one sex (e.g. NCD-RisC 2016: about 7 cm)
+
+
 def sample_shape(rng: np.random.Generator) -> Shape:
     """A random adult: the distribution documented in docs/bodies.md."""
     male = rng.random() < 0.5
+    offset = float(np.clip(rng.normal(0.0, HEIGHT_SD_MM), -3 * HEIGHT_SD_MM, 3 * HEIGHT_SD_MM))
     return Shape(
         sex=float(rng.uniform(0.8, 1.0) if male else rng.uniform(0.0, 0.2)),
         age=float(rng.uniform(0.5, 0.8)),  # 25 to 64 years
         muscle=float(np.clip(rng.normal(0.5, 0.18), 0, 1)),
         weight=float(np.clip(rng.normal(0.5, 0.2), 0, 1)),
-        height=float(np.clip(rng.normal(0.5, 0.2), 0, 1)),
+        height=0.5 + offset / HEIGHT_MM_PER_UNIT[offset > 0],
         proportions=float(rng.uniform(0.2, 1.0)),
         ancestry=tuple(float(a) for a in rng.dirichlet([1.0, 1.0, 1.0])),
-        limbs=tuple(float(x) for x in np.clip(rng.normal(0.0, 0.35, 5), -1, 1)),
+        limbs=tuple(float(x) for x in np.clip(rng.normal(0.0, 0.15, 5), -1, 1)),
     )
 
 

@@ -25,6 +25,18 @@ VERSION = "mesh-1"
 
 
 @dataclasses.dataclass(frozen=True)
+class Camera:
+    """A pinhole camera in a Y-up world: `rotation` (world -> camera rows: right, down, forward), mm."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    intrinsics: np.ndarray  # fx, fy, cx, cy of the full frame
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.position) @ self.rotation.T
+
+
+@dataclasses.dataclass(frozen=True)
 class CameraRange:
     """Where virtual cameras stand, like Human3.6M's around a person in a room.
 
@@ -35,6 +47,15 @@ class CameraRange:
     height: tuple[float, float] = (900.0, 2300.0)
     aim_jitter: float = 150.0
     crop_margin: float = 1.25
+
+    def sample(self, target: np.ndarray, rng: np.random.Generator) -> Camera:
+        """A camera at a random azimuth, distance and height, aimed near `target`, with Human3.6M intrinsics."""
+        azimuth = rng.uniform(0, 2 * np.pi)
+        distance = rng.uniform(*self.distance)
+        position = np.array([target[0] + distance * np.sin(azimuth), rng.uniform(*self.height), target[2] + distance * np.cos(azimuth)])
+        rotation = look_at(position, target + rng.normal(0, self.aim_jitter, 3))
+        fx, fy, cx, cy, _, _ = H36M_INTRINSICS[list(H36M_INTRINSICS)[rng.integers(4)]]
+        return Camera(position, rotation, np.array([fx, fy, cx, cy]))
 
 
 SKIN_TONES = np.array([[255, 219, 172], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [92, 56, 30]], np.float32)
@@ -111,25 +132,23 @@ def render_body(
     rng: np.random.Generator,
     size: int = IMAGE_SIZE,
     cameras: CameraRange = CameraRange(),
+    camera: Camera | None = None,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RenderedSample:
-    """Render `body` posed as `vertices` (V, 3) with `joints` (17, 3) (Y-up world, mm) from a random camera.
+    """Render `body` posed as `vertices` (V, 3) with `joints` (17, 3) (Y-up world, mm).
 
-    The camera stands like one of Human3.6M's around the person; the person is
-    cropped to a square around the projected mesh, scaled to `size` pixels;
-    the returned intrinsics are the crop's, so projecting `joints_3d` with them
-    gives `joints_2d`.
+    The camera is `camera`, or one drawn from `cameras` like Human3.6M's around
+    the person. The image is a square crop, `size` pixels, around `box` (full-frame
+    pixels lo, hi) or else around the projected mesh; the returned intrinsics are
+    the crop's, so projecting `joints_3d` with them gives `joints_2d`.
     """
-    pelvis = joints[0]
-    azimuth = rng.uniform(0, 2 * np.pi)
-    distance = rng.uniform(*cameras.distance)
-    position = np.array([pelvis[0] + distance * np.sin(azimuth), rng.uniform(*cameras.height), pelvis[2] + distance * np.cos(azimuth)])
-    rotation = look_at(position, pelvis + rng.normal(0, cameras.aim_jitter, 3))
-    fx, fy, cx, cy, _, _ = H36M_INTRINSICS[list(H36M_INTRINSICS)[rng.integers(4)]]
-
-    vertices_cam = (vertices - position) @ rotation.T
-    joints_cam = (joints - position) @ rotation.T
-    uv = project(vertices_cam, np.array([fx, fy, cx, cy]))
-    _, _, intrinsics = square_crop(uv.min(0), uv.max(0), cameras.crop_margin, size, np.array([fx, fy, cx, cy]))
+    camera = camera or cameras.sample(joints[0], rng)
+    vertices_cam = camera.to_camera(vertices)
+    joints_cam = camera.to_camera(joints)
+    if box is None:
+        uv = project(vertices_cam, camera.intrinsics)
+        box = (uv.min(0), uv.max(0))
+    _, _, intrinsics = square_crop(box[0], box[1], cameras.crop_margin, size, camera.intrinsics)
 
     light = unit(np.array([rng.uniform(-0.8, 0.8), rng.uniform(-1.0, 0.3), -1.0]))
     ambient = rng.uniform(0.3, 0.55)
