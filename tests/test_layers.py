@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from layer_testing import run_layer_test
 from tfpose3d.layers import GridSoftArgmax, GridSoftLabels, MultiRootMerge, StopGradient
+from tfpose3d.metrics import p_mpjpe
 
 
 def numpy_soft_labels(joint, grid_size, image_size, width):
@@ -97,6 +98,45 @@ def test_multi_root_merge_matches_numpy_on_noisy_poses():
     assert np.abs(out[:, 0]).max() == 0.0
 
 
+def _rotation(axis, angle):
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def test_rigid_alignment_undoes_a_root_turned_off_the_consensus():
+    rng = np.random.default_rng(3)
+    pose = rng.normal(size=(2, 17, 3)).astype(np.float32)
+    roots = [0, 9, 12]
+    per_root = np.stack([pose - pose[:, r : r + 1] for r in roots], axis=1)
+    # One root's whole estimate is turned 20 degrees about that root.
+    per_root[:, 1] = per_root[:, 1] @ _rotation(np.array([0.0, 1.0, 0.0]), 0.35).T
+    truth = pose - pose[:, :1]
+    plain = np.asarray(MultiRootMerge(roots)(per_root))
+    rigid = np.asarray(MultiRootMerge(roots, align="rigid")(per_root))
+    # Averaging differently turned copies blurs the shape; aligned first, the shape is exact (turned as
+    # the consensus is): after a similarity fit, the rigid merge's error vanishes and eq 7's does not.
+    assert p_mpjpe(plain, truth) > 0.005
+    assert p_mpjpe(rigid, truth) < 1e-4
+    # With no disagreement, every option is eq 7.
+    exact = np.stack([pose - pose[:, r : r + 1] for r in roots], axis=1)
+    for align in MultiRootMerge.ALIGNS:
+        np.testing.assert_allclose(np.asarray(MultiRootMerge(roots, align=align)(exact)), truth, atol=1e-4)
+
+
+def test_robust_weights_outvote_one_bad_joint_by_hand():
+    poses = np.zeros((1, 3, 17, 3), np.float32)
+    poses[0, 2, 5] = [3.0, 0.0, 0.0]  # root 2 puts joint 5 three units off
+    out = np.asarray(MultiRootMerge([0, 9, 12], align="robust", scale=0.5)(poses))
+    centred = poses - poses.mean(2, keepdims=True)
+    consensus = centred.mean(1)
+    weight = 1 / (1 + ((centred - consensus[:, None]) ** 2).sum(-1, keepdims=True) / 0.25)
+    expected = (weight * centred).sum(1) / weight.sum(1)
+    np.testing.assert_allclose(out, expected - expected[:, :1], atol=1e-5)
+    assert abs(out[0, 5, 0]) < abs(consensus[0, 5, 0] - consensus[0, 0, 0])
+    with pytest.raises(ValueError, match="align must be one of"):
+        MultiRootMerge([0], align="median")
+
+
 def test_stop_gradient_blocks_gradient_only():
     x = tf.Variable([[1.0, 2.0]])
     with tf.GradientTape(persistent=True) as tape:
@@ -111,6 +151,8 @@ def test_stop_gradient_blocks_gradient_only():
         (GridSoftLabels(8, 64), [np.full((2, 17, 2), 30.0, "float32"), np.ones((2, 17), "float32")]),
         (GridSoftArgmax(16, 225), [np.full((3, 17, 256), 1 / 256, "float32")]),
         (MultiRootMerge([0, 9], pelvis=0), [np.random.default_rng(1).normal(size=(3, 2, 17, 3)).astype("float32")]),
+        (MultiRootMerge([0, 9], align="rigid"), [np.random.default_rng(1).normal(size=(3, 2, 17, 3)).astype("float32")]),
+        (MultiRootMerge([0, 9], align="robust"), [np.random.default_rng(1).normal(size=(3, 2, 17, 3)).astype("float32")]),
         (StopGradient(), [np.ones((2, 5), "float32")]),
     ],
 )

@@ -69,7 +69,12 @@ def test_bone_metrics_by_hand():
     assert lengths.shape == (8, 16)
     assert lengths[0, 0] == pytest.approx(np.linalg.norm(true[0, 1] - true[0, 0]))  # pelvis -> r_hip
     assert metrics.bone_error(pred, true) == pytest.approx(0.1 * lengths.mean())
-    assert metrics.size_correlation(pred, true) == pytest.approx(1.0)
-    # One skeleton for everyone (scaled per sample in reverse) reads no size: correlation -1 here.
-    sizes = lengths.sum(1)
-    assert metrics.size_correlation(true / sizes[:, None, None] ** 2, true) < -0.9
+    # Scale changes no proportion: read perfectly.
+    assert metrics.proportion_correlation(pred, true) == pytest.approx(1.0)
+    # One skeleton for everyone reads no proportion: its shares never change.
+    assert metrics.proportion_correlation(np.repeat(true[:1], len(true), 0), true) == 0.0
+    # Per bone it is Pearson's r of the shares (numpy's), averaged.
+    noisy = true + rng.normal(size=true.shape) * 60
+    shares = [b / b.sum(1, keepdims=True) for b in (metrics.bone_lengths(noisy), lengths)]
+    expected = np.mean([np.corrcoef(shares[0][:, k], shares[1][:, k])[0, 1] for k in range(16)])
+    assert metrics.proportion_correlation(noisy, true) == pytest.approx(expected)

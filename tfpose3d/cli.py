@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 import tfpose3d
 from tfpose3d.config import VARIANTS
+from tfpose3d.data.render import LOOKS
 from tfpose3d.distribute import STRATEGIES, WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.presets import PRESETS
@@ -72,6 +74,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     ren.add_argument("--seed", type=NON_NEGATIVE, default=0)
     ren.add_argument("--split", choices=("train", "test"), default="train")
     ren.add_argument("--workers", type=POSITIVE, default=None, help="render processes (default: all cores)")
+    ren.add_argument("--look", choices=LOOKS, default="full", help=LOOK_HELP)
     ren.set_defaults(func=_render)
     pre = dsub.add_parser("preview", help="a PNG grid of samples with their 2D joints drawn")
     pre.add_argument("--data", required=True, help="a rendered dataset folder, or one holding train/ and test/")
@@ -96,7 +99,7 @@ def _import_bvh(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from tfpose3d.data import records
 
-    manifest = records.write_rendered(args.poses, args.out, args.count, args.seed, args.split, args.workers)
+    manifest = records.write_rendered(args.poses, args.out, args.count, args.seed, args.split, args.workers, look=args.look)
     print(f"{args.out}: {manifest['count']} {args.split} images in {len(manifest['shards'])} shard(s)")
     return 0
 
@@ -117,6 +120,8 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOK_HELP = ("what the renderer varies beyond body and pose (mocap data): each look adds one real-photo "
+             "ingredient to the one before; default full")
 DATA_HELP = ("a folder with rendered train/ and test/, h36m:ROOT, or mocap:NAME_OR_NPZ "
              "(default: mocap:bandai-namco, the shipped motion capture rendered once)")
 
@@ -133,6 +138,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=NON_NEGATIVE)
     p.add_argument("--train-images", type=POSITIVE, help="rendered training images (mocap data)")
     p.add_argument("--test-images", type=POSITIVE, help="rendered test images (mocap data)")
+    p.add_argument("--look", choices=LOOKS, help=LOOK_HELP)
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
@@ -149,7 +155,8 @@ def _train_config(args: argparse.Namespace):
     return train_preset(
         args.preset, {"variant": args.variant} if args.variant else None, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
-        train_images=args.train_images, test_images=args.test_images, validation_steps=args.validation_steps,
+        train_images=args.train_images, test_images=args.test_images, look=args.look,
+        validation_steps=args.validation_steps,
         strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
 
@@ -168,6 +175,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="a rendered test dataset (or a folder holding test/), h36m:ROOT or "
                    "mocap:NAME (default: the run's own test data)")
     p.add_argument("--out", default=None, help="where evaluation/ goes (default: beside the model)")
+    p.add_argument("--photos", default=None, metavar="DIR",
+                   help="instead, real photographs with 2D joints (annotations.json as in real-photos-dev): the 2D "
+                        "error of the model (a run, .keras, SavedModel or .tflite) against the mean 2D pose of the "
+                        "training renders (from --data or the run's data)")
     p.set_defaults(func=_evaluate)
 
 
@@ -176,6 +187,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tfpose3d.evaluate import evaluate, run_source
 
     source = open_source(args.data) if args.data else run_source(args.model)
+    if args.photos:
+        from tfpose3d import contract
+        from tfpose3d.evaluate import evaluate_photos, training_mean_2d
+
+        source.check(("train",))
+        out = Path(args.out) if args.out else Path(args.model if Path(args.model).is_dir() else Path(args.model).parent)
+        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out / "evaluation")
+        print(table.to_markdown(index=False, floatfmt=".3g"))
+        print(f"pictures: {out / 'evaluation' / 'photos.png'}")
+        return 0
     result = evaluate(args.model, source, args.out)
     for name, frame in result.items():
         print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")

@@ -14,6 +14,7 @@ from typing import Any
 from tfpose3d import skeleton
 from tfpose3d.distribute import STRATEGIES
 from tfpose3d.data.pipeline import Augment
+from tfpose3d.data.render import look_named
 from tfpose3d.data.sources import RenderOptions
 
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
@@ -140,6 +141,7 @@ class TrainConfig:
         learning_rate: peak Adam learning rate, cosine-decayed to 1% over the run.
         seed: weights, data order and augmentation.
         train_images, test_images: rendered images when training on the shipped motion capture.
+        look: what the renderer varies beyond body and pose (a row of `tfpose3d.data.render.LOOKS`).
         validation_steps: validation batches per epoch (None: the whole test set).
         augment: pipeline augmentation.
         strategy: "default" (one device), "mirrored" (all local GPUs, or CPUs) or
@@ -158,6 +160,7 @@ class TrainConfig:
     seed: int = 0
     train_images: int = 100000
     test_images: int = 5000
+    look: str = "full"
     validation_steps: int | None = None
     augment: Augment = Augment()
     strategy: str = "default"
@@ -175,11 +178,12 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {STRATEGIES}")
+        look_named(self.look)
 
     @property
     def render_options(self) -> RenderOptions:
         """How a "mocap:" data source renders this run's images (counts and seed)."""
-        return RenderOptions(self.train_images, self.test_images, self.seed)
+        return RenderOptions(self.train_images, self.test_images, self.seed, look=self.look)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

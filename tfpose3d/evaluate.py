@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfpose3d import metrics, skeleton
+from tfpose3d import contract, metrics, skeleton
 from tfpose3d.config import read_run
+from tfpose3d.data import render
+from tfpose3d.data.camera import square_crop
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, load_model
 
@@ -57,8 +59,8 @@ def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFra
             f"PCK3D@{PCK3D_MM:.0f}mm": metrics.pck3d(pose, true, PCK3D_MM),
             f"PCK2D@{threshold_2d:.1f}px": metrics.pck2d(joints_2d, pred["true_2d"], threshold_2d) if joints_2d is not None else np.nan,
             "bone error (mm)": metrics.bone_error(pose, true),
-            # The mean pose has one size, so no correlation to report.
-            "size r": metrics.size_correlation(pose, true) if joints_2d is not None else np.nan,
+            # The mean pose has one set of proportions, so no correlation to report.
+            "proportion r": metrics.proportion_correlation(pose, true) if joints_2d is not None else np.nan,
             "samples": len(true),
         }
 
@@ -96,6 +98,84 @@ def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def read_photos(folder: str | os.PathLike) -> list[dict]:
+    """People in real photographs with 2D joints (`annotations.json` as in real-photos-dev, see its SOURCE.md).
+
+    Each entry: `image` (path), `joints_2d` (17, 2) float with NaN where a joint is not annotated, `set`.
+    """
+    folder = Path(folder)
+    path = folder / "annotations.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder}: no annotations.json (a folder of photos with 2D joints is needed)")
+    try:
+        data = json.loads(path.read_text())
+        if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
+            raise ValueError("joint_names differ from the Human3.6M order")
+        people = [{"image": folder / p["image"], "set": p.get("set", ""),
+                   "joints_2d": np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)}
+                  for p in data["people"]]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a photo annotation file ({err.__class__.__name__}: {err})") from None
+    if not people:
+        raise ValueError(f"{path}: no people")
+    return people
+
+
+def crop_person(image: np.ndarray, joints_2d: np.ndarray, size: int, margin: float = render.H36M_CAMERAS.crop_margin) -> tuple[np.ndarray, np.ndarray]:
+    """A square crop around the annotated joints, as the renderer frames a person; returns it and the joints in it."""
+    from PIL import Image
+
+    seen = joints_2d[np.isfinite(joints_2d).all(1)]
+    corner, scale, _ = square_crop(seen.min(0), seen.max(0), margin, size, np.zeros(4))
+    side = size / scale
+    box = tuple(int(round(v)) for v in (corner[0], corner[1], corner[0] + side, corner[1] + side))
+    # PIL pads outside the photo with black.
+    crop = Image.fromarray(image).crop(box).resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(crop), (joints_2d - box[:2]) * size / (box[2] - box[0])
+
+
+def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,
+                    out_dir: str | os.PathLike) -> pd.DataFrame:
+    """2D error on real photographs, for a run folder or any exported form, against always answering `mean_2d`.
+
+    Errors are fractions of the crop side over the annotated joints; PCK counts joints within 10% of it.
+    `mean_2d` (17, 2) is the mean training-render 2D pose as a fraction of the image side. Writes
+    photos.md, photos.csv and photos.png (predictions over each crop) into `out_dir`.
+    """
+    from tfpose3d import viz
+    from tfpose3d.data.images import read_rgb
+    from tfpose3d.predict import Predictor
+
+    people = read_photos(folder)
+    run_model = Path(model_path) / "model.keras"
+    predictor = Predictor(run_model if run_model.is_file() else model_path)
+    size = contract.IMAGE_SIZE
+    crops, truths = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
+    pred = predictor(np.stack(crops))["joints_2d"] / size
+    true = np.stack(truths) / size
+    rows = []
+    for name, guess in (("model", pred), ("mean 2D pose", np.broadcast_to(mean_2d, true.shape))):
+        error = np.linalg.norm(guess - true, axis=-1)
+        error = error[np.isfinite(error)]
+        rows.append({"predictor": name, "2D error (of crop side)": error.mean(), "PCK@0.1": (error <= 0.1).mean(),
+                     "people": len(people), "joints": error.size})
+    table = pd.DataFrame(rows)
+    table["vs mean 2D"] = table["2D error (of crop side)"] / table["2D error (of crop side)"].iloc[1]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "photos.csv", index=False)
+    (out / "photos.md").write_text(f"# {model_path} on the photos in {folder}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
+    tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(crops, pred, true)]
+    viz.grid(tiles, 6).save(out / "photos.png")
+    return table
+
+
+def training_mean_2d(source: Source, image_size: int, count: int = 5000) -> np.ndarray:
+    """The mean 2D pose of a source's training samples, as a fraction of the image side."""
+    joints = [s["joints_2d"] / image_size for s in source.samples("train", image_size).take(count).as_numpy_iterator()]
+    return np.mean(joints, axis=0)
 
 
 def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:

@@ -107,26 +107,42 @@ class GridSoftArgmax(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MultiRootMerge(keras.layers.Layer):
-    """Merge per-root relative poses into one pelvis-relative pose (eq 7).
+    """Merge per-root relative poses into one pelvis-relative pose (eq 7), optionally aligned first.
 
     Input (B, Nr, Nj, 3): for root r, the pose relative to that root (the
     root's own row is ignored and taken as zero). Each root's pose is shifted
-    to zero mean over joints, the Nr poses are averaged, and the result is
-    translated so that the pelvis is at the origin.
+    to zero mean over joints and the Nr poses are averaged (eq 7); the result
+    is translated so that the pelvis is at the origin.
+
+    The paper's conclusion asks for "an aligning method for the multiple
+    regression results"; `align` gives two:
+    - "rigid": each root's centred pose is first rotated onto the eq 7
+      consensus (Kabsch: the rotation that best fits it), then they are averaged;
+    - "robust": each root's estimate of each joint is weighted by its agreement
+      with the consensus, 1 / (1 + (distance / `scale`)^2), so a root that is
+      far off for one joint counts less for that joint.
 
     Args:
         roots: joint index of each of the Nr roots, in the input's order.
         pelvis: joint index placed at the origin.
+        align: "none" (eq 7), "rigid" or "robust".
+        scale: the robust weight's distance scale, in the input's unit.
 
     Example:
-    >>> MultiRootMerge(roots=[0, 9])(np.zeros((4, 2, 17, 3), "float32")).shape
+    >>> MultiRootMerge(roots=[0, 9], align="rigid")(np.zeros((4, 2, 17, 3), "float32")).shape
     TensorShape([4, 17, 3])
     """
 
-    def __init__(self, roots: Sequence[int], pelvis: int = skeleton.PELVIS, **kwargs):
+    ALIGNS = ("none", "rigid", "robust")
+
+    def __init__(self, roots: Sequence[int], pelvis: int = skeleton.PELVIS, align: str = "none", scale: float = 0.5, **kwargs):
         super().__init__(**kwargs)
+        if align not in self.ALIGNS:
+            raise ValueError(f"align must be one of {self.ALIGNS}, got {align!r}")
         self.roots = [int(r) for r in roots]
         self.pelvis = int(pelvis)
+        self.align = align
+        self.scale = float(scale)
 
     def call(self, poses):
         num_joints = poses.shape[-2]
@@ -136,13 +152,24 @@ class MultiRootMerge(keras.layers.Layer):
         poses = poses * keep[None, :, :, None]
         centred = poses - ops.mean(poses, axis=2, keepdims=True)
         merged = ops.mean(centred, axis=1)
+        if self.align == "rigid":
+            # Kabsch per root: H = P^T C = U S V^T; R = U diag(1, 1, det) V^T rotates P onto C without reflecting.
+            u, _, vt = ops.svd(ops.einsum("brji,bjk->brik", centred, merged))
+            det = ops.sign(ops.det(ops.matmul(u, vt)))
+            fix = ops.stack([ops.ones_like(det), ops.ones_like(det), det], axis=-1)
+            rotation = ops.matmul(u * fix[..., None, :], vt)
+            merged = ops.mean(ops.einsum("brji,brik->brjk", centred, rotation), axis=1)
+        elif self.align == "robust":
+            distance2 = ops.sum(ops.square(centred - merged[:, None]), axis=-1, keepdims=True)
+            weight = 1.0 / (1.0 + distance2 / self.scale**2)
+            merged = ops.sum(weight * centred, axis=1) / ops.sum(weight, axis=1)
         return merged - merged[:, self.pelvis : self.pelvis + 1, :]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(input_shape[2:])
 
     def get_config(self):
-        return {**super().get_config(), "roots": self.roots, "pelvis": self.pelvis}
+        return {**super().get_config(), "roots": self.roots, "pelvis": self.pelvis, "align": self.align, "scale": self.scale}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

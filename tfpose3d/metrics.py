@@ -54,12 +54,19 @@ def bone_error(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.abs(bone_lengths(pred) - bone_lengths(true)).mean())
 
 
-def size_correlation(pred: np.ndarray, true: np.ndarray) -> float:
-    """Pearson correlation of the predicted and true skeleton size (sum of bone lengths) across samples.
+def proportion_correlation(pred: np.ndarray, true: np.ndarray) -> float:
+    """How well a model reads a person's proportions: per bone, the Pearson correlation across samples of
+    its predicted and true share of the skeleton's total length; the mean over bones.
 
-    Near 0 when a model answers one skeleton's proportions whatever the person; 1 when it reads them.
+    Near 0 when a model answers one skeleton's proportions whatever the person; 1 when it reads them. Shares,
+    not lengths: a crop leaves a person's absolute size unknowable (a tall person far away looks like a short
+    one near), but not their proportions.
     """
-    return float(np.corrcoef(bone_lengths(pred).sum(1), bone_lengths(true).sum(1))[0, 1])
+    p, t = (lengths / lengths.sum(1, keepdims=True) for lengths in (bone_lengths(pred), bone_lengths(true)))
+    p, t = p - p.mean(0), t - t.mean(0)
+    spread = np.sqrt((p**2).sum(0) * (t**2).sum(0))
+    # A share that never changes carries no information: correlation 0, not undefined.
+    return float(np.mean(np.where(spread > 1e-12, (p * t).sum(0) / np.maximum(spread, 1e-12), 0.0)))
 
 
 def pck3d(pred: np.ndarray, true: np.ndarray, threshold: float = 150.0) -> float:

@@ -15,10 +15,16 @@ def _side_colour(joint: int) -> tuple[int, int, int]:
     return LEFT if name.startswith("l_") else RIGHT if name.startswith("r_") else CENTRE
 
 
-def draw_skeleton_2d(image: np.ndarray, joints_2d: np.ndarray, width: int = 2) -> Image.Image:
-    """The image with bones drawn (subject's left red, right blue, centre yellow)."""
+def draw_skeleton_2d(image: np.ndarray, joints_2d: np.ndarray, width: int = 2, truth: np.ndarray | None = None) -> Image.Image:
+    """The image with bones drawn (subject's left red, right blue, centre yellow).
+
+    `truth` (17, 2), NaN where unknown: the true joints as white rings, to compare with.
+    """
     im = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(im)
+    if truth is not None:
+        for x, y in truth[np.isfinite(truth).all(1)]:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], outline=(255, 255, 255), width=1)
     for parent, child in skeleton.BONES:
         draw.line([tuple(map(float, joints_2d[parent])), tuple(map(float, joints_2d[child]))], fill=_side_colour(child), width=width)
     for j, (x, y) in enumerate(joints_2d):

@@ -41,7 +41,7 @@ BONES = {
     "RightHand": ["RThumb", "RightFingerBase", "RightHandFinger1"],
 }
 LANDMARKS = [
-    "pelvis", "spine-1", "spine-2", "spine-3", "spine-4", "neck", "head", "head-2",
+    "pelvis", "spine-1", "spine-2", "spine-3", "spine-4", "neck", "head", "head-2", "l-eye", "r-eye", "mouth",
     *(f"{s}-{j}" for s in "lr" for j in ("upper-leg", "knee", "ankle", "toe-3-1", "clavicle", "shoulder", "elbow", "hand", "hand-3")),
 ]
 ADULT_AGES = ("young", "old")  # MakeHuman's 25 and 90 years; the sampler stays between them

@@ -8,7 +8,7 @@ import os
 import tensorflow as tf
 
 from tfpose3d import skeleton
-from tfpose3d.data import mocap, records
+from tfpose3d.data import mocap, records, render
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -165,14 +165,15 @@ def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool,
     return ds.cache() if cache else ds
 
 
-def render_stream(poses_name: str, split: str, seed: int, image_size: int) -> tf.data.Dataset:
-    """An endless stream rendered on the fly from a motion set."""
+def render_stream(poses_name: str, split: str, seed: int, image_size: int, look: str = "full") -> tf.data.Dataset:
+    """An endless stream rendered on the fly from a motion set, in a look of `render.LOOKS`."""
     poses = mocap.load_motion(poses_name).select(split)
+    chosen = render.look_named(look)
 
     def generate():
         i = 0
         while True:
-            yield from records.render_indices(poses, seed, range(i, i + 64))
+            yield from records.render_indices(poses, seed, range(i, i + 64), look=chosen)
             i += 64
 
     # The renderer yields PNG bytes, decoded in the pipeline like records are.

@@ -1,4 +1,4 @@
-"""A z-buffered triangle rasteriser in numba: perspective-correct depth and Gouraud colour.
+"""A z-buffered triangle rasteriser in numba: per pixel, the visible face and its perspective-correct weights.
 
 Pixels are sampled at their centres (x + 0.5, y + 0.5), the convention of
 `camera.project`, so a vertex projected there lands where it is drawn.
@@ -30,21 +30,24 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, fastmath=True)
-def rasterize(xy: np.ndarray, z: np.ndarray, shade: np.ndarray, colours: np.ndarray, faces: np.ndarray,
-              image: np.ndarray, depth: np.ndarray) -> None:
-    """Draw triangles into `image` (H, W, 3) float32 where nearer than `depth` (H, W), both in place.
+def rasterize(xy: np.ndarray, z: np.ndarray, faces: np.ndarray,
+              depth: np.ndarray, face_id: np.ndarray, weights: np.ndarray) -> None:
+    """Draw triangles where nearer than `depth` (H, W): the visible face and its weights at each pixel.
 
-    Colour is per face (materials keep sharp edges), light per vertex (shading stays smooth).
+    A deferred rasteriser: it writes, in place, `depth`, `face_id` (H, W) (the face
+    drawn, else left as it was: start it at -1) and `weights` (H, W, 3), the
+    perspective-correct barycentric weights of that face's corners, with which
+    any per-vertex attribute (colour, normal, rest position) is interpolated.
 
     Args:
         xy: (V, 2) pixel coordinates; z: (V,) depth along the optical axis (> 1 to be drawn).
-        shade: (V,) light at each vertex. colours: (F, 3) each face's colour. faces: (F, 3) vertex indices.
+        faces: (F, 3) vertex indices.
 
     Example:
-        >>> image, depth = np.zeros((4, 4, 3), np.float32), np.full((4, 4), np.inf, np.float32)
+        >>> depth, face = np.full((4, 4), np.inf, np.float32), np.full((4, 4), -1, np.int32)
         >>> rasterize(np.array([[0, 0], [4, 0], [0, 4]], np.float32), np.full(3, 10.0, np.float32),
-        ...           np.ones(3, np.float32), np.ones((1, 3), np.float32), np.array([[0, 1, 2]]), image, depth)
-        >>> int(np.isfinite(depth).sum())
+        ...           np.array([[0, 1, 2]]), depth, face, np.zeros((4, 4, 3), np.float32))
+        >>> int((face == 0).sum())
         10
     """
     height, width = depth.shape
@@ -70,11 +73,19 @@ def rasterize(xy: np.ndarray, z: np.ndarray, shade: np.ndarray, colours: np.ndar
                 w2 = 1.0 - w0 - w1
                 if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
                     continue
-                # Screen-space weights over 1/z make depth and colour perspective-correct.
+                # Screen-space weights over 1/z make depth and attributes perspective-correct.
                 inv = w0 * iz0 + w1 * iz1 + w2 * iz2
                 d = 1.0 / inv
                 if d < depth[py, px]:
                     depth[py, px] = d
-                    light = (w0 * iz0 * shade[a] + w1 * iz1 * shade[b] + w2 * iz2 * shade[c]) * d
-                    for k in range(3):
-                        image[py, px, k] = light * colours[f, k]
+                    face_id[py, px] = f
+                    weights[py, px, 0] = w0 * iz0 * d
+                    weights[py, px, 1] = w1 * iz1 * d
+                    weights[py, px, 2] = w2 * iz2 * d
+
+
+def interpolate(attribute: np.ndarray, faces: np.ndarray, face_id: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A per-vertex attribute (V, D) at the drawn pixels `face_id >= 0`: (number of those pixels, D)."""
+    drawn = face_id >= 0
+    corners = attribute[faces[face_id[drawn]]]  # (P, 3, D)
+    return np.einsum("pk,pkd->pd", weights[drawn], corners)

@@ -64,7 +64,8 @@ FEATURES = {
 }
 
 
-def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE) -> list[dict]:
+def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
+                   look: render.Look = render.Look()) -> list[dict]:
     """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as PNG-image samples.
 
     Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
@@ -75,22 +76,22 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
         rng = np.random.default_rng([seed, i])
         frame = int(rng.integers(len(poses)))
         shaped = model.body(body.sample_shape(rng))
-        sample = render.render_body(shaped, *poses.pose(shaped, frame), rng, size=size)
+        sample = render.render_body(shaped, *poses.pose(shaped, frame), rng, size=size, look=look)
         clip = poses.clip[frame]
         out.append({
             "image": images.encode_png(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
-            "visibility": np.ones(skeleton.NUM_JOINTS, np.float32), "intrinsics": sample.intrinsics,
+            "visibility": sample.visibility, "intrinsics": sample.intrinsics,
             "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
         })
     return out
 
 
-_worker_poses: mocap.MotionSet | None = None
+_worker: tuple[mocap.MotionSet, render.Look] | None = None
 
 
-def _init_worker(poses: mocap.MotionSet, single_threaded: bool = False) -> None:
-    global _worker_poses
-    _worker_poses = poses
+def _init_worker(poses: mocap.MotionSet, look: render.Look, single_threaded: bool = False) -> None:
+    global _worker
+    _worker = poses, look
     if single_threaded:
         # One BLAS thread per worker: with a pool per core, more only contend (2 workers went 290 -> 120 images/s).
         threadpoolctl.threadpool_limits(1)
@@ -98,19 +99,20 @@ def _init_worker(poses: mocap.MotionSet, single_threaded: bool = False) -> None:
 
 def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
     seed, start, stop = args
-    return [make_example(s) for s in render_indices(_worker_poses, seed, range(start, stop))]
+    poses, look = _worker
+    return [make_example(s) for s in render_indices(poses, seed, range(start, stop), look=look)]
 
 
-def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int) -> Iterator[bytes]:
+def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int, look: render.Look = render.Look()) -> Iterator[bytes]:
     """Serialised examples 0..count-1 of the seeded stream, in order, rendered by `workers` processes."""
     chunks = [(seed, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
     if workers <= 1:
-        _init_worker(poses)
+        _init_worker(poses, look)
         for chunk in chunks:
             yield from _render_chunk(chunk)
         return
     # fork: workers need only numpy, numba and the motion arrays already in memory.
-    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, True)) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, look, True)) as pool:
         for examples in pool.imap(_render_chunk, chunks):
             yield from examples
 
@@ -123,14 +125,18 @@ def write_rendered(
     split: str = "train",
     workers: int | None = None,
     progress: bool = True,
+    look: str = "full",
 ) -> dict:
     """Render `count` samples of `split` into sharded TFRecords in `out_dir` and write the manifest.
+
+    `look` names a row of `render.LOOKS`: what varies beyond body and pose.
 
     Shards are written to a temporary folder beside `out_dir` and moved in at
     the end, so an interrupted run leaves no partial dataset.
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
+    chosen = render.look_named(look)
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
@@ -144,7 +150,7 @@ def write_rendered(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        stream = iter_rendered(poses, count, seed, workers)
+        stream = iter_rendered(poses, count, seed, workers, chosen)
         shards = []
         for k in range(num_shards):
             name = f"{split}-{k:05d}-of-{num_shards:05d}.tfrecord"
@@ -160,7 +166,7 @@ def write_rendered(
             print()
         manifest = {
             "count": count, "seed": seed, "split": split, "image_size": IMAGE_SIZE, "shards": shards,
-            "poses": poses_name, "renderer": render.VERSION, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
+            "poses": poses_name, "renderer": render.VERSION, "look": look, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
             "frames_in_split": len(poses), "tfpose3d_version": tfpose3d.__version__,
             "format": {k: str(v.shape) for k, v in FEATURES.items()},
         }

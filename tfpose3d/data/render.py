@@ -1,10 +1,12 @@
 """The software renderer: a posed, shaped human mesh and a camera to an RGB image with exact labels.
 
-A body from `body.BodyModel` is posed by one motion frame, dressed (skin,
-hair, top, trousers or shorts, shoes; sleeve and leg lengths vary), lit by an
-ambient plus a directional light, and drawn by the z-buffered rasteriser in
-`raster`. The labels are the posed body's own Human3.6M joints. numpy and
-numba only; no TensorFlow, so worker processes stay light.
+A body from `body.BodyModel` posed by one motion frame is dressed
+(`appearance`), put in front of a scene (`scenes`), drawn by the deferred
+z-buffered rasteriser (`raster`), maybe partly hidden by things in front,
+and passed through a camera's faults (`imaging`). The labels are the posed
+body's own Human3.6M joints; a joint cut off by the crop or hidden by a thing
+in front is marked invisible. numpy, numba and PIL only; no TensorFlow, so
+worker processes stay light.
 """
 
 from __future__ import annotations
@@ -14,14 +16,50 @@ import dataclasses
 import numpy as np
 
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import raster
+from tfpose3d.data import appearance, imaging, raster, scenes
 from tfpose3d.data.body import Body
 from tfpose3d.data.camera import H36M_INTRINSICS, look_at, project, square_crop
-from tfpose3d.data.rotations import unit
 
 # Names what the renderer draws; rendered-data folders and manifests carry it, so data drawn by an
-# earlier renderer (the capsule bodies) is never mistaken for this one's.
-VERSION = "mesh-1"
+# earlier renderer is never mistaken for this one's.
+VERSION = "mesh-2"
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """What the renderer varies beyond the body and its pose: the ingredients of real-photo appearance.
+
+    Args:
+        photo_backgrounds: how often a real photograph stands behind the person (else a procedural room).
+        textures: patterned clothes, textured skin and hair, a face.
+        occluders: how often things stand in front of the person.
+        imaging: blur, noise, low light, colour casts, vignetting, JPEG.
+        cameras: varied focal length, height, distance and roll, and a crop jittered like a detector's box
+            (sometimes cutting off feet or hands); else Human3.6M-like cameras and a centred crop.
+    """
+
+    photo_backgrounds: float = 0.7
+    textures: bool = True
+    occluders: float = 0.4
+    imaging: bool = True
+    cameras: bool = True
+
+
+# Each look adds one ingredient to the one before: the real-photo ablation trains one model per row.
+LOOKS: dict[str, Look] = {
+    "plain": Look(0.0, False, 0.0, False, False),
+    "backgrounds": Look(0.7, False, 0.0, False, False),
+    "appearance": Look(0.7, True, 0.0, False, False),
+    "occluders": Look(0.7, True, 0.4, False, False),
+    "imaging": Look(0.7, True, 0.4, True, False),
+    "full": Look(),
+}
+
+
+def look_named(name: str) -> Look:
+    if name not in LOOKS:
+        raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
+    return LOOKS[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +78,19 @@ class Camera:
 class CameraRange:
     """Where virtual cameras stand, like Human3.6M's around a person in a room.
 
-    Distances in mm on the ground from the pelvis; the camera looks at the pelvis (with jitter).
+    Distances in mm on the ground from the pelvis; the camera looks at the pelvis (with jitter). The crop is
+    a square `crop_margin` times the longer side of the joints' box: with the body's extent beyond its
+    joints (hands, feet, the top of the head; the mesh box is 1.11-1.20 times the joints' box, median 1.15)
+    that leaves a margin of about 1.25 around the body, and a photo with 2D joints crops the same way.
     """
 
     distance: tuple[float, float] = (3500.0, 6500.0)
     height: tuple[float, float] = (900.0, 2300.0)
     aim_jitter: float = 150.0
-    crop_margin: float = 1.25
+    crop_margin: float = 1.45
+    focal: tuple[float, float] = (1.0, 1.0)  # times Human3.6M's focal length
+    roll_degrees: float = 0.0  # s.d. of the camera's roll
+    crop_jitter: float = 0.0  # s.d. of the crop's shift and log-scale, in crop sides
 
     def sample(self, target: np.ndarray, rng: np.random.Generator) -> Camera:
         """A camera at a random azimuth, distance and height, aimed near `target`, with Human3.6M intrinsics."""
@@ -54,66 +98,29 @@ class CameraRange:
         distance = rng.uniform(*self.distance)
         position = np.array([target[0] + distance * np.sin(azimuth), rng.uniform(*self.height), target[2] + distance * np.cos(azimuth)])
         rotation = look_at(position, target + rng.normal(0, self.aim_jitter, 3))
+        if self.roll_degrees:
+            roll = np.radians(rng.normal(0, self.roll_degrees))
+            c, s = np.cos(roll), np.sin(roll)
+            rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ rotation
         fx, fy, cx, cy, _, _ = H36M_INTRINSICS[list(H36M_INTRINSICS)[rng.integers(4)]]
-        return Camera(position, rotation, np.array([fx, fy, cx, cy]))
+        zoom = rng.uniform(*self.focal)
+        return Camera(position, rotation, np.array([fx * zoom, fy * zoom, cx, cy]))
+
+    def crop_box(self, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The joints' box [lo, hi] moved and scaled as a person detector's box would be."""
+        if not self.crop_jitter:
+            return lo, hi
+        side = float(np.max(hi - lo))
+        centre = (lo + hi) / 2 + rng.normal(0, self.crop_jitter, 2) * side
+        half = (hi - lo) / 2 * np.exp(rng.normal(0, self.crop_jitter))
+        return centre - half, centre + half
 
 
-SKIN_TONES = np.array([[255, 219, 172], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [92, 56, 30]], np.float32)
-HAIR_COLOURS = np.array([[20, 15, 10], [60, 40, 25], [110, 75, 40], [180, 140, 80], [120, 120, 120], [200, 180, 140]], np.float32)
-
-
-def dress(body: Body, rng: np.random.Generator) -> np.ndarray:
-    """Per-vertex base colours (V, 3): skin, hair, a top with a sleeve length, trousers or shorts, shoes."""
-    part = np.asarray(body.bone_names)[body.part]
-    rest, mark = body.vertices, body.landmarks
-    skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.05)
-    hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.2)
-    top, bottom, shoes = rng.uniform(0, 255, size=(3, 3)) * [[1.0], [0.8], [0.5]]
-    colours = np.broadcast_to(skin, rest.shape).astype(np.float32).copy()
-
-    def along(start: str, end: str) -> np.ndarray:
-        a, b = mark[start], mark[end]
-        return (rest - a) @ (b - a) / float((b - a) @ (b - a))
-
-    side = np.where(rest[:, 0] > 0, "l", "r")
-    # The waistband follows the rig: the pelvis bones' skin is the trousers', the spine's the top's.
-    colours[np.isin(part, ["LowerBack", "Spine", "Spine1", "LeftShoulder", "RightShoulder"])] = top
-    colours[np.isin(part, ["Hips", "LHipJoint", "RHipJoint"])] = bottom
-    sleeve = rng.choice([0.0, 0.3, 0.55, 1.05], p=[0.1, 0.35, 0.15, 0.4])  # of shoulder -> wrist
-    legs = rng.choice([0.35, 0.6, 1.05], p=[0.25, 0.1, 0.65])  # of hip -> ankle
-    for s in "lr":
-        arm = np.isin(part, ["LeftArm", "LeftForeArm"] if s == "l" else ["RightArm", "RightForeArm"]) & (side == s)
-        colours[arm & (along(f"{s}-shoulder", f"{s}-hand") < sleeve)] = top
-        leg = np.isin(part, ["LeftUpLeg", "LeftLeg"] if s == "l" else ["RightUpLeg", "RightLeg"])
-        colours[leg & (along(f"{s}-upper-leg", f"{s}-ankle") < legs)] = bottom
-    colours[np.isin(part, ["LeftFoot", "RightFoot"])] = shoes
-    # Hair: the scalp above a line from brow to nape; long hair also down the back of the head and neck.
-    head = np.isin(part, ["Head", "Neck1", "Neck"])
-    skull, crown = mark["head"], mark["crown"]
-    rise = (rest[:, 1] - skull[1]) / (crown[1] - skull[1])
-    front = rest[:, 2] - skull[2]
-    length = rng.choice([0.0, 1.0, 2.0], p=[0.1, 0.6, 0.3])
-    if length > 0:
-        colours[head & (rise > 0.55 - 0.008 * np.maximum(-front, 0))] = hair
-    if length > 1:
-        colours[head & (front < -20.0) & (rise > -0.6)] = hair
-    return colours
-
-
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A room-like backdrop: wall and floor colours split at a horizon, boxes, and texture noise."""
-    wall, floor = rng.uniform(20, 235, size=(2, 3))
-    horizon = rng.uniform(0.3, 0.9) * size
-    rows = np.arange(size, dtype=np.float32)[:, None, None]
-    shade = 1.0 + rng.uniform(-0.3, 0.3) * (rows / size - 0.5)
-    img = np.where(rows < horizon, wall, floor) * shade * np.ones((1, size, 1), np.float32)
-    for _ in range(rng.integers(0, 5)):
-        x0, y0 = rng.integers(0, size, 2)
-        w, h = rng.integers(size // 10, size // 2, 2)
-        img[y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 255, 3)
-    coarse = rng.normal(0, rng.uniform(3, 20), size=(size // 8 + 1, size // 8 + 1, 1))
-    img += np.repeat(np.repeat(coarse, 8, 0), 8, 1)[:size, :size]
-    return img
+# Human3.6M-like cameras, and the variety of people's photos (phones to telephoto, children's height to
+# first floor, tilted, loosely framed).
+H36M_CAMERAS = CameraRange()
+VARIED_CAMERAS = CameraRange(distance=(2000.0, 10000.0), height=(300.0, 3000.0), aim_jitter=250.0, focal=(0.5, 2.5),
+                             roll_degrees=6.0, crop_jitter=0.08)
 
 
 @dataclasses.dataclass
@@ -122,7 +129,8 @@ class RenderedSample:
     joints_3d: np.ndarray  # (17, 3) float32, camera frame, mm
     joints_2d: np.ndarray  # (17, 2) float32, pixels of `image`
     intrinsics: np.ndarray  # (4,) float32 fx, fy, cx, cy of the crop
-    mask: np.ndarray  # (S, S) bool, the pixels the body covers
+    visibility: np.ndarray  # (17,) float32: 0 where a joint is outside the crop or behind a thing in front
+    mask: np.ndarray  # (S, S) bool, the pixels where the body is seen
 
 
 def render_body(
@@ -131,44 +139,58 @@ def render_body(
     joints: np.ndarray,
     rng: np.random.Generator,
     size: int = IMAGE_SIZE,
-    cameras: CameraRange = CameraRange(),
+    look: Look = Look(),
     camera: Camera | None = None,
     box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RenderedSample:
     """Render `body` posed as `vertices` (V, 3) with `joints` (17, 3) (Y-up world, mm).
 
-    The camera is `camera`, or one drawn from `cameras` like Human3.6M's around
-    the person. The image is a square crop, `size` pixels, around `box` (full-frame
-    pixels lo, hi) or else around the projected mesh; the returned intrinsics are
-    the crop's, so projecting `joints_3d` with them gives `joints_2d`.
+    The camera is `camera`, or one drawn for the `look`. The image is a square
+    crop, `size` pixels, around `box` (full-frame pixels lo, hi) or else around
+    the projected joints (jittered for a varied look); the returned intrinsics
+    are the crop's, so projecting `joints_3d` with them gives `joints_2d`.
     """
+    cameras = VARIED_CAMERAS if look.cameras else H36M_CAMERAS
     camera = camera or cameras.sample(joints[0], rng)
     vertices_cam = camera.to_camera(vertices)
     joints_cam = camera.to_camera(joints)
     if box is None:
-        uv = project(vertices_cam, camera.intrinsics)
-        box = (uv.min(0), uv.max(0))
+        uv = project(joints_cam, camera.intrinsics)
+        box = cameras.crop_box(uv.min(0), uv.max(0), rng)
     _, _, intrinsics = square_crop(box[0], box[1], cameras.crop_margin, size, camera.intrinsics)
+    joints_2d = project(joints_cam, intrinsics)
 
-    light = unit(np.array([rng.uniform(-0.8, 0.8), rng.uniform(-1.0, 0.3), -1.0]))
-    ambient = rng.uniform(0.3, 0.55)
-    normals = raster.vertex_normals(vertices_cam, body.faces)
-    # Two-sided Lambert: the reduced mesh has a few inward faces, which must not go black.
-    shade = (ambient + (1.0 - ambient) * np.abs(normals @ -light)).astype(np.float32)
-    colours = dress(body, rng)
-    # A face takes the colour two of its corners share (else its first corner's): sharp, even seams.
-    a, b, c = (colours[body.faces[:, k]] for k in range(3))
-    face_colours = np.where((b == c).all(1, keepdims=True), b, a).astype(np.float32)
-
-    image = _background(rng, size).astype(np.float32)
+    image = scenes.background(rng, size, look.photo_backgrounds)
     depth = np.full((size, size), np.inf, np.float32)
+    face_id = np.full((size, size), -1, np.int32)
+    weights = np.zeros((size, size, 3), np.float32)
     raster.rasterize(project(vertices_cam, intrinsics).astype(np.float32), vertices_cam[:, 2].astype(np.float32),
-                     shade, face_colours, body.faces, image, depth)
+                     body.faces, depth, face_id, weights)
+    drawn = face_id >= 0
+    outfit = appearance.dress(body, rng, look.textures)
+    # A face is the surface two of its corners share (else its first corner's): even seams.
+    a, b, c = (outfit.surface_of[body.faces[:, k]] for k in range(3))
+    face_surface = np.where(b == c, b, a)
+    rest = raster.interpolate(body.vertices, body.faces, face_id, weights)
+    normals = raster.interpolate(raster.vertex_normals(vertices_cam, body.faces), body.faces, face_id, weights)
+    view = raster.interpolate(vertices_cam, body.faces, face_id, weights)
+    lit = appearance.light(normals / np.linalg.norm(normals, axis=-1, keepdims=True),
+                           view / np.linalg.norm(view, axis=-1, keepdims=True), rng, image.reshape(-1, 3).mean(0))
+    image[drawn] = outfit.colour(body, face_surface[face_id[drawn]], rest) * lit
+
+    visible = np.all((joints_2d >= 0) & (joints_2d < size), axis=1)
+    if rng.random() < look.occluders:
+        hidden, fill = scenes.occluders(rng, size, joints_2d.min(0), joints_2d.max(0), look.photo_backgrounds)
+        image[hidden] = fill[hidden]
+        drawn &= ~hidden
+        inside = np.clip(joints_2d.astype(int), 0, size - 1)
+        visible &= ~hidden[inside[:, 1], inside[:, 0]]
     image *= rng.uniform(0.8, 1.15)
     return RenderedSample(
-        image=np.clip(image, 0, 255).astype(np.uint8),
+        image=imaging.degrade(image, rng) if look.imaging else np.clip(image, 0, 255).astype(np.uint8),
         joints_3d=joints_cam.astype(np.float32),
-        joints_2d=project(joints_cam, intrinsics).astype(np.float32),
+        joints_2d=joints_2d.astype(np.float32),
         intrinsics=intrinsics.astype(np.float32),
-        mask=np.isfinite(depth),
+        visibility=visible.astype(np.float32),
+        mask=drawn,
     )

@@ -39,12 +39,14 @@ class RenderOptions:
         train_images, test_images: images per split.
         seed: the training split's seed; the test split uses seed + 1.
         root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
+        look: a row of `render.LOOKS`, what varies beyond body and pose.
     """
 
     train_images: int = 20000
     test_images: int = 2000
     seed: int = 0
     root: str | os.PathLike | None = None
+    look: str = "full"
 
 
 class Source(abc.ABC):
@@ -106,7 +108,7 @@ class RecordsSource(Source):
 
 
 class MocapSource(Source):
-    """A motion set rendered once into `<root>/<name>-<renderer>-<train>-<test>-s<seed>/{train,test}`, then reused."""
+    """A motion set rendered once into `<root>/<name>-<renderer>-<look>-<train>-<test>-s<seed>/{train,test}`, then reused."""
 
     scheme = "mocap"
 
@@ -114,14 +116,15 @@ class MocapSource(Source):
     def folder(self) -> Path:
         o = self.options
         root = Path(o.root or os.environ.get("TFPOSE3D_DATA", "data"))
-        return root / f"{Path(self.target).stem}-{render.VERSION}-{o.train_images}-{o.test_images}-s{o.seed}"
+        return root / f"{Path(self.target).stem}-{render.VERSION}-{o.look}-{o.train_images}-{o.test_images}-s{o.seed}"
 
     def check(self, splits: Sequence[str] = SPLITS) -> None:
         for split in splits:
             _check_split(split)
         missing = [s for s in splits if not (self.folder / s / records.MANIFEST).is_file()]
         if missing:
-            mocap.load_motion(self.target)  # names an unknown motion set before anything is written
+            mocap.load_motion(self.target)  # names an unknown motion set (or look) before anything is written
+            render.look_named(self.options.look)
             self.folder.parent.mkdir(parents=True, exist_ok=True)
             # Processes sharing the folder (the workers of one run) render it once: the first to take the
             # lock renders, the others wait for it and then find the data there.
@@ -139,7 +142,7 @@ class MocapSource(Source):
         # The test split has its own seed stream and only held-out clips.
         seed = self.options.seed + (split == "test")
         print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
-        records.write_rendered(self.target, out, count, seed, split)
+        records.write_rendered(self.target, out, count, seed, split, look=self.options.look)
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return RecordsSource(str(self.folder)).samples(split, image_size, shuffle, seed, cache)

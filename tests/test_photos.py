@@ -1,0 +1,78 @@
+"""Evaluation on real photographs: crops as the renderer frames a person, and the mean-2D baseline."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfpose3d import skeleton
+from tfpose3d.cli import main
+from tfpose3d.config import ModelConfig
+from tfpose3d.estimator import build_model
+from tfpose3d.evaluate import crop_person, evaluate_photos, read_photos
+
+
+def make_photos(folder, joints_list):
+    (folder / "images").mkdir(parents=True)
+    people = []
+    for k, joints in enumerate(joints_list):
+        image = np.full((120, 200, 3), 40, np.uint8)
+        x, y = np.round(joints[skeleton.JOINT_INDEX["l_wrist"]]).astype(int)
+        image[y - 1 : y + 2, x - 1 : x + 2] = (255, 0, 0)  # a red mark at the left wrist
+        Image.fromarray(image).save(folder / "images" / f"{k}.png")
+        people.append({"image": f"images/{k}.png", "set": "t",
+                       "joints_2d": [None if np.isnan(j).any() else j.tolist() for j in joints]})
+    (folder / "annotations.json").write_text(json.dumps({"joint_names": list(skeleton.JOINT_NAMES), "people": people}))
+
+
+def person(rng):
+    joints = rng.uniform([60, 20], [140, 100], (17, 2))
+    joints[skeleton.JOINT_INDEX["spine"]] = np.nan  # not annotated
+    return joints
+
+
+def test_crop_frames_the_joints_like_the_renderer(tmp_path):
+    joints = person(np.random.default_rng(0))
+    make_photos(tmp_path, [joints])
+    photo = np.asarray(Image.open(tmp_path / "images" / "0.png"))
+    crop, moved = crop_person(photo, joints, 225, margin=1.45)
+    seen = joints[np.isfinite(joints).all(1)]
+    side = np.max(seen.max(0) - seen.min(0)) * 1.45
+    corner = (seen.min(0) + seen.max(0)) / 2 - side / 2
+    np.testing.assert_allclose(moved[np.isfinite(joints).all(1)], (seen - corner) * 225 / side, atol=225 / side)
+    assert np.isnan(moved[skeleton.JOINT_INDEX["spine"]]).all()
+    # The red mark lands where its joint was mapped.
+    x, y = np.round(moved[skeleton.JOINT_INDEX["l_wrist"]]).astype(int)
+    assert crop[y, x, 0] > 150 and crop[y, x, 1] < 100
+
+
+def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
+    rng = np.random.default_rng(1)
+    people = [person(rng) for _ in range(3)]
+    make_photos(tmp_path / "photos", people)
+    model = tmp_path / "m.keras"
+    build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)).save(model)
+    mean_2d = np.full((17, 2), 0.5)
+    table = evaluate_photos(model, tmp_path / "photos", mean_2d, tmp_path / "out")
+    # The mean-2D row by hand: each annotated joint's distance to the crop's centre, over the crop side.
+    errors = []
+    for joints in people:
+        _, moved = crop_person(np.zeros((120, 200, 3), np.uint8), joints, 225)
+        d = np.linalg.norm(moved / 225 - 0.5, axis=-1)
+        errors += list(d[np.isfinite(d)])
+    row = table.set_index("predictor").loc["mean 2D pose"]
+    assert row["2D error (of crop side)"] == pytest.approx(np.mean(errors))
+    assert row["PCK@0.1"] == pytest.approx(np.mean(np.array(errors) <= 0.1))
+    assert row["joints"] == 16 * 3 and row["people"] == 3
+    assert (tmp_path / "out" / "photos.png").stat().st_size > 1000
+
+
+def test_photo_folder_errors_name_the_problem(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="no annotations.json"):
+        read_photos(tmp_path)
+    (tmp_path / "annotations.json").write_text(json.dumps({"joint_names": ["a"], "people": []}))
+    with pytest.raises(ValueError, match="joint_names differ"):
+        read_photos(tmp_path)
+    assert main(["evaluate", str(tmp_path / "m.keras"), "--photos", str(tmp_path), "--data", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("tfpose3d: error:")
