@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv with tfpose3d and its test extras, then run the main job on the
 # embedded motion capture: train the cpu-quick preset, evaluate it on the
-# held-out clips, and export it for serving and TFLite.
+# held-out clips (and on real photographs, where ../shared has them), and
+# export it for serving and TFLite.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -12,4 +13,7 @@ PYTHON=${PYTHON:-python3}
 RUN=${RUN:-runs/cpu-quick}
 .venv/bin/tfpose3d train --preset cpu-quick --out "$RUN"
 .venv/bin/tfpose3d evaluate "$RUN"
+# Real photographs with 2D joints, for measuring only (see ../shared/data/real-photos-dev/SOURCE.md).
+PHOTOS=${PHOTOS:-../shared/data/real-photos-dev}
+if [ -f "$PHOTOS/annotations.json" ]; then .venv/bin/tfpose3d evaluate "$RUN" --photos "$PHOTOS"; fi
 .venv/bin/tfpose3d export "$RUN" --out serving_models

@@ -61,8 +61,8 @@ def walk_strip(path: str, frames: int = 8, step: int = 5) -> None:
     for shape, row in zip(shapes, posed):
         shaped = model.body(shape)
         for v, j in row:
-            sample = render.render_body(shaped, v, j, np.random.default_rng(1), size=160, camera=camera,
-                                        box=(uv.min(0), uv.max(0)))
+            sample = render.render_body(shaped, v, j, np.random.default_rng(1), size=160, look=render.LOOKS["plain"],
+                                        camera=camera, box=(uv.min(0), uv.max(0)))
             rows.append(viz.draw_skeleton_2d(sample.image, sample.joints_2d, width=1))
     viz.grid(rows, frames).save(path)
 

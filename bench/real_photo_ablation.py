@@ -1,6 +1,7 @@
 """What each real-photo ingredient earns: one model per look of `render.LOOKS`, each adding one ingredient.
 
-Run: .venv/bin/python bench/real_photo_ablation.py --photos ../shared/data/real-photos-dev [--epochs 6] [--out runs/looks]
+Run: .venv/bin/python bench/real_photo_ablation.py --photos ../shared/data/real-photos-dev [--epochs 5]
+     [--train-images 10000] [--out runs/looks]
 
 Each look trains the cpu-quick network with the same budget and seed (`tfpose3d train --look L`), then is
 measured on the real photographs (2D error as a fraction of the crop side, against the mean 2D pose of its
@@ -32,11 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--photos", required=True)
     parser.add_argument("--out", default="runs/looks")
-    parser.add_argument("--epochs", default="6")
+    parser.add_argument("--epochs", default="5")
+    parser.add_argument("--train-images", default="10000")
     parser.add_argument("--looks", default=",".join(LOOKS))
     args = parser.parse_args()
     out = Path(args.out)
-    budget = ["--preset", "cpu-quick", "--epochs", args.epochs]
+    budget = ["--preset", "cpu-quick", "--epochs", args.epochs, "--train-images", args.train_images]
     rows = []
     for look in args.looks.split(","):
         folder = out / look
@@ -58,7 +60,8 @@ def main() -> None:
         row["mean-2D 2D error"] = photos.loc["mean 2D pose", "2D error (of crop side)"]
         row["vs mean 2D"] = photos.loc["model", "vs mean 2D"]
         rows.append(row)
-    print(f"machine: {platform.processor() or platform.machine()}; cpu-quick, {args.epochs} epochs of 300 steps, seed 0")
+    print(f"machine: {platform.processor() or platform.machine()}; cpu-quick, {args.epochs} epochs of 300 steps, "
+          f"{args.train_images} training images, seed 0")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
 
 

@@ -2,7 +2,8 @@
 
 Run after the commands in docs/results.md:
     .venv/bin/python bench/report.py [--runs runs]
-Reads runs/cpu-quick (train_summary.json, history.csv, evaluation/), the ablation folders
+Reads runs/cpu-quick (train_summary.json, history.csv, evaluation/, and evaluation/photos.csv where the main
+job measured real photographs), the ablation folders
 runs/ablation-cpu-quick-10ep and runs/ablation-cpu-quick-10ep-seed1, and builds the four
 paper-size variants to count their parameters.
 """
@@ -40,6 +41,9 @@ def main() -> None:
     print(curve.to_markdown(index=False, floatfmt=".1f"))
     print(pd.read_csv(run / "evaluation" / "per_action.csv").to_markdown(index=False, floatfmt=".1f"))
     print(pd.read_csv(run / "evaluation" / "per_joint.csv").set_index("joint").T.to_markdown(floatfmt=".0f"))
+    photos = run / "evaluation" / "photos.csv"
+    if photos.is_file():
+        print(f"\n## cpu-quick on the real photographs\n{pd.read_csv(photos).to_markdown(index=False, floatfmt='.3g')}")
 
     totals = {}
     for seed, folder in ((0, "ablation-cpu-quick-10ep"), (1, "ablation-cpu-quick-10ep-seed1")):

@@ -71,6 +71,24 @@ def test_same_run_folder_with_other_settings_is_refused(tmp_path, data_dir, caps
     assert "different configuration" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("renderer", [None, "mesh-1"])
+def test_a_run_of_another_renderer_is_not_evaluated_on_new_renders(tmp_path, monkeypatch, capsys, renderer):
+    from tfpose3d.presets import train_preset
+
+    monkeypatch.setenv("TFPOSE3D_DATA", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = {"train": train_preset("cpu-quick").to_dict(), "data": None}
+    if renderer:
+        saved["renderer"] = renderer
+    (run / "config.json").write_text(json.dumps(saved))
+    (run / "model.keras").write_bytes(b"")
+    assert main(["evaluate", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "pass --data with the run's rendered data folder" in err and (renderer or "an earlier renderer") in err
+    assert not (tmp_path / "data").exists()  # nothing was rendered
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

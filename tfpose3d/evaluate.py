@@ -13,7 +13,7 @@ from tfpose3d import contract, metrics, skeleton
 from tfpose3d.config import read_run
 from tfpose3d.data import render
 from tfpose3d.data.camera import square_crop
-from tfpose3d.data.sources import Source, open_source
+from tfpose3d.data.sources import MocapSource, Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, load_model
 
 PCK3D_MM = 150.0
@@ -25,7 +25,13 @@ def run_source(run: str | os.PathLike) -> Source:
     saved = read_run(run)
     if saved is None:
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
-    return open_source(saved[0]["data"], saved[1].render_options)
+    source = open_source(saved[0]["data"], saved[1].render_options)
+    renderer = saved[0].get("renderer")
+    if isinstance(source, MocapSource) and renderer != render.VERSION:
+        # Rendering its data again would draw other images than the run trained on, silently.
+        raise ValueError(f"{run} was trained on images of {'renderer ' + renderer if renderer else 'an earlier renderer'}; "
+                         f"this tfpose3d renders {render.VERSION}: pass --data with the run's rendered data folder")
+    return source
 
 
 def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64) -> dict[str, np.ndarray]:
@@ -163,9 +169,20 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
                      "people": len(people), "joints": error.size})
     table = pd.DataFrame(rows)
     table["vs mean 2D"] = table["2D error (of crop side)"] / table["2D error (of crop side)"].iloc[1]
+    # Per joint: where the model beats the average pose and where it does not.
+    annotated = np.isfinite(true).all(-1)
+    count = np.maximum(annotated.sum(0), 1)
+
+    def joint_mean(guess: np.ndarray) -> np.ndarray:
+        return np.where(annotated, np.linalg.norm(guess - np.nan_to_num(true), axis=-1), 0.0).sum(0) / count
+
+    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "model": joint_mean(pred),
+                              "mean 2D pose": joint_mean(np.broadcast_to(mean_2d, true.shape)),
+                              "annotated": annotated.sum(0)})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "photos.csv", index=False)
+    per_joint[per_joint["annotated"] > 0].to_csv(out / "photos_per_joint.csv", index=False)
     (out / "photos.md").write_text(f"# {model_path} on the photos in {folder}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
     tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(crops, pred, true)]
     viz.grid(tiles, 6).save(out / "photos.png")

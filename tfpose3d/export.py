@@ -57,7 +57,7 @@ def rendered_calibration(count: int = 100, seed: int = 0) -> Iterator[np.ndarray
 
     poses = mocap.load_motion("bandai-namco").select("train")
     for sample in records.render_indices(poses, seed, range(count)):
-        yield images.decode_png(sample["image"])[None]
+        yield images.decode(sample["image"])[None]
 
 
 class Form(abc.ABC):

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
-from tfpose3d.data import pipeline
+from tfpose3d.data import pipeline, render
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
@@ -107,7 +107,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; a run folder is needed")
-    resolved = {"train": config.to_dict(), "data": data}
+    # The renderer's version is part of a run: its default data cannot be rebuilt by another renderer.
+    resolved = {"train": config.to_dict(), "data": data, "renderer": render.VERSION}
     if _same_run(out, resolved) and (out / "model.keras").is_file():
         print(f"{out} is already trained with this configuration; delete model.keras to train again")
         return keras.models.load_model(out / "model.keras", safe_mode=True)

@@ -1,4 +1,4 @@
-"""Image files: reading any image as RGB with errors that name the file, and PNG encoding."""
+"""Image files: reading any image as RGB with errors that name the file, and encoding rendered images."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
 
-def decode_png(data: bytes) -> np.ndarray:
+def decode(data: bytes) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of encoded image bytes (JPEG, PNG, ...)."""
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def encode_png(image: np.ndarray) -> bytes:
+def encode(image: np.ndarray) -> bytes:
+    """JPEG at quality 95: a fifth of PNG's time on rendered images with noise and texture, a fraction of its
+    size, and below what the camera faults of the renderer's looks already add."""
     buffer = io.BytesIO()
-    # Level 1: PNG stays lossless and encoding stays a small part of render time.
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(image).save(buffer, format="JPEG", quality=95)
     return buffer.getvalue()

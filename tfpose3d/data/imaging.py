@@ -32,9 +32,9 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         blurred = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.8)))
         image = np.asarray(blurred, np.float32)
-    if rng.random() < 0.15:  # low light: darker, flatter, noisier
-        image = 255.0 * (image / 255.0) ** rng.uniform(1.2, 1.8) * rng.uniform(0.35, 0.7)
-        image = image + rng.normal(0, rng.uniform(4, 12), image.shape)
+    if rng.random() < 0.1:  # low light: darker, flatter, noisier
+        image = 255.0 * (image / 255.0) ** rng.uniform(1.1, 1.5) * rng.uniform(0.5, 0.8)
+        image = image + rng.standard_normal(image.shape, np.float32) * rng.uniform(4, 12)
     if rng.random() < 0.5:
         image = image * rng.uniform(0.85, 1.15, 3)  # white balance off
     if rng.random() < 0.2:
@@ -43,7 +43,7 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         r2 = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / (0.5 * (h * h + w * w) / 2)
         image = image * (1.0 - rng.uniform(0.2, 0.5) * r2)[..., None]
     if rng.random() < 0.5:
-        image = image + rng.normal(0, rng.uniform(1, 6), image.shape)
+        image = image + rng.standard_normal(image.shape, np.float32) * rng.uniform(1, 6)
     out = np.clip(image, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         buffer = io.BytesIO()

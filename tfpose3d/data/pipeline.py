@@ -63,7 +63,7 @@ def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """A record -> image (225, 225, 3) uint8 and its labels."""
     f = tf.io.parse_single_example(serialized, records.FEATURES)
     return {
-        "image": tf.ensure_shape(tf.io.decode_png(f["image/encoded"], channels=3), [None, None, 3]),
+        "image": tf.ensure_shape(tf.io.decode_image(f["image/encoded"], channels=3, expand_animations=False), [None, None, 3]),
         "joints_3d": tf.reshape(f["pose/joints_3d"], [skeleton.NUM_JOINTS, 3]),
         "joints_2d": tf.reshape(f["pose/joints_2d"], [skeleton.NUM_JOINTS, 2]),
         "visibility": f["pose/visibility"],
@@ -176,9 +176,9 @@ def render_stream(poses_name: str, split: str, seed: int, image_size: int, look:
             yield from records.render_indices(poses, seed, range(i, i + 64), look=chosen)
             i += 64
 
-    # The renderer yields PNG bytes, decoded in the pipeline like records are.
+    # The renderer yields JPEG bytes, decoded in the pipeline like records are.
     ds = tf.data.Dataset.from_generator(generate, output_signature=sample_spec(tf.TensorSpec([], tf.string)))
-    ds = ds.map(lambda s: {**s, "image": tf.io.decode_png(s["image"], channels=3)}, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda s: {**s, "image": tf.io.decode_jpeg(s["image"], channels=3)}, num_parallel_calls=AUTOTUNE)
     return ds.map(lambda s: resize_sample(s, image_size), num_parallel_calls=AUTOTUNE)
 
 

@@ -35,7 +35,7 @@ def _floats(values: np.ndarray) -> tf.train.Feature:
 
 
 def make_example(sample: dict) -> bytes:
-    """One serialised tf.train.Example in the tfpose3d record format; `sample["image"]` is PNG bytes.
+    """One serialised tf.train.Example in the tfpose3d record format; `sample["image"]` is encoded image bytes (JPEG).
 
     Serialised deterministically: protobuf writes a map (the feature dict) in
     hash order otherwise, so equal samples could differ in bytes between processes.
@@ -66,7 +66,7 @@ FEATURES = {
 
 def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
                    look: render.Look = render.Look()) -> list[dict]:
-    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as PNG-image samples.
+    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as JPEG-image samples.
 
     Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
     """
@@ -79,7 +79,7 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
         sample = render.render_body(shaped, *poses.pose(shaped, frame), rng, size=size, look=look)
         clip = poses.clip[frame]
         out.append({
-            "image": images.encode_png(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
+            "image": images.encode(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
             "visibility": sample.visibility, "intrinsics": sample.intrinsics,
             "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
         })

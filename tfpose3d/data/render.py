@@ -171,9 +171,9 @@ def render_body(
     # A face is the surface two of its corners share (else its first corner's): even seams.
     a, b, c = (outfit.surface_of[body.faces[:, k]] for k in range(3))
     face_surface = np.where(b == c, b, a)
-    rest = raster.interpolate(body.vertices, body.faces, face_id, weights)
-    normals = raster.interpolate(raster.vertex_normals(vertices_cam, body.faces), body.faces, face_id, weights)
-    view = raster.interpolate(vertices_cam, body.faces, face_id, weights)
+    # One gather for the three attributes the shading needs at each pixel: rest position, normal, view ray.
+    attributes = np.concatenate([body.vertices, raster.vertex_normals(vertices_cam, body.faces), vertices_cam], 1)
+    rest, normals, view = np.split(raster.interpolate(attributes.astype(np.float32), body.faces, face_id, weights), 3, axis=1)
     lit = appearance.light(normals / np.linalg.norm(normals, axis=-1, keepdims=True),
                            view / np.linalg.norm(view, axis=-1, keepdims=True), rng, image.reshape(-1, 3).mean(0))
     image[drawn] = outfit.colour(body, face_surface[face_id[drawn]], rest) * lit
