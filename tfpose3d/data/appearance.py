@@ -115,7 +115,11 @@ def _paint_face(body: Body, rest: np.ndarray, skin: np.ndarray, out: np.ndarray,
 
 def dress(body: Body, rng: np.random.Generator, textured: bool = True) -> Outfit:
     """A random outfit: skin tone, hair length and colour, sleeve and leg length, clothes' colours and patterns."""
-    part = np.asarray(body.bone_names)[body.part]
+
+    def on(*bones: str) -> np.ndarray:
+        """Vertices that follow any of these rig bones most (integer ids: string arrays are slow here)."""
+        return np.isin(body.part, [body.bone_names.index(b) for b in bones])
+
     rest, mark = body.vertices, body.landmarks
     surface = np.full(len(rest), SKIN, np.int8)
 
@@ -124,19 +128,19 @@ def dress(body: Body, rng: np.random.Generator, textured: bool = True) -> Outfit
         return (rest - a) @ (b - a) / float((b - a) @ (b - a))
 
     # The waistband follows the rig: the pelvis bones' skin is the trousers', the spine's the top's.
-    surface[np.isin(part, ["LowerBack", "Spine", "Spine1", "LeftShoulder", "RightShoulder"])] = TOP
-    surface[np.isin(part, ["Hips", "LHipJoint", "RHipJoint"])] = BOTTOM
+    surface[on("LowerBack", "Spine", "Spine1", "LeftShoulder", "RightShoulder")] = TOP
+    surface[on("Hips", "LHipJoint", "RHipJoint")] = BOTTOM
     sleeve = rng.choice([0.0, 0.3, 0.55, 1.05], p=[0.1, 0.35, 0.15, 0.4])  # of shoulder -> wrist
     legs = rng.choice([0.35, 0.6, 1.05], p=[0.25, 0.1, 0.65])  # of hip -> ankle
-    side = np.where(rest[:, 0] > 0, "l", "r")
+    left = rest[:, 0] > 0
     for s, name in (("l", "Left"), ("r", "Right")):
-        arm = np.isin(part, [f"{name}Arm", f"{name}ForeArm"]) & (side == s)
+        arm = on(f"{name}Arm", f"{name}ForeArm") & (left if s == "l" else ~left)
         surface[arm & (along(f"{s}-shoulder", f"{s}-hand") < sleeve)] = TOP
-        leg = np.isin(part, [f"{name}UpLeg", f"{name}Leg"])
+        leg = on(f"{name}UpLeg", f"{name}Leg")
         surface[leg & (along(f"{s}-upper-leg", f"{s}-ankle") < legs)] = BOTTOM
-    surface[np.isin(part, ["LeftFoot", "RightFoot"])] = SHOES
+    surface[on("LeftFoot", "RightFoot")] = SHOES
     # Hair: the scalp above a line from brow to nape; long hair also down the back of the head and neck.
-    head = np.isin(part, ["Head", "Neck1", "Neck"])
+    head = on("Head", "Neck1", "Neck")
     skull, crown = mark["head"], mark["crown"]
     rise = (rest[:, 1] - skull[1]) / (crown[1] - skull[1])
     front = rest[:, 2] - skull[2]
