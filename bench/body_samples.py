@@ -15,7 +15,7 @@ import pandas as pd
 
 from tfpose3d import metrics, skeleton, viz
 from tfpose3d.data import body, mocap, render
-from tfpose3d.data.camera import look_at, project
+from tfpose3d.data.camera import Camera, look_at, project
 
 ACTIONS = ("walk", "run", "dance-short", "kick", "bow", "wave-both-hands", "punch", "raise-up-left-hand")
 # Real Human3.6M bone lengths, four subjects (mm).
@@ -55,7 +55,7 @@ def walk_strip(path: str, frames: int = 8, step: int = 5) -> None:
     centre = pelvis.mean(0)
     position = centre + 6000.0 * side / np.linalg.norm(side)
     position[1] = 1200.0
-    camera = render.Camera(position, look_at(position, centre), np.array([1145.0, 1145.0, 512.0, 512.0]))
+    camera = Camera(position, look_at(position, centre), np.array([1145.0, 1145.0, 512.0, 512.0]))
     uv = np.concatenate([project(camera.to_camera(v), camera.intrinsics) for row in posed for v, _ in row])
     rows = []
     for shape, row in zip(shapes, posed):

@@ -51,10 +51,11 @@ def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
     rng = np.random.default_rng(1)
     people = [person(rng) for _ in range(3)]
     make_photos(tmp_path / "photos", people)
-    model = tmp_path / "m.keras"
-    build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)).save(model)
+    run = tmp_path / "run"  # a run folder, read through its model.keras like any exported form
+    run.mkdir()
+    build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)).save(run / "model.keras")
     mean_2d = np.full((17, 2), 0.5)
-    table = evaluate_photos(model, tmp_path / "photos", mean_2d, tmp_path / "out")
+    table = evaluate_photos(run, tmp_path / "photos", mean_2d, tmp_path / "out")
     # The mean-2D row by hand: each annotated joint's distance to the crop's centre, over the crop side.
     errors = []
     for joints in people:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Callable, Sequence
 
 import tfpose3d
@@ -189,13 +188,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     source = open_source(args.data) if args.data else run_source(args.model)
     if args.photos:
         from tfpose3d import contract
-        from tfpose3d.evaluate import evaluate_photos, training_mean_2d
+        from tfpose3d.evaluate import evaluation_dir, evaluate_photos, training_mean_2d
 
         source.check(("train",))
-        out = Path(args.out) if args.out else Path(args.model if Path(args.model).is_dir() else Path(args.model).parent)
-        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out / "evaluation")
+        out = evaluation_dir(args.model, args.out)
+        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out)
         print(table.to_markdown(index=False, floatfmt=".3g"))
-        print(f"pictures: {out / 'evaluation' / 'photos.png'}")
+        print(f"pictures: {out / 'photos.png'}")
         return 0
     result = evaluate(args.model, source, args.out)
     for name, frame in result.items():

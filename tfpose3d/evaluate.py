@@ -106,6 +106,12 @@ def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count:
     plt.close(fig)
 
 
+def evaluation_dir(model_path: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
+    """Where a model's evaluation goes: `out_dir`/evaluation, else beside the model (in a run folder, inside it)."""
+    path = Path(model_path)
+    return (Path(out_dir) if out_dir else path if path.is_dir() else path.parent) / "evaluation"
+
+
 def read_photos(folder: str | os.PathLike) -> list[dict]:
     """People in real photographs with 2D joints (`annotations.json` as in real-photos-dev, see its SOURCE.md).
 
@@ -155,8 +161,7 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     from tfpose3d.predict import Predictor
 
     people = read_photos(folder)
-    run_model = Path(model_path) / "model.keras"
-    predictor = Predictor(run_model if run_model.is_file() else model_path)
+    predictor = Predictor(model_path)
     size = contract.IMAGE_SIZE
     crops, truths = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
     pred = predictor(np.stack(crops))["joints_2d"] / size
@@ -201,8 +206,7 @@ def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.Pa
     source.check(("test",))
     pred = predict_dataset(model, source)
     result = tables(pred, model.config.image_size)
-    out = Path(out_dir) if out_dir else (Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent)
-    out = out / "evaluation"
+    out = evaluation_dir(model_path, out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.items():
         frame.to_csv(out / f"{name}.csv", index=False)

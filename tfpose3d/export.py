@@ -163,7 +163,7 @@ class TFLiteForm(Form):
 
 
 class KerasForm(Form):
-    """The `.keras` file itself, run through the same serving function."""
+    """The `.keras` file itself (or a run folder's model.keras), run through the same serving function."""
 
     kind = runtime = "keras"
 
@@ -174,7 +174,8 @@ class KerasForm(Form):
         model.save(self.path(version_dir, name))
 
     def matches(self, path):
-        return path.suffix == ".keras" and path.is_file()
+        # load_model reads a run folder's model.keras too.
+        return (path.suffix == ".keras" and path.is_file()) or (path / "model.keras").is_file()
 
     def open(self, path, threads=None):
         serve = tf.function(serving_function(load_model(path)))
@@ -195,7 +196,7 @@ def form_of(path: str | os.PathLike) -> Form:
     for form in FORMS.values():
         if form.matches(path):
             return form
-    raise ValueError(f"{path}: not a model; expected a .keras file, a SavedModel folder or a .tflite file")
+    raise ValueError(f"{path}: not a model; expected a .keras file, a run folder, a SavedModel folder or a .tflite file")
 
 
 def next_version(model_dir: Path) -> int:

@@ -133,12 +133,6 @@ def target_factors(names: np.ndarray) -> list[list[str]]:
     return out
 
 
-def target_weights(names: np.ndarray, shape: Shape) -> np.ndarray:
-    """How much of each named MakeHuman target makes `shape`."""
-    factors = _factors(shape)
-    return np.array([np.prod([factors[f] for f in fs]) for fs in target_factors(names)])
-
-
 @dataclasses.dataclass
 class Body:
     """One shaped body in its rest pose (MakeHuman's A-pose, mm, Y up, facing +Z).
@@ -223,10 +217,14 @@ class BodyModel:
                                     for n in self.bone_names])
         self.canonical = np.stack([MOTION_BONES[RIG_DRIVERS[n]][0] for n in self.bone_names])
 
-    def body(self, shape: Shape = Shape()) -> Body:
+    def target_weights(self, shape: Shape) -> np.ndarray:
+        """How much of each of the asset's targets (`target_names`) makes `shape`."""
         factors = _factors(shape)
         levels = np.append([factors[k] for k in self.levels], 1.0)
-        points = self.points + (levels[self.factor_index].prod(1) @ self.deltas).reshape(-1, 3)
+        return levels[self.factor_index].prod(1)
+
+    def body(self, shape: Shape = Shape()) -> Body:
+        points = self.points + (self.target_weights(shape) @ self.deltas).reshape(-1, 3)
         mark = {name: points[i] for name, i in self.landmarks.items()}
         mark["neck+head"] = 0.5 * (mark["neck"] + mark["head"])  # the rig's "MEAN" end of Neck/Neck1
         heads = np.stack([mark[h] for h, _ in self.bone_ends])

@@ -7,6 +7,8 @@ y down, z forward, millimetres.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 # The four Human3.6M cameras' intrinsics (fx, fy, cx, cy, width, height); the
@@ -17,6 +19,18 @@ H36M_INTRINSICS = {
     "58860488": (1149.1407, 1148.7990, 519.8158, 501.4027, 1000, 1000),
     "60457274": (1145.5113, 1144.7739, 514.9682, 501.8820, 1000, 1002),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Camera:
+    """A pinhole camera in a Y-up world: `rotation` (world -> camera rows: right, down, forward), mm."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    intrinsics: np.ndarray  # fx, fy, cx, cy of the full frame
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        return (points - self.position) @ self.rotation.T
 
 
 def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import appearance, imaging, raster, scenes
 from tfpose3d.data.body import Body
-from tfpose3d.data.camera import H36M_INTRINSICS, look_at, project, square_crop
+from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, square_crop
 
 # Names what the renderer draws; rendered-data folders and manifests carry it, so data drawn by an
 # earlier renderer is never mistaken for this one's.
@@ -57,21 +57,10 @@ LOOKS: dict[str, Look] = {
 
 
 def look_named(name: str) -> Look:
+    """The row `name` of `LOOKS`, with an error that lists the names."""
     if name not in LOOKS:
         raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
     return LOOKS[name]
-
-
-@dataclasses.dataclass(frozen=True)
-class Camera:
-    """A pinhole camera in a Y-up world: `rotation` (world -> camera rows: right, down, forward), mm."""
-
-    position: np.ndarray
-    rotation: np.ndarray
-    intrinsics: np.ndarray  # fx, fy, cx, cy of the full frame
-
-    def to_camera(self, points: np.ndarray) -> np.ndarray:
-        return (points - self.position) @ self.rotation.T
 
 
 @dataclasses.dataclass(frozen=True)
