@@ -14,7 +14,7 @@ from PIL import Image
 from tfpose3d import ModelConfig, build_model, export
 from tfpose3d.cli import main
 from tfpose3d.contract import check_images
-from tfpose3d.predict import Predictor, load_image
+from tfpose3d.predict import Predictor
 from tfpose3d.serving import ServingClient, grpc_request, rest_request
 
 CONFIG = ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)
@@ -239,13 +239,13 @@ def test_bad_images_are_named(bad, message):
 def test_predict_cli_on_any_size_and_bad_inputs(exported, tmp_path, capsys):
     wide = tmp_path / "wide.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (120, 300, 3), dtype=np.uint8)).save(wide)
-    image, scale, offset = load_image(wide)
-    assert image.shape == (225, 225, 3) and scale == pytest.approx(225 / 300) and tuple(offset) == (0, 90)
     out_dir = tmp_path / "pred"
-    assert main(["predict", "--model", str(exported / "tfpose3d_float32.tflite"), str(wide), "--out-dir", str(out_dir)]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert len(result) == 1 and np.asarray(result[0]["pose_3d_mm"]).shape == (17, 3)
-    assert (out_dir / "wide_pose.png").stat().st_size > 5000
+    for form in (exported / "tfpose3d_float32.tflite", exported):
+        assert main(["predict", "--model", str(form), str(wide), "--box", "100,10,50,100", "--out-dir", str(out_dir)]) == 0
+        result = json.loads(capsys.readouterr().out)
+        person = result[0]["people"][0]
+        assert np.asarray(person["pose_3d_mm"]).shape == (17, 3) and person["box_xywh"] == [100, 10, 50, 100]
+        assert (out_dir / "wide_pose_0.png").stat().st_size > 5000
 
     text = tmp_path / "notes.png"
     text.write_text("not an image")

@@ -245,19 +245,63 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+PREDICT_HELP = """3D pose of the people in photos, and of one person through a video.
+
+A photo of any size: each person the detector finds (OpenCV's HOG pedestrian detector, best on upright,
+mostly whole people) or the one in --box is cropped as in training and estimated; JSON on stdout, and
+<image>_pose_<k>.png per person. A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one
+person is followed, each frame estimated and the 3D poses smoothed (--smooth); <video>_poses.jsonl, one line
+per frame, and with --video-out an .mp4 or .gif with both skeletons.
+
+How accurate: the model is trained on rendered people only. On held-out renders its 3D error is about half of
+the mean pose's (docs/results.md). On real photographs its 2D joints are about as close to the truth as the
+mean 2D pose of the training renders (error 1.01 times the mean pose's on the real dev photos, docs/results.md):
+treat its output on real photos as a rough guess, not a measurement.
+"""
+
+
 def _add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="3D pose of images; prints JSON, writes <image>_pose.png")
+    from tfpose3d.smooth import SMOOTHERS
+
+    p = sub.add_parser("predict", help="3D pose of the people in photos and of a person through videos",
+                       description=PREDICT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="SavedModel folder, .keras or .tflite file")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--out-dir", default="predictions", help="where the PNG figures go")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
+    p.add_argument("--box", default=None, metavar="x,y,w,h|whole",
+                   help="the person's box in pixels (skips detection), or 'whole' when the person fills the image")
+    p.add_argument("--smooth", choices=SMOOTHERS, default="window",
+                   help="videos: 'causal' (One Euro filter, for live use), 'window' (Savitzky-Golay over 9 frames, "
+                        "for files; 4 frames late) or 'none'")
+    p.add_argument("--strength", type=float, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
+    p.add_argument("--video-out", default=None, metavar="FILE.mp4|FILE.gif",
+                   help="videos: also draw each frame with its 2D and 3D skeletons (one video: this file; several: "
+                        "<video>_pose.<suffix> in --out-dir)")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second of a folder of frames")
+    p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
     p.add_argument("--threads", type=POSITIVE, default=None, help="TFLite CPU threads")
     p.set_defaults(func=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tfpose3d.predict import predict_files, to_json
+    from pathlib import Path
 
-    print(to_json(predict_files(args.model, args.images, args.out_dir, args.threads)))
+    from tfpose3d.predict import Predictor, predict_photos, predict_video, to_json
+    from tfpose3d.video import FrameReader, is_video
+
+    if not args.strength > 0:
+        raise ValueError(f"--strength must be positive, got {args.strength}")
+    videos = [p for p in args.inputs if is_video(p)]
+    photos = [p for p in args.inputs if not is_video(p)]
+    for video in videos:  # a missing, empty or unreadable video stops here, before anything is written
+        FrameReader(video, args.fps)
+    predictor = Predictor(args.model, args.threads)
+    results = predict_photos(predictor, photos, args.out_dir, args.box) if photos else []
+    for video in videos:
+        out = args.video_out
+        if out and len(videos) > 1:
+            out = str(Path(args.out_dir) / f"{Path(video).stem}_pose{Path(args.video_out).suffix}")
+        results.append(predict_video(predictor, video, args.out_dir, args.box, args.smooth, args.strength, out, args.fps))
+    print(to_json(results))
     return 0
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from tfpose3d import contract, metrics, skeleton
 from tfpose3d.config import read_run
 from tfpose3d.data import render
-from tfpose3d.data.camera import square_crop
+from tfpose3d.data.images import crop_square
 from tfpose3d.data.sources import MocapSource, Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, load_model
 
@@ -115,7 +115,8 @@ def evaluation_dir(model_path: str | os.PathLike, out_dir: str | os.PathLike | N
 def read_photos(folder: str | os.PathLike) -> list[dict]:
     """People in real photographs with 2D joints (`annotations.json` as in real-photos-dev, see its SOURCE.md).
 
-    Each entry: `image` (path), `joints_2d` (17, 2) float with NaN where a joint is not annotated, `set`.
+    Each entry: `image` (path), `joints_2d` (17, 2) float with NaN where a joint is not annotated, `set`, and
+    `box` (x, y, w, h) where the file gives the person's box (else None).
     """
     folder = Path(folder)
     path = folder / "annotations.json"
@@ -125,7 +126,7 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
         data = json.loads(path.read_text())
         if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
             raise ValueError("joint_names differ from the Human3.6M order")
-        people = [{"image": folder / p["image"], "set": p.get("set", ""),
+        people = [{"image": folder / p["image"], "set": p.get("set", ""), "box": tuple(p["bbox"]) if p.get("bbox") else None,
                    "joints_2d": np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)}
                   for p in data["people"]]
     except (KeyError, TypeError, ValueError) as err:
@@ -137,15 +138,9 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
 
 def crop_person(image: np.ndarray, joints_2d: np.ndarray, size: int, margin: float = render.H36M_CAMERAS.crop_margin) -> tuple[np.ndarray, np.ndarray]:
     """A square crop around the annotated joints, as the renderer frames a person; returns it and the joints in it."""
-    from PIL import Image
-
     seen = joints_2d[np.isfinite(joints_2d).all(1)]
-    corner, scale, _ = square_crop(seen.min(0), seen.max(0), margin, size, np.zeros(4))
-    side = size / scale
-    box = tuple(int(round(v)) for v in (corner[0], corner[1], corner[0] + side, corner[1] + side))
-    # PIL pads outside the photo with black.
-    crop = Image.fromarray(image).crop(box).resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(crop), (joints_2d - box[:2]) * size / (box[2] - box[0])
+    crop, corner, scale = crop_square(image, seen.min(0), seen.max(0), margin, size)
+    return crop, (joints_2d - corner) * scale
 
 
 def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,

@@ -1,37 +1,66 @@
-"""Inference from any exported form (.keras, SavedModel, .tflite) on images of any size."""
+"""Inference from any exported form (.keras, SavedModel, .tflite) on whole photographs and videos.
+
+A photo goes through a person detector (or a box the user gives), each person
+is cropped the way the model was trained, and the joints come back in the
+photo's pixels. A video is read frame by frame; one person is followed across
+frames, and the 3D poses are smoothed over time. Detection, tracking and
+smoothing live here, outside the exported model, whose signature stays the
+same for TF Serving and TFLite.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
-from PIL import Image
 
 from tfpose3d import contract, skeleton
-from tfpose3d.data.images import read_rgb
+from tfpose3d.data.images import crop_square, read_rgb
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, touches_border
 from tfpose3d.export import form_of
 
 
-def load_image(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray]:
-    """Read an image of any size for the model.
+@dataclasses.dataclass
+class Person:
+    """One person's pose in a photo or frame.
 
-    The image is padded with black to a centred square (nothing is cut off),
-    then resized to 225x225 (bilinear). Returns the 225 px image, the scale
-    and the offset that map its pixels back to the original:
-    original = joints_225 / scale - offset.
+    Attributes:
+        box: where the person was found (or the box given), image pixels.
+        joints_2d: (17, 2) in the image's pixels.
+        pose_3d: (17, 3) millimetres, relative to the pelvis, camera axes (x right, y down, z forward).
+        at_border: the box reaches the image's edge, so the person may be cut off and joints beyond it guessed.
+        crop: the 225x225 crop the model saw, and `crop_joints_2d` (17, 2) its 2D joints in it.
     """
-    rgb = read_rgb(path)
-    h, w = rgb.shape[:2]
-    side = max(h, w)
-    offset = np.array([(side - w) // 2, (side - h) // 2], np.float32)
-    square = np.zeros((side, side, 3), np.uint8)
-    square[int(offset[1]) : int(offset[1]) + h, int(offset[0]) : int(offset[0]) + w] = rgb
-    size = contract.IMAGE_SIZE
-    resized = np.asarray(Image.fromarray(square).resize((size, size), Image.Resampling.BILINEAR))
-    return resized, size / side, offset
+
+    box: Detection
+    joints_2d: np.ndarray
+    pose_3d: np.ndarray
+    at_border: bool
+    crop: np.ndarray
+    crop_joints_2d: np.ndarray
+
+    def to_json(self) -> dict:
+        return {
+            "box_xywh": [round(v, 1) for v in self.box.box], "score": round(self.box.score, 3), "at_border": self.at_border,
+            "joints_2d_px": np.round(self.joints_2d, 1).tolist(), "pose_3d_mm": np.round(self.pose_3d, 1).tolist(),
+        }
+
+
+def _as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        return read_rgb(image)
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"an image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    if min(image.shape[:2]) < 2:
+        raise ValueError(f"an image of {image.shape[1]}x{image.shape[0]} pixels has no room for a person")
+    return image
 
 
 class Predictor:
@@ -40,46 +69,167 @@ class Predictor:
     Args:
         path: the model; its form is recognised by `tfpose3d.export.form_of`.
         threads: CPU threads for TFLite.
+        detector: finds people in whole photos (default: `detect.PersonDetector`, made when first needed).
 
     Example:
     >>> predictor = Predictor("export/tfpose3d/1")
-    >>> predictor(images)["pose_3d"].shape   # images: uint8 [N, 225, 225, 3]
+    >>> predictor(crops)["pose_3d"].shape            # crops: uint8 [N, 225, 225, 3]
     (N, 17, 3)
+    >>> people = predictor.predict_image("holiday.jpg")   # any size; one Person per person found
     """
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, detector: PersonDetector | None = None):
         self.path = Path(path)
         form = form_of(self.path)
         self.kind = form.runtime
         self._run = form.open(self.path, threads)
+        self._detector = detector
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
         batch = contract.check_images(images)
         return contract.check_outputs(self._run(batch), len(batch))
 
+    @property
+    def detector(self) -> PersonDetector:
+        if self._detector is None:
+            self._detector = PersonDetector()
+        return self._detector
 
-def predict_files(model: str | os.PathLike, images: list[str], out_dir: str | os.PathLike, threads: int | None = None) -> list[dict]:
-    """Predict each image; write <stem>_pose.png into out_dir; return JSON-ready results."""
+    def detect(self, image: str | os.PathLike | np.ndarray) -> list[Detection]:
+        return self.detector(_as_image(image))
+
+    def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None) -> list[Person]:
+        """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
+        else those the detector finds, best first. An empty list when there is nobody."""
+        image = _as_image(image)
+        boxes = self.detector(image) if boxes is None else list(boxes)
+        if not boxes:
+            return []
+        size = contract.IMAGE_SIZE
+        crops, corners, scales = zip(*(crop_square(image, b.lo, b.hi, crop_margin(), size) for b in boxes))
+        out = self(np.stack(crops))
+        h, w = image.shape[:2]
+        return [
+            Person(box, out["joints_2d"][i] / scales[i] + corners[i], out["pose_3d"][i], touches_border(box, w, h),
+                   crops[i], out["joints_2d"][i])
+            for i, box in enumerate(boxes)
+        ]
+
+
+def given_box(spec: str, image: np.ndarray) -> Detection:
+    """A user's `--box`: "x,y,w,h" in pixels, or "whole" for a person who fills the image."""
+    from tfpose3d.detect import parse_box
+
+    return Detection((0.0, 0.0, float(image.shape[1]), float(image.shape[0]))) if spec == "whole" else parse_box(spec)
+
+
+def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os.PathLike, box: str | None = None) -> list[dict]:
+    """Each photo's people, as JSON-ready dicts; writes <stem>_pose_<k>.png per person into out_dir.
+
+    Every photo is read and searched before anything is written; a photo with nobody found is an error that
+    names it (a `box` says where the person is instead: "x,y,w,h" or "whole").
+    """
     from tfpose3d import viz
 
-    loaded = [load_image(p) for p in images]  # all read (and checked) before anything is written
-    predictor = Predictor(model, threads)
+    found = []
+    for path in paths:
+        image = read_rgb(path)
+        found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
+    empty = [str(p) for p, people in found if not people]
+    if empty:
+        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds upright, mostly whole people. "
+                         "Pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
+    out_dir = _out_folder(out_dir)
+    results = []
+    for path, people in found:
+        entries = []
+        for k, person in enumerate(people):
+            figure = out_dir / f"{Path(path).stem}_pose_{k}.png"
+            viz.pose_figure(person.crop, person.crop_joints_2d, person.pose_3d, figure)
+            entries.append({**person.to_json(), "figure": str(figure)})
+            if person.at_border:
+                print(f"{path}: person {k} reaches the image's edge; joints beyond it are guesses", file=sys.stderr)
+        results.append({"image": str(path), "joint_names": list(skeleton.JOINT_NAMES), "people": entries})
+    return results
+
+
+def _out_folder(out_dir: str | os.PathLike) -> Path:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out-dir {out_dir} is a file; a folder is needed")
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for path, (image, scale, offset) in zip(images, loaded):
-        out = predictor(image)
-        joints = out["joints_2d"][0] / scale - offset
-        figure = out_dir / f"{Path(path).stem}_pose.png"
-        viz.pose_figure(image, out["joints_2d"][0], out["pose_3d"][0], figure)
-        results.append({
-            "image": str(path), "figure": str(figure), "joint_names": list(skeleton.JOINT_NAMES),
-            "pose_3d_mm": np.round(out["pose_3d"][0], 1).tolist(),
-            "joints_2d_px": np.round(joints, 1).tolist(),
-        })
-    return results
+    return out_dir
+
+
+def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Iterator[tuple[Any, Person | None]]:
+    """(frame, the followed person or None) for each frame: the `box` given (see `given_box`) in every
+    frame, or else detection and tracking."""
+    from tfpose3d.video import Tracker
+
+    tracker = Tracker()
+    for frame in frames:
+        followed = given_box(box, frame.image) if box else tracker.update(predictor.detector(frame.image))
+        person = predictor.predict_image(frame.image, [followed])[0] if followed else None
+        tracker.follow(None if person is None else person.joints_2d)
+        yield frame, person
+
+
+def predict_video(predictor: Predictor, path: str | os.PathLike, out_dir: str | os.PathLike, box: str | None = None,
+                  smoothing: str = "window", strength: float = 1.0, video_out: str | os.PathLike | None = None,
+                  fps: float = 30.0, progress: bool = True) -> dict:
+    """Poses of one person through a video file or a folder of frames, into <stem>_poses.jsonl in out_dir.
+
+    Each line is one frame: index, time, the person's box, 2D joints (pixels) and 3D pose (mm, smoothed by
+    `smoothing` at `strength`, see `tfpose3d.smooth`), or nulls where nobody was found. Lines are written as
+    frames complete, so memory stays constant and a video that breaks off leaves a valid file of the frames
+    before; `video_out` (.mp4 or .gif) draws each frame with both skeletons. Returns a summary.
+    """
+    from tfpose3d import smooth, viz
+    from tfpose3d.video import FrameReader, FrameWriter
+
+    reader = FrameReader(path, fps)
+    if box not in (None, "whole"):
+        given_box(box, np.zeros((1, 1, 3), np.uint8))  # a malformed box stops here, before anything is written
+    stream = smooth.smoother(smoothing, reader.fps, strength)
+    out_dir = _out_folder(out_dir)
+    lines_path = out_dir / f"{Path(path).stem}_poses.jsonl"
+    writer = FrameWriter(video_out, reader.fps) if video_out else None
+    done = found = 0
+
+    def write(lines, frame, person: Person | None, pose: np.ndarray | None) -> None:
+        nonlocal done
+        entry = {"frame": frame.index, "time_s": round(frame.time_s, 4)}
+        entry.update(person.to_json() if person else {"box_xywh": None, "joints_2d_px": None, "pose_3d_mm": None})
+        if pose is not None:
+            entry["pose_3d_mm"] = np.round(pose, 1).tolist()
+        lines.write(json.dumps(entry) + "\n")
+        lines.flush()
+        if writer:
+            writer.write(viz.video_frame(frame.image, person.joints_2d if person else None, pose))
+        done += 1
+        if progress:
+            total = f"/{reader.count}" if reader.count else ""
+            print(f"\r{path}: frame {done}{total}", end="" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
+
+    with open(lines_path, "w") as lines, (writer or contextlib.nullcontext()):
+        try:
+            for frame, person in track(predictor, iter(reader), box):
+                if person is None:
+                    # A gap: finish the smoothed stretch before it, then the empty frame; smoothing restarts after.
+                    for (f, p), pose in stream.flush():
+                        write(lines, f, p, pose)
+                    write(lines, frame, None, None)
+                    continue
+                found += 1
+                for (f, p), pose in stream.push((frame, person), person.pose_3d):
+                    write(lines, f, p, pose)
+        finally:
+            for (f, p), pose in stream.flush():
+                write(lines, f, p, pose)
+            if progress and sys.stderr.isatty():
+                print(file=sys.stderr)
+    return {"video": str(path), "joint_names": list(skeleton.JOINT_NAMES), "frames": done, "frames_with_person": found, "fps": reader.fps, "poses": str(lines_path),
+            "smoothing": smoothing, "strength": strength, **({"video_out": str(video_out)} if video_out else {})}
 
 
 def to_json(results: list[dict]) -> str:

@@ -70,3 +70,39 @@ def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, p
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def skeleton_3d_panel(pose: np.ndarray, size: int, azimuth_deg: float = 30.0, elevation_deg: float = 15.0,
+                      extent_mm: float = 2200.0) -> Image.Image:
+    """A camera-frame pose (x right, y down, z forward; mm) drawn upright from a fixed viewpoint, root at the
+    centre, on a dark square `size` pixels wide that spans `extent_mm`: the same scale in every frame of a video."""
+    a, e = np.radians(azimuth_deg), np.radians(elevation_deg)
+    turn = np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
+    tilt = np.array([[1, 0, 0], [0, np.cos(e), np.sin(e)], [0, -np.sin(e), np.cos(e)]])
+    seen = (pose - pose[skeleton.PELVIS]) @ turn.T @ tilt.T
+    xy = seen[:, :2] * (size / extent_mm) + size / 2
+    im = Image.new("RGB", (size, size), (24, 24, 32))
+    draw = ImageDraw.Draw(im)
+    floor = size / 2 + 900 * size / extent_mm  # about where the feet of a standing adult are
+    draw.line([(size * 0.1, floor), (size * 0.9, floor)], fill=(70, 70, 80), width=1)
+    # Far bones first, so near ones are drawn over them.
+    for parent, child in sorted(skeleton.BONES, key=lambda bone: -(seen[bone[0], 2] + seen[bone[1], 2])):
+        draw.line([tuple(map(float, xy[parent])), tuple(map(float, xy[child]))], fill=_side_colour(child), width=3)
+    return im
+
+
+def video_frame(image: np.ndarray, joints_2d: np.ndarray | None, pose_3d: np.ndarray | None, height: int = 360) -> np.ndarray:
+    """One frame of a pose video: the frame with its 2D skeleton, scaled to `height`, and the 3D skeleton
+    beside it; a frame without a person shows the frame alone beside an empty panel. (H, W, 3) uint8,
+    both sides even (what video encoders want)."""
+    scale = height / image.shape[0]
+    width = max(2, int(round(image.shape[1] * scale / 2)) * 2)
+    left = Image.fromarray(np.asarray(image, np.uint8))
+    if joints_2d is not None:
+        left = draw_skeleton_2d(image, joints_2d, width=max(2, int(2 / scale)))
+    left = left.resize((width, height), Image.Resampling.BILINEAR)
+    right = skeleton_3d_panel(pose_3d, height) if pose_3d is not None else Image.new("RGB", (height, height), (24, 24, 32))
+    out = Image.new("RGB", (width + height, height))
+    out.paste(left, (0, 0))
+    out.paste(right, (width, 0))
+    return np.asarray(out)

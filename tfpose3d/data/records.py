@@ -20,6 +20,7 @@ import tfpose3d
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import body, images, mocap, render
+from tfpose3d.data.camera import project
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
@@ -84,6 +85,30 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
             "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
         })
     return out
+
+
+def render_clip(poses: mocap.MotionSet, clip: int, seed: int, frames: int | None = None, size: int = IMAGE_SIZE,
+                look: render.Look = render.Look(), follow: bool = True) -> list[render.RenderedSample]:
+    """The frames of one motion clip as a video: one body, one camera, one scene, one outfit.
+
+    `follow` crops each frame around its person (as a tracker following them would); otherwise one still
+    crop holds the whole clip, as a camera on a tripod. `frames` limits the length.
+    """
+    indices = np.flatnonzero(poses.clip == clip)[:frames]
+    if len(indices) == 0:
+        raise ValueError(f"clip {clip} has no frames in this motion set")
+    rng = np.random.default_rng([seed, clip])
+    shaped = body.default_model().body(body.sample_shape(rng))
+    posed = [poses.pose(shaped, int(i)) for i in indices]
+    cameras = render.VARIED_CAMERAS if look.cameras else render.H36M_CAMERAS
+    camera = cameras.sample(posed[0][1][0], rng)
+    box = None
+    if not follow:
+        uv = np.concatenate([project(camera.to_camera(joints), camera.intrinsics) for _, joints in posed])
+        box = uv.min(0), uv.max(0)
+    # Every frame draws from the same stream, so scene, outfit and light stay; only the pose moves.
+    return [render.render_body(shaped, vertices, joints, np.random.default_rng([seed, clip, 1]), size, look, camera, box)
+            for vertices, joints in posed]
 
 
 _worker: tuple[mocap.MotionSet, render.Look] | None = None

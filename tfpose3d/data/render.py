@@ -105,6 +105,11 @@ class CameraRange:
         return centre - half, centre + half
 
 
+# A person's whole extent (mesh box: hands, feet, the top of the head) over the joints' box, longer sides:
+# 1.11-1.20 over bodies and poses, median 1.15. A box around a whole person is framed with
+# `crop_margin / BODY_OVER_JOINTS` to match the crops the renderer makes around the joints.
+BODY_OVER_JOINTS = 1.15
+
 # Human3.6M-like cameras, and the variety of people's photos (phones to telephoto, children's height to
 # first floor, tilted, loosely framed).
 H36M_CAMERAS = CameraRange()

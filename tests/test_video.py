@@ -1,0 +1,219 @@
+"""Whole photos and videos: the detector's framing, tracking, smoothing, video in and out, bad input."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfpose3d import ModelConfig, build_model, smooth
+from tfpose3d.cli import main
+from tfpose3d.data import mocap, records, render
+from tfpose3d.data.images import crop_square
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, iou, parse_box
+from tfpose3d.predict import Predictor, predict_video
+from tfpose3d.video import FrameReader, FrameWriter, Tracker
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos-dev"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "m.keras"
+    build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """Twelve frames of a held-out clip from a still camera, as an mp4 and as a folder of PNGs."""
+    poses = mocap.load_motion("bandai-namco").select("test")
+    look = dataclasses.replace(render.Look(), occluders=0.0, imaging=False)
+    frames = [f.image for f in records.render_clip(poses, int(poses.clip[0]), 0, frames=12, size=128, look=look, follow=False)]
+    root = tmp_path_factory.mktemp("clip")
+    with FrameWriter(root / "clip.mp4", 30.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+    (root / "frames").mkdir()
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(root / "frames" / f"{i:04d}.png")
+    return root, np.stack(frames)
+
+
+# Smoothing
+
+
+def test_one_euro_by_hand():
+    f = smooth.OneEuro(rate=30.0, min_cutoff=1.0, beta=0.01, d_cutoff=1.0)
+    assert f(np.array([0.0]))[0] == 0.0
+    # Second frame by the paper's formulas: speed 300/s, smoothed with alpha(1 Hz); cutoff 1 + 0.01 |speed|.
+    alpha = lambda cutoff: 1 / (1 + 30.0 / (2 * np.pi * cutoff))  # noqa: E731
+    speed = alpha(1.0) * 300.0
+    assert f(np.array([10.0]))[0] == pytest.approx(10.0 * alpha(1 + 0.01 * speed))
+
+
+def _savitzky_golay_by_polyfit(values, radius, order):
+    n = len(values)
+    out = []
+    for t in range(n):
+        index = [abs(i) if i < n else 2 * (n - 1) - i for i in range(t - radius, t + radius + 1)]
+        fit = np.polyfit(np.arange(-radius, radius + 1), values[index], order)
+        out.append(np.polyval(fit, 0.0))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("n,radius", [(30, 4), (9, 4), (6, 2), (2, 1)])
+def test_window_matches_a_polynomial_fit_per_frame(n, radius):
+    values = np.random.default_rng(n).normal(size=n)
+    np.testing.assert_allclose(smooth.window(values, radius, 2), _savitzky_golay_by_polyfit(values, radius, 2), atol=1e-9)
+
+
+def test_streamed_window_holds_a_window_and_leaves_no_frame_behind():
+    stream = smooth.Window(radius=3)
+    poses = np.random.default_rng(0).normal(size=(500, 17, 3))
+    got = []
+    for i, pose in enumerate(poses):
+        got += stream.push(i, pose)
+        assert len(stream._items) <= 2 * 3 + 2 and len(got) == max(0, i + 1 - 3)
+    got += stream.flush()
+    assert [i for i, _ in got] == list(range(500))
+    np.testing.assert_allclose(np.stack([v for _, v in got]), smooth.window(poses, 3))
+
+
+def test_smoothing_steadies_a_still_joint_and_follows_a_moving_one():
+    t = np.arange(90) / 30.0
+    noise = np.random.default_rng(0).normal(0, 15, len(t))
+    jitter = lambda x, truth: np.abs(np.diff(x - truth, 2)).mean()  # acceleration the movement does not have  # noqa: E731
+    still = np.full(len(t), 100.0)
+    wave = 300 * np.sin(2 * np.pi * 0.7 * t)  # a wave of the arm, mm
+    for kind in ("causal", "window"):
+        assert jitter(smooth.run(smooth.smoother(kind, 30.0), still + noise), still) < jitter(still + noise, still) / 3
+        followed = smooth.run(smooth.smoother(kind, 30.0), wave + noise)
+        assert np.abs(followed - wave)[10:].mean() < 1.5 * np.abs(noise).mean(), kind
+    # One Euro without its speed term lags the same wave by far more: the test can tell.
+    lagging = smooth.run(smooth.Causal(30.0, beta=0.0), wave + noise)
+    assert np.abs(lagging - wave)[10:].mean() > 3 * np.abs(noise).mean()
+
+
+@pytest.mark.parametrize("kind,strength,message", [("median", 1.0, "unknown smoothing"), ("window", 0.0, "positive")])
+def test_bad_smoothing_is_named(kind, strength, message):
+    with pytest.raises(ValueError, match=message):
+        smooth.smoother(kind, 30.0, strength)
+
+
+# Detection and tracking
+
+
+def test_boxes():
+    assert iou(Detection((0, 0, 10, 10)), Detection((5, 0, 10, 10))) == pytest.approx(50 / 150)
+    assert parse_box("1,2,3,4").box == (1, 2, 3, 4)
+    for bad, message in (("1,2,3", "four numbers"), ("a,b,c,d", "four numbers"), ("0,0,0,5", "positive")):
+        with pytest.raises(ValueError, match=message):
+            parse_box(bad)
+
+
+def test_nobody_in_a_blank_image():
+    assert PersonDetector()(np.full((300, 400, 3), 128, np.uint8)) == []
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="no ../shared/data/real-photos-dev beside the repository")
+def test_detector_finds_the_dancing_couple():
+    annotations = json.loads((DEV / "annotations.json").read_text())
+    people = [p for p in annotations["people"] if "009473" in p["image"]]
+    found = PersonDetector()(np.asarray(Image.open(DEV / people[0]["image"]).convert("RGB")))
+    assert max(iou(Detection(tuple(p["bbox"])), d) for p in people for d in found) > 0.5
+
+
+def test_tracker_follows_the_pose_and_ignores_a_stranger():
+    tracker = Tracker()
+    assert tracker.update([]) is None
+    first = tracker.update([Detection((100, 100, 50, 150), 2.0), Detection((0, 0, 20, 60), 1.0)])
+    assert first.box == (100, 100, 50, 150)
+    joints = np.array([[110.0, 110.0], [140.0, 240.0]] * 8 + [[125.0, 175.0]])
+    tracker.follow(joints)
+    side = np.array([30.0, 130.0]) * 1.15  # the joints' box grown to a whole person's
+    expected = (125 - side[0] / 2, 175 - side[1] / 2, *side)
+    np.testing.assert_allclose(tracker.update([Detection((400, 0, 50, 150))]).box, expected)  # a stranger
+    np.testing.assert_allclose(tracker.update([]).box, expected)  # the detector misses: the pose carries the track
+    matched = tracker.update([Detection((110, 100, 40, 150))])
+    np.testing.assert_allclose(matched.box, 0.5 * np.array(expected) + 0.5 * np.array([110, 100, 40, 150]))
+    tracker.follow(None)
+    assert tracker.update([]) is None
+
+
+# Photos and videos end to end
+
+
+def test_a_person_is_cropped_as_in_training_and_mapped_back(model_file):
+    image = np.random.default_rng(0).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    box = Detection((200, 40, 80, 200))
+    predictor = Predictor(model_file)
+    person = predictor.predict_image(image, [box])[0]
+    crop, corner, scale = crop_square(image, box.lo, box.hi, crop_margin(), 225)
+    direct = predictor(crop[None])
+    np.testing.assert_allclose(person.joints_2d, direct["joints_2d"][0] / scale + corner, rtol=1e-5)
+    np.testing.assert_allclose(person.pose_3d, direct["pose_3d"][0], rtol=1e-5)
+    assert crop_margin() == pytest.approx(render.H36M_CAMERAS.crop_margin / render.BODY_OVER_JOINTS)
+    assert not person.at_border and predictor.predict_image(image, [Detection((0, 40, 80, 200))])[0].at_border
+
+
+@pytest.mark.parametrize("source", ["clip.mp4", "frames"])
+def test_video_poses_per_frame_smoothed_and_drawn(clip, model_file, tmp_path, source):
+    root, frames = clip
+    predictor = Predictor(model_file)
+    summary = predict_video(predictor, root / source, tmp_path, box="20,10,60,110", smoothing="none",
+                            video_out=tmp_path / "out.mp4", progress=False)
+    lines = [json.loads(line) for line in (tmp_path / f"{Path(source).stem}_poses.jsonl").read_text().splitlines()]
+    assert summary["frames"] == summary["frames_with_person"] == len(lines) == len(frames)
+    assert [line["frame"] for line in lines] == list(range(len(frames)))
+    assert lines[3]["time_s"] == pytest.approx(3 / 30)
+    raw = np.array([line["pose_3d_mm"] for line in lines])
+    if source == "frames":  # lossless frames: the same poses as the model on each frame
+        expected = [predictor.predict_image(f, [Detection((20, 10, 60, 110))])[0].pose_3d for f in frames]
+        np.testing.assert_allclose(raw, np.round(expected, 1), atol=0.051)
+    assert FrameReader(tmp_path / "out.mp4").count == len(frames)
+    predict_video(predictor, root / source, tmp_path, box="20,10,60,110", smoothing="window", progress=False)
+    smoothed = [json.loads(line)["pose_3d_mm"] for line in (tmp_path / f"{Path(source).stem}_poses.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose(smoothed, smooth.window(raw, 4), atol=0.13)  # both sides rounded to 0.1 mm
+
+
+def test_the_frames_before_a_broken_one_stay_valid(clip, model_file, tmp_path):
+    root, frames = clip
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i in range(6):
+        Image.fromarray(frames[i]).save(broken / f"{i:04d}.png")
+    (broken / "0003.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="frame 3"):
+        predict_video(Predictor(model_file), broken, tmp_path / "out", box="whole", smoothing="window", progress=False)
+    lines = (tmp_path / "out" / "broken_poses.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2]
+
+
+def test_bad_videos_and_photos_are_named(model_file, tmp_path, capsys):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    (tmp_path / "no_frames").mkdir()
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
+    out = tmp_path / "out"
+    for inputs, message in (
+        ([str(empty)], "empty file"),
+        ([str(garbage)], "not a readable video"),
+        ([str(tmp_path / "no_frames")], "no frames"),
+        ([str(tmp_path / "missing.mp4")], "no such video"),
+        ([str(blank)], "no person found in .*blank.png.*--box"),
+        ([str(blank), "--box", "1,2,3"], "four numbers"),
+        ([str(blank), "--smooth", "window", "--strength", "-1"], "--strength must be positive"),
+    ):
+        assert main(["predict", "--model", str(model_file), *inputs, "--out-dir", str(out)]) == 2, inputs
+        err = capsys.readouterr().err
+        assert __import__("re").search(message, err), (message, err)
+        assert not out.exists()
+    assert main(["predict", "--model", str(model_file), str(blank), "--box", "whole", "--out-dir", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result[0]["people"][0]["box_xywh"] == [0, 0, 300, 200] and (out / "blank_pose_0.png").exists()
