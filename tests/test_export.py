@@ -82,6 +82,21 @@ def test_every_form_reproduces_keras(exported, model_file, images, reference):
 
 
 @pytest.mark.slow
+def test_flip_in_every_form_is_the_keras_flip(exported, model_file, images):
+    from tfpose3d.estimator import flip_test_model, load_model
+
+    model = flip_test_model(load_model(model_file))
+    out = model.predict(tf.image.resize(tf.cast(images, tf.float32), [64, 64], method="bilinear"), verbose=0)
+    reference = {"pose_3d": out["pose_3d"], "joints_2d": out["joints_2d"] * 225 / 64}
+    for path, tolerance in ((model_file, 1e-3), (exported, 1e-3), (exported / "tfpose3d_float32.tflite", 1e-2)):
+        flipped = Predictor(path, threads=1, flip=True)(images)
+        for name, value in reference.items():
+            np.testing.assert_allclose(flipped[name], value, atol=tolerance)
+    plain = Predictor(exported)(images)["pose_3d"]
+    assert np.abs(plain - reference["pose_3d"]).max() > 10 * 1e-3  # the flip changes the answer: not a no-op
+
+
+@pytest.mark.slow
 def test_saved_model_stores_each_weight_once(exported, model_file):
     import keras
 
@@ -328,5 +343,5 @@ def test_export_terminal_shows_only_the_projects_line(model_file, tmp_path):
                           "--tflite", "float16,int8"], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stderr == "" and out.stdout.strip().splitlines() == [
-        f"{tmp_path / 'tfpose3d' / '1'}: SavedModel (signature serving_default), tfpose3d_float16.tflite, "
+        f"{tmp_path / 'tfpose3d' / '1'}: SavedModel (signatures serving_default, serving_flip), tfpose3d_float16.tflite, "
         "tfpose3d_int8.tflite"]

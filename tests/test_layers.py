@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from layer_testing import run_layer_test
-from tfpose3d.layers import GridSoftArgmax, GridSoftLabels, MultiRootMerge, StopGradient
+from tfpose3d.layers import FlipAverage, GridSoftArgmax, GridSoftLabels, MirrorImage, MultiRootMerge, StopGradient
 from tfpose3d.metrics import p_mpjpe
 
 
@@ -154,7 +154,40 @@ def test_stop_gradient_blocks_gradient_only():
         (MultiRootMerge([0, 9], align="rigid"), [np.random.default_rng(1).normal(size=(3, 2, 17, 3)).astype("float32")]),
         (MultiRootMerge([0, 9], align="robust"), [np.random.default_rng(1).normal(size=(3, 2, 17, 3)).astype("float32")]),
         (StopGradient(), [np.ones((2, 5), "float32")]),
+        (FlipAverage("pose_3d"), [np.ones((2, 17, 3), "float32"), np.zeros((2, 17, 3), "float32")]),
+        (FlipAverage("heatmaps_2d"), [np.ones((2, 17, 8, 8), "float32"), np.zeros((2, 17, 8, 8), "float32")]),
+        (MirrorImage(), [np.ones((2, 8, 8, 3), "float32")]),
     ],
 )
 def test_layer_contract(layer, inputs):
     run_layer_test(layer, inputs)
+
+
+def test_flip_average_by_hand():
+    """Left wrist (13) seen in the mirror as the right wrist (16): mirrored back to the left, x reflected."""
+    plain = np.zeros((1, 17, 2), "float32")
+    mirrored = np.zeros((1, 17, 2), "float32")
+    plain[0, 13] = [40.0, 50.0]
+    mirrored[0, 16] = [225.0 - 60.0, 70.0]  # the mirror image's estimate, in its own pixels
+    out = FlipAverage("joints_2d", 225.0)(plain, mirrored).numpy()
+    np.testing.assert_allclose(out[0, 13], [50.0, 60.0])
+    pose, mirror_pose = np.zeros((1, 17, 3), "float32"), np.zeros((1, 17, 3), "float32")
+    pose[0, 12], mirror_pose[0, 15] = [100.0, 0.0, 10.0], [-300.0, 20.0, 30.0]  # l_elbow; r_elbow in the mirror
+    np.testing.assert_allclose(FlipAverage("pose_3d")(pose, mirror_pose).numpy()[0, 12], [200.0, 10.0, 20.0])
+    grid, mirror_grid = np.zeros((1, 17, 2, 2), "float32"), np.zeros((1, 17, 2, 2), "float32")
+    grid[0, 0, 0, 0], mirror_grid[0, 0, 0, 1] = 1.0, 1.0  # pelvis: top-left cell, top-right in the mirror
+    np.testing.assert_allclose(FlipAverage("heatmaps_2d")(grid, mirror_grid).numpy()[0, 0], [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_flip_test_model_is_mirror_symmetric():
+    """The flip-averaged estimate of a mirrored image is the mirror of the estimate of the image."""
+    from tfpose3d import ModelConfig, build_model, skeleton
+    from tfpose3d.estimator import flip_test_model
+
+    model = flip_test_model(build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    a, b = model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0)
+    perm = skeleton.flip_permutation()
+    np.testing.assert_allclose(b["pose_3d"], (a["pose_3d"] * [-1, 1, 1])[:, perm], atol=1e-4)
+    np.testing.assert_allclose(b["joints_2d"][..., 0], (64.0 - a["joints_2d"][..., 0])[:, perm], atol=1e-3)
+    np.testing.assert_allclose(b["heatmaps_2d"], a["heatmaps_2d"][:, perm, :, ::-1], atol=1e-6)

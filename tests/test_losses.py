@@ -36,7 +36,7 @@ def numpy_root_relative(y_true, y_pred, roots, unit):
                 if j != r:
                     target = (y_true[b, j] - y_true[b, r]) / unit
                     total[b] += ((y_pred[b, i, j] - target) ** 2).sum()
-    return total
+    return total / len(roots)  # averaged over roots, so that lambda_3D means the same for any Nr
 
 
 def test_root_relative_loss_matches_explicit_sum():
@@ -55,10 +55,10 @@ def test_root_relative_loss_is_zero_for_the_truth_and_ignores_root_rows():
     y_pred = np.stack([(y_true - y_true[:, r : r + 1]) / 10.0 for r in roots], axis=1)
     y_pred[:, 1, 2] = 99.0  # root 2's own row does not count
     assert float(RootRelativeLoss(roots, unit_mm=10.0)(y_true, y_pred)) == pytest.approx(0.0, abs=1e-6)
-    # One joint off by one unit in x for root 0 costs exactly 1.
+    # One joint off by one unit in x for root 0 costs exactly 1, over the two roots.
     y_pred[0, 0, 5, 0] += 1.0
     loss = RootRelativeLoss(roots, unit_mm=10.0, reduction=None)(y_true, y_pred)
-    np.testing.assert_allclose(np.asarray(loss), [1.0, 0.0], atol=1e-4)
+    np.testing.assert_allclose(np.asarray(loss), [0.5, 0.0], atol=1e-4)
 
 
 def test_root_relative_loss_masks_missing_joints():

@@ -220,4 +220,4 @@ def test_logged_terms_add_up_to_the_loss_on_a_finite_dataset():
     images, labels = random_batch(config, n=10)
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).filter(lambda x, y: True).batch(4)  # cardinality unknown
     result = model.evaluate(ds, verbose=0, return_dict=True)
-    assert result["loss"] == pytest.approx(result["loss_2d"] + result["loss_3d"], rel=1e-5)
+    assert result["loss"] == pytest.approx(config.loss_weight_2d * result["loss_2d"] + config.loss_weight_3d * result["loss_3d"], rel=1e-5)

@@ -178,6 +178,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="instead, real photographs with 2D joints (annotations.json as in real-photos-dev): the 2D "
                         "error of the model (a run, .keras, SavedModel or .tflite) against the mean 2D pose of the "
                         "training renders (from --data or the run's data)")
+    p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average")
     p.set_defaults(func=_evaluate)
 
 
@@ -192,11 +193,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         source.check(("train",))
         out = evaluation_dir(args.model, args.out)
-        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out)
+        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out, args.flip)
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"pictures: {out / 'photos.png'}")
         return 0
-    result = evaluate(args.model, source, args.out)
+    result = evaluate(args.model, source, args.out, args.flip)
     for name, frame in result.items():
         print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")
     return 0
@@ -241,7 +242,7 @@ def _export(args: argparse.Namespace) -> int:
         raise ValueError(f"--tflite: unknown kind(s) {unknown}; expected some of {list(TFLITE_KINDS)} or 'none'")
     path = export(load_model(args.model), args.out, args.name, args.version, kinds)
     written = ", ".join(FORMS[k].path(path, args.name).name for k in kinds)
-    print(f"{path}: SavedModel (signature serving_default)" + (f", {written}" if written else ""))
+    print(f"{path}: SavedModel (signatures serving_default, serving_flip)" + (f", {written}" if written else ""))
     return 0
 
 
@@ -278,6 +279,8 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "<video>_pose.<suffix> in --out-dir)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of a folder of frames")
     p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
+    p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average "
+                   "(twice the compute)")
     p.add_argument("--threads", type=POSITIVE, default=None, help="TFLite CPU threads")
     p.set_defaults(func=_predict)
 
@@ -294,7 +297,7 @@ def _predict(args: argparse.Namespace) -> int:
     photos = [p for p in args.inputs if not is_video(p)]
     for video in videos:  # a missing, empty or unreadable video stops here, before anything is written
         FrameReader(video, args.fps)
-    predictor = Predictor(args.model, args.threads)
+    predictor = Predictor(args.model, args.threads, args.flip)
     results = predict_photos(predictor, photos, args.out_dir, args.box) if photos else []
     for video in videos:
         out = args.video_out

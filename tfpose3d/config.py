@@ -50,7 +50,9 @@ class ModelConfig:
         batch_norm: batch normalisation after each conv layer (not in the
             paper; it makes training from scratch far less sensitive).
         loss_weight_2d: lambda_2D of eq 5.
-        loss_weight_3d: lambda_3D of eq 5.
+        loss_weight_3d: lambda_3D of eq 5, on the 3D loss averaged over roots. The default 6 makes the
+            six-root model train exactly as eq 6's sum with lambda_3D = 1 did, and gives every variant the same
+            balance of 3D against 2D.
         pose_unit_mm: the 3D heads regress in this unit; 100 mm keeps the
             regression targets near unit scale.
     """
@@ -66,7 +68,7 @@ class ModelConfig:
     dropout: float = 0.5
     batch_norm: bool = True
     loss_weight_2d: float = 1.0
-    loss_weight_3d: float = 1.0
+    loss_weight_3d: float = 6.0
     pose_unit_mm: float = 100.0
 
     def __post_init__(self) -> None:

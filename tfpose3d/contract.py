@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 SIGNATURE = "serving_default"
+# The same contract with test-time flip (the mirrored image estimated too, mirrored back and averaged): twice
+# the compute. A second signature of the SavedModel; a TFLite file holds one signature, and its runner mirrors
+# the batch itself (`tfpose3d.predict.Predictor(path, flip=True)`).
+FLIP_SIGNATURE = "serving_flip"
 INPUT_NAME = "image"
 INPUT_DTYPE = np.uint8
 # The paper's input side; every dataset stores crops of this size and serving takes them.

@@ -219,3 +219,20 @@ def load_model(path: str | os.PathLike) -> Pose3DEstimator:
     if not isinstance(model, Pose3DEstimator):
         raise ValueError(f"{path}: a Keras model, but not a tfpose3d Pose3DEstimator")
     return model
+
+
+def flip_test_model(model: Pose3DEstimator) -> keras.Model:
+    """`model` with test-time flip: it also estimates the mirrored image, mirrors that estimate back (left and
+    right swapped) and averages the two. Outputs `pose_3d`, `joints_2d` and `heatmaps_2d`; twice the compute.
+
+    Example:
+    >>> flipped = flip_test_model(build_model(tfpose3d.model_preset("cpu-quick")))
+    >>> flipped.predict(images)["pose_3d"].shape      # images: (N, 128, 128, 3) float 0..255
+    (N, 17, 3)
+    """
+    image = keras.Input(model.inputs[0].shape[1:], name="image")
+    plain, mirrored = model(image), model(layers.MirrorImage()(image))
+    size = model.config.image_size
+    outputs = {name: layers.FlipAverage(name, size, name=f"flip_{name}")(plain[name], mirrored[name])
+               for name in layers.FlipAverage.OUTPUTS}
+    return keras.Model(image, outputs, name=f"{model.name}_flip_test")

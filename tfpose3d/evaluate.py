@@ -14,7 +14,7 @@ from tfpose3d.config import read_run
 from tfpose3d.data import render
 from tfpose3d.data.images import crop_square
 from tfpose3d.data.sources import MocapSource, Source, open_source
-from tfpose3d.estimator import Pose3DEstimator, load_model
+from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 
 PCK3D_MM = 150.0
 PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
@@ -34,11 +34,12 @@ def run_source(run: str | os.PathLike) -> Source:
     return source
 
 
-def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Run the model over every test sample; return predictions next to the truth."""
+def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64, flip: bool = False) -> dict[str, np.ndarray]:
+    """Run the model (with test-time flip if `flip`) over every test sample; return predictions next to the truth."""
+    net = flip_test_model(model) if flip else model
     collected: dict[str, list] = {k: [] for k in ("pose_3d", "joints_2d", "true_3d", "true_2d", "action", "image")}
     for batch in source.samples("test", model.config.image_size).batch(batch_size).as_numpy_iterator():
-        out = model.predict_on_batch(batch["image"].astype(np.float32))
+        out = net.predict_on_batch(batch["image"].astype(np.float32))
         collected["pose_3d"].append(out["pose_3d"])
         collected["joints_2d"].append(out["joints_2d"])
         collected["true_3d"].append(batch["joints_3d"])
@@ -144,7 +145,7 @@ def crop_person(image: np.ndarray, joints_2d: np.ndarray, size: int, margin: flo
 
 
 def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,
-                    out_dir: str | os.PathLike) -> pd.DataFrame:
+                    out_dir: str | os.PathLike, flip: bool = False) -> pd.DataFrame:
     """2D error on real photographs, for a run folder or any exported form, against always answering `mean_2d`.
 
     Errors are fractions of the crop side over the annotated joints; PCK counts joints within 10% of it.
@@ -156,7 +157,7 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     from tfpose3d.predict import Predictor
 
     people = read_photos(folder)
-    predictor = Predictor(model_path)
+    predictor = Predictor(model_path, flip=flip)
     size = contract.IMAGE_SIZE
     crops, truths = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
     pred = predictor(np.stack(crops))["joints_2d"] / size
@@ -195,11 +196,13 @@ def training_mean_2d(source: Source, image_size: int, count: int = 5000) -> np.n
     return np.mean(joints, axis=0)
 
 
-def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
-    """Evaluate on the source's test split; write evaluation.{csv,md}, per-action/per-joint CSVs and examples.png."""
+def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.PathLike | None = None,
+             flip: bool = False) -> dict[str, pd.DataFrame]:
+    """Evaluate on the source's test split (with test-time flip if `flip`); write evaluation.{csv,md},
+    per-action/per-joint CSVs and examples.png."""
     model = load_model(model_path)
     source.check(("test",))
-    pred = predict_dataset(model, source)
+    pred = predict_dataset(model, source, flip=flip)
     result = tables(pred, model.config.image_size)
     out = evaluation_dir(model_path, out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from tfpose3d import contract
 from tfpose3d.terminal import quiet_stderr
-from tfpose3d.estimator import Pose3DEstimator, load_model
+from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
+from tfpose3d.layers import FlipAverage
 
 Runner = Callable[[np.ndarray], dict]
 # Yields uint8 (1, 225, 225, 3) images for int8 calibration.
@@ -30,20 +31,21 @@ Calibration = Callable[[], Iterable[np.ndarray]]
 IMAGE_SPEC = tf.TensorSpec([None, contract.IMAGE_SIZE, contract.IMAGE_SIZE, 3], tf.uint8, name=contract.INPUT_NAME)
 
 
-def serving_function(model: Pose3DEstimator) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+def serving_function(model: Pose3DEstimator, flip: bool = False) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """uint8 [N, 225, 225, 3] -> the contract's outputs, `joints_2d` in pixels of the 225 px input.
 
     Resizes to the model's input size with plain bilinear sampling, as the
-    training pipeline does.
+    training pipeline does. `flip` adds the test-time flip (`flip_test_model`).
     """
     size = model.config.image_size
     scale = contract.IMAGE_SIZE / size
+    net = flip_test_model(model) if flip else model
 
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.cast(image, tf.float32)
         if size != contract.IMAGE_SIZE:
             x = tf.image.resize(x, [size, size], method="bilinear")
-        out = model(x, training=False)
+        out = net(x, training=False)
         result = {name: tf.cast(out[name], tf.float32) for name in contract.OUTPUT_NAMES}
         result["joints_2d"] = result["joints_2d"] * scale
         return result
@@ -84,8 +86,8 @@ class Form(abc.ABC):
         """Whether `path` is a model of this form."""
 
     @abc.abstractmethod
-    def open(self, path: Path, threads: int | None = None) -> Runner:
-        """A function from a checked uint8 batch to the contract's outputs."""
+    def open(self, path: Path, threads: int | None = None, flip: bool = False) -> Runner:
+        """A function from a checked uint8 batch to the contract's outputs (with test-time flip if `flip`)."""
 
 
 class SavedModelForm(Form):
@@ -103,16 +105,19 @@ class SavedModelForm(Form):
         module = tf.Module()
         module.weights = [w.value for w in model.weights]
         module.serve = tf.function(serving_function(model), input_signature=[IMAGE_SPEC])
-        tf.saved_model.save(module, str(version_dir), signatures={contract.SIGNATURE: module.serve})
+        module.serve_flip = tf.function(serving_function(model, flip=True), input_signature=[IMAGE_SPEC])
+        tf.saved_model.save(module, str(version_dir),
+                            signatures={contract.SIGNATURE: module.serve, contract.FLIP_SIGNATURE: module.serve_flip})
 
     def matches(self, path):
         return path.is_dir() and (path / "saved_model.pb").is_file()
 
-    def open(self, path, threads=None):
+    def open(self, path, threads=None, flip=False):
+        name = contract.FLIP_SIGNATURE if flip else contract.SIGNATURE
         try:
-            signature = tf.saved_model.load(str(path)).signatures[contract.SIGNATURE]
+            signature = tf.saved_model.load(str(path)).signatures[name]
         except KeyError:
-            raise ValueError(f"{path}: SavedModel has no '{contract.SIGNATURE}' signature") from None
+            raise ValueError(f"{path}: SavedModel has no '{name}' signature" + (" (exported before test-time flip existed)" if flip else "")) from None
         return lambda x: {k: v.numpy() for k, v in signature(**{contract.INPUT_NAME: tf.constant(x)}).items()}
 
 
@@ -152,14 +157,22 @@ class TFLiteForm(Form):
     def matches(self, path):
         return path.suffix == ".tflite" and path.is_file()
 
-    def open(self, path, threads=None):
+    def open(self, path, threads=None, flip=False):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            runner = Interpreter(model_path=str(path), num_threads=threads).get_signature_runner(contract.SIGNATURE)
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"{path}: not a usable TFLite model ({str(err).splitlines()[0]})") from None
-        return lambda x: runner(**{contract.INPUT_NAME: x})
+        runner = interpreter.get_signature_runner(contract.SIGNATURE)
+        run = lambda x: runner(**{contract.INPUT_NAME: x})  # noqa: E731
+        if not flip:
+            return run
+        # TF 2.21's converter keeps only the first of several signatures, so a TFLite file holds the plain
+        # one and the flip runs beside it: the mirrored batch through the same file, averaged by the same layer.
+        layers = {name: FlipAverage(name, contract.IMAGE_SIZE) for name in contract.OUTPUT_NAMES}
+        average = tf.function(lambda a, b: {k: layers[k](a[k], b[k]) for k in layers})  # one graph: eager costs ms
+        return lambda x: {k: v.numpy() for k, v in average(run(x), run(np.ascontiguousarray(x[:, :, ::-1]))).items()}
 
 
 class KerasForm(Form):
@@ -177,8 +190,8 @@ class KerasForm(Form):
         # load_model reads a run folder's model.keras too.
         return (path.suffix == ".keras" and path.is_file()) or (path / "model.keras").is_file()
 
-    def open(self, path, threads=None):
-        serve = tf.function(serving_function(load_model(path)))
+    def open(self, path, threads=None, flip=False):
+        serve = tf.function(serving_function(load_model(path), flip))
         return lambda x: {k: v.numpy() for k, v in serve(tf.constant(x)).items()}
 
 

@@ -188,3 +188,65 @@ class StopGradient(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FlipAverage(keras.layers.Layer):
+    """Test-time flip: an output for an image averaged with the output for the mirrored image, mirrored back.
+
+    Mirroring back swaps left and right joints and reflects what the output
+    measures: x of a 3D pose (camera frame, x right), x of 2D joints (pixels,
+    x -> `image_size` - x), the columns of the 2D grids.
+
+    Args:
+        kind: which output this averages: "pose_3d" (B, Nj, 3), "joints_2d" (B, Nj, 2) or "heatmaps_2d"
+            (B, Nj, Ng, Ng).
+        image_size: the input's side in pixels (for "joints_2d").
+
+    Example:
+    >>> pose = np.random.rand(1, 17, 3).astype("float32")
+    >>> mirrored = (pose * [-1, 1, 1])[:, skeleton.flip_permutation()]
+    >>> np.allclose(FlipAverage("pose_3d")(pose, mirrored), pose)
+    True
+    """
+
+    OUTPUTS = ("pose_3d", "joints_2d", "heatmaps_2d")
+
+    def __init__(self, kind: str, image_size: float = 225.0, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in self.OUTPUTS:
+            raise ValueError(f"kind must be one of {self.OUTPUTS}, got {kind!r}")
+        self.kind = kind
+        self.image_size = float(image_size)
+
+    def call(self, value, mirrored_value):
+        back = ops.take(mirrored_value, skeleton.flip_permutation(), axis=1)
+        if self.kind == "pose_3d":
+            back = back * ops.convert_to_tensor([-1.0, 1.0, 1.0], dtype=back.dtype)
+        elif self.kind == "joints_2d":
+            back = ops.stack([self.image_size - back[..., 0], back[..., 1]], axis=-1)
+        else:
+            back = ops.flip(back, axis=-1)
+        return 0.5 * (value + back)
+
+    def compute_output_shape(self, value_shape, mirrored_value_shape):
+        return tuple(value_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "image_size": self.image_size}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MirrorImage(keras.layers.Layer):
+    """Images (B, H, W, C) mirrored left to right: the input of the test-time flip.
+
+    Example:
+    >>> MirrorImage()(np.arange(3, dtype="float32").reshape(1, 1, 3, 1))[0, 0, :, 0].numpy().tolist()
+    [2.0, 1.0, 0.0]
+    """
+
+    def call(self, images):
+        return ops.flip(images, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)

@@ -29,7 +29,11 @@ class GridCrossEntropy(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class RootRelativeLoss(keras.losses.Loss):
-    """Squared error of root-relative 3D poses, summed over joints and roots (eqs 4 and 6).
+    """Squared error of root-relative 3D poses, summed over joints and averaged over roots (eqs 4 and 6).
+
+    Eq 6 sums over the Nr roots; averaging instead keeps the 3D term on one
+    scale whatever Nr is, so lambda_3D weighs 3D against 2D the same in a
+    one-root and a six-root model (the paper's Table 2 compares both).
 
     y_true: (B, Nj, 3) joint positions in millimetres (any common origin).
     y_pred: (B, Nr, Nj, 3) for each root r, R_j ~ (J_j - J_r) / unit_mm.
@@ -59,7 +63,7 @@ class RootRelativeLoss(keras.losses.Loss):
         )
         mask = not_root[None] * valid[:, None, :] * ops.take(valid, roots, axis=1)[:, :, None]
         sq = ops.sum(ops.square(ops.cast(y_pred, "float32") - target), axis=-1)
-        return ops.sum(sq * mask, axis=(1, 2))
+        return ops.sum(sq * mask, axis=(1, 2)) / len(self.roots)
 
     def get_config(self):
         return {**super().get_config(), "roots": self.roots, "unit_mm": self.unit_mm}

@@ -69,6 +69,8 @@ class Predictor:
     Args:
         path: the model; its form is recognised by `tfpose3d.export.form_of`.
         threads: CPU threads for TFLite.
+        flip: test-time flip (the mirrored image estimated too and averaged in; twice the compute), from the
+            exported form's `serving_flip` signature.
         detector: finds people in whole photos (default: `detect.PersonDetector`, made when first needed).
 
     Example:
@@ -78,11 +80,12 @@ class Predictor:
     >>> people = predictor.predict_image("holiday.jpg")   # any size; one Person per person found
     """
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, detector: PersonDetector | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, flip: bool = False,
+                 detector: PersonDetector | None = None):
         self.path = Path(path)
         form = form_of(self.path)
         self.kind = form.runtime
-        self._run = form.open(self.path, threads)
+        self._run = form.open(self.path, threads, flip)
         self._detector = detector
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
