@@ -1,4 +1,4 @@
-"""The paper's Table 2: the four variants trained with one budget and seed, then evaluated."""
+"""The paper's Table 2: the four variants trained with one budget over several seeds, then evaluated."""
 
 from __future__ import annotations
 
@@ -6,41 +6,84 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from tfpose3d.config import VARIANTS
+from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate
 from tfpose3d.presets import train_preset
-from tfpose3d.data.sources import open_source
 from tfpose3d.train import train
 
 PAPER_TABLE2_AVERAGE_MM = {"baseline": 125.5, "multi_root": 122.7, "cls2d": 118.2, "full": 116.2}
+# The paper's ordering, one step at a time: each step should lower the error.
+STEPS = (("baseline", "multi_root"), ("baseline", "cls2d"), ("multi_root", "full"), ("cls2d", "full"))
 
 
-def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, **overrides: Any) -> pd.DataFrame:
-    """Train and evaluate every variant into out_dir/<variant>; write out_dir/ablation.{csv,md}."""
+def steps_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each step of the paper's ordering as paired differences (same seed, same data) of MPJPE.
+
+    A step holds beyond the seeds' spread when every seed moves the same way and the mean difference is
+    larger than the differences' standard deviation.
+    """
+    mpjpe = runs.pivot(index="seed", columns="variant", values="MPJPE (mm)")
+    rows = []
+    for a, b in STEPS:
+        diff = (mpjpe[b] - mpjpe[a]).to_numpy()
+        sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
+        same_way = bool(np.all(diff < 0) or np.all(diff > 0))
+        rows.append({"step": f"{a} -> {b}", "mean change (mm)": diff.mean(), "sd (mm)": sd,
+                     "paper (mm)": PAPER_TABLE2_AVERAGE_MM[b] - PAPER_TABLE2_AVERAGE_MM[a],
+                     "verdict": ("lower" if diff.mean() < 0 else "higher") + (
+                         " beyond the spread" if same_way and abs(diff.mean()) > sd else ", within the spread")})
+    return pd.DataFrame(rows)
+
+
+def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, seeds: Sequence[int] = (0,),
+           **overrides: Any) -> dict[str, pd.DataFrame]:
+    """Train and evaluate every variant for every seed into out_dir/<variant>-s<seed>; write out_dir/ablation.md.
+
+    Returns the per-variant table (mean and standard deviation over seeds), the paired steps of the paper's
+    ordering, MPJPE per action (mean over seeds) and every run's row (with its final training losses, to show
+    the 2D and weighted 3D terms on the same scale in every variant). A run already finished is resumed, not
+    retrained.
+    """
     out = Path(out_dir)
-    rows, per_action = [], {}
-    for variant in VARIANTS:
-        config = train_preset(preset, {"variant": variant}, **overrides)
-        start = time.perf_counter()
-        train(config, out / variant, data)
-        seconds = time.perf_counter() - start
-        source = open_source(data, config.render_options)  # the same data for every variant
-        result = evaluate(out / variant, source)
-        summary = result["summary"].iloc[0]
-        per_action[variant] = result["per_action"].set_index("action")["MPJPE (mm)"]
-        rows.append({"variant": variant, "MPJPE (mm)": summary["MPJPE (mm)"], "P-MPJPE (mm)": summary["P-MPJPE (mm)"],
-                     "paper MPJPE (mm, H36M)": PAPER_TABLE2_AVERAGE_MM[variant], "train seconds": round(seconds)})
-    table = pd.DataFrame(rows)
-    actions = pd.DataFrame(per_action).T.rename_axis("variant")
-    table.to_csv(out / "ablation.csv", index=False)
+    rows, per_action = [], []
+    for seed in seeds:
+        for variant in VARIANTS:
+            config = train_preset(preset, {"variant": variant}, **overrides, seed=seed)
+            start = time.perf_counter()
+            train(config, out / f"{variant}-s{seed}", data)
+            seconds = time.perf_counter() - start
+            source = open_source(data, config.render_options)  # the same data for every variant
+            result = evaluate(out / f"{variant}-s{seed}", source)
+            summary = result["summary"].iloc[0]
+            last = pd.read_csv(out / f"{variant}-s{seed}" / "history.csv").iloc[-1]
+            best_epoch = int(pd.read_csv(out / f"{variant}-s{seed}" / "history.csv")["val_pose_3d_mpjpe"].idxmin())
+            rows.append({"variant": variant, "seed": seed, "MPJPE (mm)": summary["MPJPE (mm)"],
+                         "P-MPJPE (mm)": summary["P-MPJPE (mm)"], "loss_2d": last["loss_2d"],
+                         "λ3D·loss_3d": config.model.loss_weight_3d * last["loss_3d"],
+                         "best val epoch": f"{best_epoch + 1}/{config.epochs}", "train seconds": round(seconds)})
+            per_action.append(result["per_action"].assign(variant=variant, seed=seed))
+    runs = pd.DataFrame(rows)
+    table = runs.groupby("variant", sort=False).agg(**{
+        "MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
+        "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"), "seeds": ("seed", "count")}).reset_index()
+    table["paper MPJPE (mm, H36M)"] = table["variant"].map(PAPER_TABLE2_AVERAGE_MM)
+    actions = pd.concat(per_action).pivot_table(index="action", columns="variant", values="MPJPE (mm)", aggfunc="mean")
+    actions = actions[list(VARIANTS)]
+    steps = steps_table(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("ablation", table), ("ablation_steps", steps), ("ablation_runs", runs)):
+        frame.to_csv(out / f"{name}.csv", index=False)
     actions.to_csv(out / "ablation_per_action.csv")
     (out / "ablation.md").write_text(
-        f"# Ablation ({preset} preset, test data {source.spec})\n\n"
-        f"{table.to_markdown(index=False, floatfmt='.1f')}\n\n## MPJPE per action (mm)\n\n"
-        f"{actions.to_markdown(floatfmt='.0f')}\n\nOverrides: {json.dumps(overrides)}\n"
+        f"# Ablation ({preset} preset, seeds {list(seeds)}, test data {source.spec})\n\n"
+        f"{table.to_markdown(index=False, floatfmt='.1f')}\n\n## The paper's ordering, step by step (paired by seed)\n\n"
+        f"{steps.to_markdown(index=False, floatfmt='.1f')}\n\n## Every run\n\n{runs.to_markdown(index=False, floatfmt='.1f')}\n\n"
+        f"## MPJPE per action (mm, mean over seeds)\n\n{actions.to_markdown(floatfmt='.0f')}\n\nOverrides: {json.dumps(overrides)}\n"
     )
-    return table
+    return {"variants": table, "steps": steps, "per_action": actions, "runs": runs}

@@ -203,22 +203,36 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(text: str) -> list[int]:
+    """An argparse type: comma-separated non-negative integers."""
+    try:
+        seeds = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct non-negative integers, got {text!r}")
+    return seeds
+
+
 def _add_ablate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ablate", help="train and evaluate the four variants (the paper's Table 2)")
+    p = sub.add_parser("ablate", help="train and evaluate the four variants (the paper's Table 2) over seeds")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu-quick")
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--epochs", type=POSITIVE)
     p.add_argument("--steps-per-epoch", type=POSITIVE)
-    p.add_argument("--seed", type=NON_NEGATIVE)
+    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1,2: every variant runs with "
+                   "each; the table gives mean and standard deviation, and each step of the paper's ordering paired by seed")
     p.set_defaults(func=_ablate)
 
 
 def _ablate(args: argparse.Namespace) -> int:
     from tfpose3d.ablate import ablate
 
-    table = ablate(args.preset, args.out, args.data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
-    print(table.to_markdown(index=False, floatfmt=".1f"))
+    result = ablate(args.preset, args.out, args.data, args.seeds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch)
+    print(result["variants"].to_markdown(index=False, floatfmt=".1f"))
+    print()
+    print(result["steps"].to_markdown(index=False, floatfmt=".1f"))
     return 0
 
 
