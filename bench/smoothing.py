@@ -5,7 +5,7 @@ as a tracker would) and estimated frame by frame; the poses then go through each
 Jitter is the mean joint acceleration, mm/frame^2, against the ground truth's own. Lag is what the smoother
 does to the true motion itself: the MPJPE of the smoothed ground truth against the ground truth (0 for none).
 
-Run: .venv/bin/python bench/smoothing.py --model RUN_OR_EXPORTED [--split test] [--clips 12] [--frames 150]
+Run: .venv/bin/python bench/smoothing.py --model RUN_OR_EXPORTED [--look plain] [--split test] [--clips 12] [--frames 150]
 (use --split train to choose the smoothers' settings, --split test to report them).
 """
 
@@ -43,10 +43,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--look", default="plain", help="the renderer's look (use the one the model trained on)")
     args = parser.parse_args()
     poses = mocap.load_motion("bandai-namco").select(args.split)
     predictor = Predictor(args.model)
-    look = dataclasses.replace(render.Look(), occluders=0.0)  # an occluder would follow the person: not a video
+    look = dataclasses.replace(render.look_named(args.look), occluders=0.0)  # an occluder would follow the person
     clips = np.unique(poses.clip)
     clips = clips[np.linspace(0, len(clips) - 1, args.clips).astype(int)]
     truth, estimates = [], []
@@ -56,7 +57,8 @@ def main() -> None:
         truth.append(joints - joints[:, skeleton.PELVIS : skeleton.PELVIS + 1])
         estimates.append(predictor(np.stack([f.image for f in frames]))["pose_3d"].astype(np.float64))
     frames_total = sum(len(t) for t in truth)
-    print(f"machine: {platform.processor() or platform.machine()}; model {args.model}; {len(clips)} {args.split} clips, "
+    print(f"machine: {platform.processor() or platform.machine()}; model {args.model}; {len(clips)} {args.split} clips "
+          f"({args.look} look), "
           f"{frames_total} frames at {poses.fps:g} frames/s")
     print(f"ground truth jitter: {np.mean([jitter(t) for t in truth]):.1f} mm/frame^2\n")
     print("| smoothing | settings | MPJPE mm | jitter mm/frame^2 | lag: smoothed truth's MPJPE mm |\n|---|---|---|---|---|")

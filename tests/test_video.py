@@ -217,3 +217,24 @@ def test_bad_videos_and_photos_are_named(model_file, tmp_path, capsys):
     assert main(["predict", "--model", str(model_file), str(blank), "--box", "whole", "--out-dir", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result[0]["people"][0]["box_xywh"] == [0, 0, 300, 200] and (out / "blank_pose_0.png").exists()
+
+
+def test_empty_and_enormous_images_are_named(model_file, tmp_path, capsys):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    enormous = tmp_path / "enormous.png"
+    Image.new("1", (10_001, 10_001)).save(enormous)  # 100 megapixels in a few kB: refused from its header
+    for path, message in ((empty, "empty file"), (enormous, "10001x10001 is 100 megapixels")):
+        assert main(["predict", "--model", str(model_file), str(path), "--box", "whole", "--out-dir", str(tmp_path / "o")]) == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="no ../shared/data/real-photos-dev beside the repository")
+def test_predict_finds_people_in_a_whole_photograph(model_file, tmp_path, capsys):
+    photo = DEV / "images" / "posetrack18" / "009473_mpii_test_000000.jpg"
+    assert main(["predict", "--model", str(model_file), str(photo), "--out-dir", str(tmp_path)]) == 0
+    people = json.loads(capsys.readouterr().out)[0]["people"]
+    assert len(people) >= 1 and (tmp_path / f"{photo.stem}_pose_0.png").exists()
+    x, y, w, h = people[0]["box_xywh"]
+    joints = np.asarray(people[0]["joints_2d_px"])  # in the photo's pixels, near the person's box
+    assert np.all((joints[:, 0] > x - w) & (joints[:, 0] < x + 2 * w) & (joints[:, 1] > y - h / 2) & (joints[:, 1] < y + 1.5 * h))
