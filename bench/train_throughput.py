@@ -1,10 +1,11 @@
-"""Training throughput of each preset with the data pipeline included (images/s).
+"""Training throughput of each preset, with the data pipeline and from cached tensors (images/s).
 
-Run: .venv/bin/python bench/train_throughput.py [--presets cpu-quick paper] [--xla off on]
+Run: .venv/bin/python bench/train_throughput.py [--presets cpu-quick paper] [--xla off on] [--inputs pipeline cached]
 Renders a small dataset to a temporary folder, then times `model.fit` epochs
-(decode, resize, augment and soft labels all run in the tf.data pipeline)
-after a warm-up epoch, and prints the median images/s per setting. On a GPU
-machine it also reports mixed precision.
+after a warm-up epoch, and prints the median images/s per setting. `pipeline`:
+decode, resize and augmentation run in tf.data as in training; `cached`: the
+warm-up epoch's batches are kept in memory and replayed, so the figure is the
+model's alone. On a GPU machine it also reports mixed precision.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from tfpose3d.presets import train_preset
 from tfpose3d.train import EpochSeconds, compile_model
 
 
-def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool) -> float:
+def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool, cached: bool) -> float:
     config = train_preset(preset, jit_compile=jit, mixed_precision=mixed, cache=False)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     samples = open_source(data).samples("train", config.model.image_size, shuffle=True)
     ds = pipeline.training_batches(samples, config.batch_size, config.augment)
+    if cached:
+        ds = ds.take(steps).cache().repeat()  # filled by the warm-up epoch
     model = Pose3DEstimator(config.model)
     compile_model(model, config, steps * epochs)
     timer = EpochSeconds()
@@ -41,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--presets", nargs="+", default=["cpu-quick", "paper"])
     parser.add_argument("--xla", nargs="+", default=["off", "on"])
+    parser.add_argument("--inputs", nargs="+", default=["pipeline", "cached"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up")
     parser.add_argument("--images", type=int, default=1000)
@@ -48,15 +52,16 @@ def main() -> None:
     gpu = tf.config.list_physical_devices("GPU")
     device = tf.config.experimental.get_device_details(gpu[0]).get("device_name", "GPU") if gpu else f"CPU ({platform.machine()})"
     print(f"device: {device}; TensorFlow {tf.__version__}")
-    print("| preset | XLA | mixed precision | images/s (median) |\n|---|---|---|---|")
+    print("| preset | XLA | mixed precision | inputs | images/s (median) |\n|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "train"
         records.write_rendered("bandai-namco", data, args.images, seed=0, progress=False)
         for preset in args.presets:
             for xla in args.xla:
                 for mixed in ([False, True] if gpu else [False]):
-                    rate = measure(preset, data, args.steps, args.epochs, xla == "on", mixed)
-                    print(f"| {preset} | {xla} | {'on' if mixed else 'off'} | {rate:.0f} |", flush=True)
+                    for inputs in args.inputs:
+                        rate = measure(preset, data, args.steps, args.epochs, xla == "on", mixed, inputs == "cached")
+                        print(f"| {preset} | {xla} | {'on' if mixed else 'off'} | {inputs} | {rate:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
