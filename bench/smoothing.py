@@ -21,15 +21,11 @@ from tfpose3d import skeleton, smooth
 from tfpose3d.data import mocap, records, render
 from tfpose3d.predict import Predictor
 
-SETTINGS = [("none", {})] + [
-    ("causal", {"min_cutoff": c, "beta": b}) for c in (0.5, 1.0, 2.0) for b in (0.0, 0.001, 0.01)
-] + [("window", {"radius": r}) for r in (2, 4, 8)]
-
-
-def make(kind: str, rate: float, **options) -> object:
-    if kind == "causal":
-        return smooth.Causal(rate, **options)
-    return smooth.Window(**options) if kind == "window" else smooth.Unsmoothed()
+# (smoothing, settings, a fresh streaming smoother for a frame rate)
+SETTINGS = [("none", "-", lambda rate: smooth.Unsmoothed())] + [
+    ("causal", f"min_cutoff {c:g}, beta {b:g}", lambda rate, c=c, b=b: smooth.Causal(rate, c, b))
+    for c in (0.5, 1.0, 2.0) for b in (0.0, 0.001, 0.01)
+] + [("window", f"radius {r}", lambda rate, r=r: smooth.Window(r)) for r in (2, 4, 8)]
 
 
 def jitter(poses: np.ndarray) -> float:
@@ -62,14 +58,13 @@ def main() -> None:
           f"{frames_total} frames at {poses.fps:g} frames/s")
     print(f"ground truth jitter: {np.mean([jitter(t) for t in truth]):.1f} mm/frame^2\n")
     print("| smoothing | settings | MPJPE mm | jitter mm/frame^2 | lag: smoothed truth's MPJPE mm |\n|---|---|---|---|---|")
-    for kind, options in SETTINGS:
+    for kind, settings, make in SETTINGS:
         errors, jitters, lags = [], [], []
         for t, e in zip(truth, estimates):
-            s = smooth.run(make(kind, poses.fps, **options), e)
+            s = smooth.run(make(poses.fps), e)
             errors.append(np.linalg.norm(s - t, axis=-1).mean())
             jitters.append(jitter(s))
-            lags.append(np.linalg.norm(smooth.run(make(kind, poses.fps, **options), t) - t, axis=-1).mean())
-        settings = ", ".join(f"{k} {v:g}" for k, v in options.items()) or "-"
+            lags.append(np.linalg.norm(smooth.run(make(poses.fps), t) - t, axis=-1).mean())
         print(f"| {kind} | {settings} | {np.mean(errors):.1f} | {np.mean(jitters):.1f} | {np.mean(lags):.1f} |")
 
 

@@ -61,8 +61,8 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
             source = open_source(data, config.render_options)  # the same data for every variant
             result = evaluate(out / f"{variant}-s{seed}", source)
             summary = result["summary"].iloc[0]
-            last = pd.read_csv(out / f"{variant}-s{seed}" / "history.csv").iloc[-1]
-            best_epoch = int(pd.read_csv(out / f"{variant}-s{seed}" / "history.csv")["val_pose_3d_mpjpe"].idxmin())
+            history = pd.read_csv(out / f"{variant}-s{seed}" / "history.csv")
+            last, best_epoch = history.iloc[-1], int(history["val_pose_3d_mpjpe"].idxmin())
             rows.append({"variant": variant, "seed": seed, "MPJPE (mm)": summary["MPJPE (mm)"],
                          "P-MPJPE (mm)": summary["P-MPJPE (mm)"], "loss_2d": last["loss_2d"],
                          "λ3D·loss_3d": config.model.loss_weight_3d * last["loss_3d"],

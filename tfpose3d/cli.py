@@ -309,15 +309,15 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--strength must be positive, got {args.strength}")
     videos = [p for p in args.inputs if is_video(p)]
     photos = [p for p in args.inputs if not is_video(p)]
-    for video in videos:  # a missing, empty or unreadable video stops here, before anything is written
-        FrameReader(video, args.fps)
+    # A missing, empty or unreadable video stops here, before anything is written.
+    readers = [FrameReader(video, args.fps) for video in videos]
     predictor = Predictor(args.model, args.threads, args.flip)
     results = predict_photos(predictor, photos, args.out_dir, args.box) if photos else []
-    for video in videos:
+    for reader in readers:
         out = args.video_out
-        if out and len(videos) > 1:
-            out = str(Path(args.out_dir) / f"{Path(video).stem}_pose{Path(args.video_out).suffix}")
-        results.append(predict_video(predictor, video, args.out_dir, args.box, args.smooth, args.strength, out, args.fps))
+        if out and len(readers) > 1:
+            out = str(Path(args.out_dir) / f"{reader.path.stem}_pose{Path(args.video_out).suffix}")
+        results.append(predict_video(predictor, reader, args.out_dir, args.box, args.smooth, args.strength, out))
     print(to_json(results))
     return 0
 

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from tfpose3d import contract, skeleton
 from tfpose3d.data.images import crop_square, read_rgb
 from tfpose3d.detect import Detection, PersonDetector, crop_margin, touches_border
 from tfpose3d.export import form_of
+
+if TYPE_CHECKING:
+    from tfpose3d.video import FrameReader
 
 
 @dataclasses.dataclass
@@ -177,10 +180,11 @@ def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Ite
         yield frame, person
 
 
-def predict_video(predictor: Predictor, path: str | os.PathLike, out_dir: str | os.PathLike, box: str | None = None,
+def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, out_dir: str | os.PathLike, box: str | None = None,
                   smoothing: str = "window", strength: float = 1.0, video_out: str | os.PathLike | None = None,
                   fps: float = 30.0, progress: bool = True) -> dict:
-    """Poses of one person through a video file or a folder of frames, into <stem>_poses.jsonl in out_dir.
+    """Poses of one person through a video file or a folder of frames (or a `FrameReader` already opened on
+    one), into <stem>_poses.jsonl in out_dir.
 
     Each line is one frame: index, time, the person's box, 2D joints (pixels) and 3D pose (mm, smoothed by
     `smoothing` at `strength`, see `tfpose3d.smooth`), or nulls where nobody was found. Lines are written as
@@ -188,11 +192,13 @@ def predict_video(predictor: Predictor, path: str | os.PathLike, out_dir: str | 
     before; `video_out` (.mp4 or .gif) draws each frame with both skeletons. Returns a summary.
     """
     from tfpose3d import smooth, viz
+    from tfpose3d.detect import parse_box
     from tfpose3d.video import FrameReader, FrameWriter
 
-    reader = FrameReader(path, fps)
+    reader = path if isinstance(path, FrameReader) else FrameReader(path, fps)
+    path = reader.path
     if box not in (None, "whole"):
-        given_box(box, np.zeros((1, 1, 3), np.uint8))  # a malformed box stops here, before anything is written
+        parse_box(box)  # a malformed box stops here, before anything is written
     stream = smooth.smoother(smoothing, reader.fps, strength)
     out_dir = _out_folder(out_dir)
     lines_path = out_dir / f"{Path(path).stem}_poses.jsonl"

@@ -62,15 +62,14 @@ class FrameReader:
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.path}: empty file (0 bytes), not a video")
         capture = cv2.VideoCapture(str(self.path))
-        ok = capture.isOpened() and capture.read()[0]
-        capture.release()
-        if not ok:
-            raise ValueError(f"{self.path}: not a readable video (no frame could be decoded)")
-        probe = cv2.VideoCapture(str(self.path))
-        fps = probe.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and np.isfinite(fps) and fps > 0 else 30.0
-        self.count = int(probe.get(cv2.CAP_PROP_FRAME_COUNT)) or None  # an estimate for some containers
-        probe.release()
+        try:
+            if not (capture.isOpened() and capture.read()[0]):
+                raise ValueError(f"{self.path}: not a readable video (no frame could be decoded)")
+            fps = capture.get(cv2.CAP_PROP_FPS)
+            self.fps = fps if fps and np.isfinite(fps) and fps > 0 else 30.0
+            self.count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None  # an estimate for some containers
+        finally:
+            capture.release()
         self._files = None
 
     def __iter__(self) -> Iterator[Frame]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tfpose3d.data.camera import square_crop
+
 
 # A 100-megapixel photo is 300 MB as RGB; larger is a scan or a mistake, and decoding it could exhaust memory.
 MAX_PIXELS = 100_000_000
@@ -44,10 +46,10 @@ def crop_square(image: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float
         >>> crop.shape, corner.tolist(), scale
         ((45, 45, 3), [25.0, 5.0], 0.5)
     """
-    side = float(np.max(np.asarray(hi) - np.asarray(lo))) * margin
-    if not side > 0:
+    if not np.max(np.asarray(hi) - np.asarray(lo)) * margin > 0:
         raise ValueError(f"the box {np.asarray(lo).tolist()}..{np.asarray(hi).tolist()} is empty")
-    corner = (np.asarray(lo, np.float64) + np.asarray(hi, np.float64)) / 2 - side / 2
+    corner, scale, _ = square_crop(np.asarray(lo, np.float64), np.asarray(hi, np.float64), margin, size, np.zeros(4))
+    side = size / scale
     picture = Image.fromarray(np.asarray(image, np.uint8))
     # Image.transform samples the float box exactly (crop() would round it to whole pixels) but does not
     # filter: shrinking several times over first averages whole blocks of pixels, or the crop aliases.
@@ -56,7 +58,7 @@ def crop_square(image: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float
         picture = picture.reduce(factor)
     box = tuple(float(v) / max(factor, 1) for v in (*corner, *(corner + side)))
     crop = picture.transform((size, size), Image.Transform.EXTENT, box, Image.Resampling.BILINEAR)
-    return np.asarray(crop), corner, size / side
+    return np.asarray(crop), corner, scale
 
 
 def decode(data: bytes) -> np.ndarray:
