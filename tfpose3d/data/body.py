@@ -35,6 +35,13 @@ MOTION_BONES: dict[str, tuple[np.ndarray, str]] = {
     **{f"{s}_{b}": (d, "pelvis") for s in "lr" for b, d in (("thigh", DOWN), ("shin", DOWN), ("foot", FORWARD))},
 }
 MOTION_BONE_NAMES = tuple(MOTION_BONES)
+# Each motion bone's parent in the chain that carries it (the hips carry the whole body).
+MOTION_PARENTS: dict[str, str | None] = {
+    "hips": None, "lower_back": "hips", "spine": "lower_back", "chest": "spine", "neck": "chest", "head": "neck",
+    **{f"{s}_{b}": p for s in "lr" for b, p in (("clavicle", "chest"), ("upper_arm", f"{s}_clavicle"),
+                                               ("forearm", f"{s}_upper_arm"), ("hand", f"{s}_forearm"))},
+    **{f"{s}_{b}": p for s in "lr" for b, p in (("thigh", "hips"), ("shin", f"{s}_thigh"), ("foot", f"{s}_shin"))},
+}
 
 # Each rig bone turns with one motion bone; the first rig bone of a motion bone sets its rest direction.
 RIG_DRIVERS = {

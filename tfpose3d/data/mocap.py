@@ -60,10 +60,38 @@ class MotionSet:
     def __len__(self) -> int:
         return len(self.rotations)
 
-    def pose(self, shaped: body.Body, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """`shaped` in frame `frame`: mesh vertices (V, 3) and Human3.6M joints (17, 3), mm."""
+    def pose(self, shaped: body.Body, frame: int, turns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`shaped` in frame `frame`: mesh vertices (V, 3) and Human3.6M joints (17, 3), mm.
+
+        `turns` (M, 3, 3), such as `vary` gives, replace the frame's bone rotations; the root stays the frame's.
+        """
         scale = shaped.leg_length / float(self.leg_mm[self.clip[frame]])
-        return shaped.pose(rotations.from_quaternion(self.rotations[frame]), self.root[frame] * scale)
+        turns = rotations.from_quaternion(self.rotations[frame]) if turns is None else turns
+        return shaped.pose(turns, self.root[frame] * scale)
+
+    def vary(self, frame: int, rng: np.random.Generator) -> np.ndarray:
+        """Bone rotations (M, 3, 3) of `frame` turned into a pose nobody captured, still a human one.
+
+        A few hundred captured clips of walking, waving and bowing cover few of the poses in people's photos
+        (kicks, crouches, raised and crossed arms, leaning). Each limb keeps its captured pose relative to
+        its parent or takes another frame's (so elbows and knees stay as people bend them), then shoulders,
+        hips, knees and the lower back may turn further within their range.
+        """
+        local = _local(rotations.from_quaternion(self.rotations[frame]))
+        for chain in _LIMBS:
+            if rng.random() < 0.5:
+                local[chain] = _local(rotations.from_quaternion(self.rotations[rng.integers(len(self))]))[chain]
+        for side in "lr":
+            # Pre-multiplying turns a bone in its parent's frame (x left, y up, z forward at rest).
+            if rng.random() < 0.5:
+                local[_BONE[f"{side}_upper_arm"]] = rotations.axis_angle(rng.normal(size=3), rng.uniform(0, 1.2)) @ local[_BONE[f"{side}_upper_arm"]]
+            if rng.random() < 0.3:  # hip flexion: the thigh swings forward
+                local[_BONE[f"{side}_thigh"]] = rotations.axis_angle([1, 0, 0], -rng.uniform(0, 1.6)) @ local[_BONE[f"{side}_thigh"]]
+            if rng.random() < 0.3:  # knee flexion: the shin swings back
+                local[_BONE[f"{side}_shin"]] = rotations.axis_angle([1, 0, 0], rng.uniform(0, 1.6)) @ local[_BONE[f"{side}_shin"]]
+        if rng.random() < 0.3:  # the trunk bends, mostly forward, partly sideways
+            local[_BONE["lower_back"]] = rotations.axis_angle([1, 0, rng.normal(0, 0.5)], rng.uniform(-0.2, 0.7)) @ local[_BONE["lower_back"]]
+        return _world(local)
 
     def joints(self, shaped: body.Body, frames: Sequence[int] | None = None) -> np.ndarray:
         """Human3.6M joints (len(frames), 17, 3) of `shaped` in `frames` (default: all)."""
@@ -80,6 +108,28 @@ class MotionSet:
             splits=self.splits, leg_mm=self.leg_mm.astype(np.float32), fps=np.float32(self.fps),
             source=np.str_(self.source), motion_bones=np.array(body.MOTION_BONE_NAMES),
         )
+
+
+_BONE = {name: i for i, name in enumerate(body.MOTION_BONE_NAMES)}
+_PARENT = np.array([-1 if p is None else _BONE[p] for p in body.MOTION_PARENTS.values()])
+# The bones of each limb, from the trunk out.
+_LIMBS = [[_BONE[f"{s}_{b}"] for b in bones] for s in "lr"
+          for bones in (("clavicle", "upper_arm", "forearm", "hand"), ("thigh", "shin", "foot"))]
+
+
+def _local(world: np.ndarray) -> np.ndarray:
+    """Each bone's rotation (M, 3, 3) relative to its parent's."""
+    parent = np.where(_PARENT[:, None, None] < 0, np.eye(3), world[np.maximum(_PARENT, 0)])
+    return np.swapaxes(parent, -1, -2) @ world
+
+
+def _world(local: np.ndarray) -> np.ndarray:
+    """Bone rotations from parent-relative ones; parents come first in `body.MOTION_BONES`."""
+    world = local.copy()
+    for b, p in enumerate(_PARENT):
+        if p >= 0:
+            world[b] = world[p] @ local[b]
+    return world
 
 
 def load_motion(name_or_path: str | os.PathLike) -> MotionSet:

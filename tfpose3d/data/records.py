@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -77,7 +78,10 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
         rng = np.random.default_rng([seed, i])
         frame = int(rng.integers(len(poses)))
         shaped = model.body(body.sample_shape(rng))
-        sample = render.render_body(shaped, *poses.pose(shaped, frame), rng, size=size, look=look)
+        # Its own stream, so a look without varied poses draws exactly what it drew before they existed.
+        vary = np.random.default_rng([seed, i, 2])
+        turns = poses.vary(frame, vary) if vary.random() < look.poses else None
+        sample = render.render_body(shaped, *poses.pose(shaped, frame, turns), rng, size=size, look=look)
         clip = poses.clip[frame]
         out.append({
             "image": images.encode(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
@@ -161,7 +165,9 @@ def write_rendered(
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
+    # Held-out clips measure the captured poses themselves.
     chosen = render.look_named(look)
+    chosen = dataclasses.replace(chosen, poses=0.0) if split == "test" else chosen
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")

@@ -27,7 +27,7 @@ VERSION = "mesh-3"
 
 @dataclasses.dataclass(frozen=True)
 class Look:
-    """What the renderer varies beyond the body and its pose: the ingredients of real-photo appearance.
+    """What the renderer varies beyond the body: the ingredients of real-photo appearance, and of poses.
 
     Args:
         photo_backgrounds: how often a real photograph stands behind the person (else a procedural room).
@@ -36,6 +36,8 @@ class Look:
         imaging: blur, noise, low light, colour casts, vignetting, JPEG.
         cameras: varied focal length, height, distance and roll, and a crop jittered like a detector's box
             (sometimes cutting off feet or hands); else Human3.6M-like cameras and a centred crop.
+        poses: how often a training pose is varied beyond the captured ones (`mocap.MotionSet.vary`: limbs
+            from other frames, joints turned further); held-out clips are always rendered as captured.
     """
 
     photo_backgrounds: float = 0.7
@@ -43,6 +45,7 @@ class Look:
     occluders: float = 0.4
     imaging: bool = True
     cameras: bool = True
+    poses: float = 0.0
 
 
 # Each look adds one ingredient to the one before: the real-photo ablation trains one model per row.
@@ -53,6 +56,7 @@ LOOKS: dict[str, Look] = {
     "occluders": Look(0.7, True, 0.4, False, False),
     "imaging": Look(0.7, True, 0.4, True, False),
     "full": Look(),
+    "plain-poses": Look(0.0, False, 0.0, False, False, 0.5),
 }
 
 

@@ -27,6 +27,18 @@ def align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(opposite[..., None, None], 2.0 * np.einsum("...i,...j->...ij", axis, axis) - eye, rot)
 
 
+def axis_angle(axis: np.ndarray, angle: np.ndarray | float) -> np.ndarray:
+    """The rotation by `angle` radians about `axis` (..., 3) -> (..., 3, 3), right-handed (Rodrigues)."""
+    x, y, z = np.moveaxis(unit(np.asarray(axis, np.float64)), -1, 0)
+    c, s = np.cos(angle), np.sin(angle)
+    t = 1 - c
+    return np.stack([
+        np.stack([c + x * x * t, x * y * t - z * s, x * z * t + y * s], -1),
+        np.stack([y * x * t + z * s, c + y * y * t, y * z * t - x * s], -1),
+        np.stack([z * x * t - y * s, z * y * t + x * s, c + z * z * t], -1),
+    ], -2)
+
+
 def nearest_rotation(m: np.ndarray) -> np.ndarray:
     """The rotation closest to `m` (..., 3, 3) in the Frobenius norm (a mean of rotations projected back)."""
     u, _, vt = np.linalg.svd(m)

@@ -1,0 +1,64 @@
+"""Whether a training set's poses can express the people in real photographs at all, before any training.
+
+Run: .venv/bin/python bench/pose_coverage.py --photos ../shared/data/real-photos-dev --data DATA [--data DATA ...]
+
+For each person in the photos (cropped as `tfpose3d evaluate --photos` crops), the 2D error of the nearest
+training pose: as the renderer framed it, and after its best scale and shift. A perfect model of the training
+renders can do no better than the framed figure, so where it is above the goal (half the mean 2D pose's error)
+the data, not the network, limits real photographs. The mean 2D pose of the same renders is the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+import numpy as np
+import pandas as pd
+
+from tfpose3d.data.images import read_rgb
+from tfpose3d.data.sources import open_source
+from tfpose3d.evaluate import crop_person, read_photos
+
+SIZE = 128  # joints are fractions of the crop side, so any size gives the same figures
+
+
+def nearest(train: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Mean joint distance to the nearest of `train` (N, 17, 2), as framed and after a best scale and shift."""
+    seen = np.isfinite(truth).all(1)
+    a, t = train[:, seen], truth[seen]
+    framed = np.linalg.norm(a - t, axis=-1).mean(1).min()
+    a0, t0 = a - a.mean(1, keepdims=True), t - t.mean(0)
+    scale = (a0 * t0).sum((1, 2)) / (a0 ** 2).sum((1, 2))
+    fitted = np.linalg.norm(a0 * scale[:, None, None] - t0, axis=-1).mean(1).min()
+    return float(framed), float(fitted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--photos", required=True)
+    parser.add_argument("--data", action="append", required=True, help="rendered data (repeat to compare sets)")
+    parser.add_argument("--count", type=int, default=20000, help="training poses read from each set")
+    args = parser.parse_args()
+    people = read_photos(args.photos)
+    truths = np.stack([crop_person(read_rgb(p["image"]), p["joints_2d"], SIZE)[1] for p in people]) / SIZE
+    joints = np.isfinite(truths).all(-1).sum(1)
+    rows = []
+    for data in args.data:
+        train = np.stack([s["joints_2d"] / SIZE for s in
+                          open_source(data).samples("train", SIZE).take(args.count).as_numpy_iterator()])
+        baseline = np.nanmean(np.linalg.norm(train.mean(0) - truths, axis=-1), axis=1)
+        framed, fitted = np.array([nearest(train, t) for t in truths]).T
+        # Over joints, as `tfpose3d evaluate --photos` averages.
+        average = lambda per_person: float(np.average(per_person, weights=joints))
+        rows.append({"training renders": data, "poses": len(train), "mean 2D pose": average(baseline),
+                     "nearest pose, framed": average(framed), "nearest pose, scaled and shifted": average(fitted),
+                     "framed / mean 2D": average(framed) / average(baseline),
+                     "people the nearest pose fits within 0.1": int((framed <= 0.1).sum())})
+    print(f"{len(people)} people in {args.photos}; errors are fractions of the crop side; "
+          f"{platform.processor() or platform.machine()}\n")
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main()
