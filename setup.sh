@@ -11,9 +11,12 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet -e ".[test]"
 .venv/bin/tfpose3d --version
 RUN=${RUN:-runs/cpu-quick}
-.venv/bin/tfpose3d train --preset cpu-quick --out "$RUN"
-.venv/bin/tfpose3d evaluate "$RUN"
-# Real photographs with 2D joints, for measuring only (see ../shared/data/real-photos-dev/SOURCE.md).
+# Real photographs with 2D joints, for measuring only (see ../shared/data/real-photos-dev/SOURCE.md): where
+# they exist, training logs their 2D error each epoch and the evaluation draws the predictions over them.
 PHOTOS=${PHOTOS:-../shared/data/real-photos-dev}
-if [ -f "$PHOTOS/annotations.json" ]; then .venv/bin/tfpose3d evaluate "$RUN" --photos "$PHOTOS"; fi
+WATCH=()
+if [ -f "$PHOTOS/annotations.json" ]; then WATCH=(--photos "$PHOTOS"); fi
+.venv/bin/tfpose3d train --preset cpu-quick --out "$RUN" ${WATCH[@]+"${WATCH[@]}"}
+.venv/bin/tfpose3d evaluate "$RUN"
+if [ ${#WATCH[@]} -gt 0 ]; then .venv/bin/tfpose3d evaluate "$RUN" --photos "$PHOTOS"; fi
 .venv/bin/tfpose3d export "$RUN" --out serving_models

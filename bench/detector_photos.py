@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from tfpose3d.data.images import read_rgb
 from tfpose3d.detect import Detection, PersonDetector, iou
-from tfpose3d.evaluate import read_photos
+from tfpose3d.data.photos import read_photos
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ import numpy as np
 from tfpose3d import contract
 from tfpose3d.data.sources import open_source
 from tfpose3d.estimator import load_model
-from tfpose3d.evaluate import evaluate_photos, predict_dataset, run_source, tables, training_mean_2d
+from tfpose3d.data.photos import training_mean_2d
+from tfpose3d.evaluate import evaluate_photos, predict_dataset, run_source, tables
 from tfpose3d.predict import Predictor
 
 

@@ -1,4 +1,5 @@
-"""How sure the 2D heatmaps are on real photographs and on held-out renders: mean peak probability and entropy.
+"""How sure the 2D heatmaps are on real photographs and on held-out renders: mean peak probability and entropy,
+and the photos' 2D error read from the heatmaps' likeliest cells instead of their soft-argmax.
 
 Run: .venv/bin/python bench/heatmap_confidence.py MODEL --photos ../shared/data/real-photos-dev --data DATA [--renders 200]
 """
@@ -9,9 +10,8 @@ import argparse
 
 import numpy as np
 
-from tfpose3d.data.images import read_rgb
+from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import open_source
-from tfpose3d.evaluate import crop_person, read_photos
 from tfpose3d.predict import Predictor
 
 
@@ -28,13 +28,20 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=200)
     args = parser.parse_args()
     predictor = Predictor(args.model)
-    crops = np.stack([crop_person(read_rgb(p["image"]), p["joints_2d"], 225)[0] for p in read_photos(args.photos)])
+    photos = PhotoSet.load(args.photos)
     renders = np.stack([s["image"] for s in open_source(args.data).samples("test", 225).take(args.renders).as_numpy_iterator()])
-    photo = predictor(crops)["heatmaps_2d"]
+    out = predictor(photos.crops)
+    photo = out["heatmaps_2d"]
     print("| images | mean peak probability | mean entropy (nats) |\n|---|---|---|")
     print("| real photos | %.2f | %.2f |" % confidence(photo))
     print("| held-out renders | %.2f | %.2f |" % confidence(predictor(renders.astype(np.uint8))["heatmaps_2d"]))
     print(f"uniform entropy: {np.log(photo.shape[-1] * photo.shape[-2]):.2f}")
+    # Whether the soft-argmax's average of an unsure heatmap is what goes wrong, or the heatmap itself.
+    grid = photo.shape[-1]
+    row, col = np.divmod(photo.reshape(*photo.shape[:2], -1).argmax(-1), grid)
+    likeliest = np.stack([col + 0.5, row + 0.5], -1) / grid
+    print(f"\n2D error on the photos, of the crop side: soft-argmax {photos.score(out['joints_2d'] / 225)['2D error']:.3f}, "
+          f"the likeliest cell's centre {photos.score(likeliest)['2D error']:.3f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tfpose3d import contract
 from tfpose3d.data.sources import open_source
-from tfpose3d.evaluate import evaluate, evaluate_photos, training_mean_2d
+from tfpose3d.data.photos import training_mean_2d
+from tfpose3d.evaluate import evaluate, evaluate_photos
 from tfpose3d.presets import train_preset
 from tfpose3d.train import train
 

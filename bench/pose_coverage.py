@@ -16,11 +16,10 @@ import platform
 import numpy as np
 import pandas as pd
 
-from tfpose3d.data.images import read_rgb
+from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import open_source
-from tfpose3d.evaluate import crop_person, read_photos
 
-SIZE = 128  # joints are fractions of the crop side, so any size gives the same figures
+SIZE = 128  # training joints are read as fractions of the image side, so any size gives the same figures
 
 
 def nearest(train: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -40,8 +39,8 @@ def main() -> None:
     parser.add_argument("--data", action="append", required=True, help="rendered data (repeat to compare sets)")
     parser.add_argument("--count", type=int, default=20000, help="training poses read from each set")
     args = parser.parse_args()
-    people = read_photos(args.photos)
-    truths = np.stack([crop_person(read_rgb(p["image"]), p["joints_2d"], SIZE)[1] for p in people]) / SIZE
+    photos = PhotoSet.load(args.photos)
+    truths = photos.joints_2d
     joints = np.isfinite(truths).all(-1).sum(1)
     rows = []
     for data in args.data:
@@ -55,7 +54,7 @@ def main() -> None:
                      "nearest pose, framed": average(framed), "nearest pose, scaled and shifted": average(fitted),
                      "framed / mean 2D": average(framed) / average(baseline),
                      "people the nearest pose fits within 0.1": int((framed <= 0.1).sum())})
-    print(f"{len(people)} people in {args.photos}; errors are fractions of the crop side; "
+    print(f"{len(photos.people)} people in {args.photos}; errors are fractions of the crop side; "
           f"{platform.processor() or platform.machine()}\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 

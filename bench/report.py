@@ -1,9 +1,10 @@
 """Print every table of docs/results.md and the README's parameter counts from their sources.
 
 Run after the commands in docs/results.md:
-    .venv/bin/python bench/report.py [--runs runs]
-Reads runs/cpu-quick (train_summary.json, history.csv, evaluation/, and evaluation/photos.csv where the main
-job measured real photographs), the ablation folders
+    .venv/bin/python bench/report.py [--runs runs] [--main cpu-quick]
+Reads the main run, runs/cpu-quick (train_summary.json, history.csv with the per-epoch real-photo error where
+it was trained with --photos, evaluation/, and evaluation/photos.csv where the main job measured real
+photographs), the ablation folders
 runs/ablation-cpu-quick-10ep and runs/ablation-cpu-quick-10ep-seed1, and builds the four
 paper-size variants to count their parameters.
 """
@@ -23,27 +24,30 @@ from tfpose3d.config import VARIANTS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--main", default="cpu-quick", help="the main run's folder under --runs")
     args = parser.parse_args()
 
     print("## Parameters at 225 px (README)")
     for variant in VARIANTS:
         print(f"{variant}: {tfpose3d.build_model(tfpose3d.ModelConfig(variant=variant)).count_params():,}")
 
-    run = args.runs / "cpu-quick"
+    run = args.runs / args.main
     summary = json.loads((run / "train_summary.json").read_text())
-    print(f"\n## cpu-quick\nmodel.fit seconds: {summary['seconds_this_session']}, parameters: {summary['parameters']:,}")
+    print(f"\n## {args.main}\nmodel.fit seconds: {summary['seconds_this_session']}, parameters: {summary['parameters']:,}")
     table = pd.read_csv(run / "evaluation" / "summary.csv")
     print(table.to_markdown(index=False, floatfmt=".3g"))
     print(f"model / mean pose MPJPE: {table.iloc[0]['MPJPE (mm)'] / table.iloc[1]['MPJPE (mm)']:.1%}")
     history = pd.read_csv(run / "history.csv")
-    curve = history[["epoch", "pose_3d_mpjpe", "val_pose_3d_mpjpe", "val_joints_2d_pixel_error"]].copy()
+    # Runs trained with --photos also logged the real-photo error each epoch.
+    watched = [c for c in ("photos_2d_error", "photos_vs_mean_2d") if c in history]
+    curve = history[["epoch", "pose_3d_mpjpe", "val_pose_3d_mpjpe", "val_joints_2d_pixel_error", *watched]].copy()
     curve["epoch"] += 1
-    print(curve.to_markdown(index=False, floatfmt=".1f"))
+    print(curve.to_markdown(index=False, floatfmt=".3g"))
     print(pd.read_csv(run / "evaluation" / "per_action.csv").to_markdown(index=False, floatfmt=".1f"))
     print(pd.read_csv(run / "evaluation" / "per_joint.csv").set_index("joint").T.to_markdown(floatfmt=".0f"))
     photos = run / "evaluation" / "photos.csv"
     if photos.is_file():
-        print(f"\n## cpu-quick on the real photographs\n{pd.read_csv(photos).to_markdown(index=False, floatfmt='.3g')}")
+        print(f"\n## {args.main} on the real photographs\n{pd.read_csv(photos).to_markdown(index=False, floatfmt='.3g')}")
 
     totals = {}
     for seed, folder in ((0, "ablation-cpu-quick-10ep"), (1, "ablation-cpu-quick-10ep-seed1")):

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -10,7 +11,9 @@ from tfpose3d import skeleton
 from tfpose3d.cli import main
 from tfpose3d.config import ModelConfig
 from tfpose3d.estimator import build_model
-from tfpose3d.evaluate import crop_person, evaluate_photos, read_photos
+from tfpose3d.data.photos import crop_person, read_photos, training_mean_2d
+from tfpose3d.data.sources import open_source
+from tfpose3d.evaluate import evaluate_photos
 
 
 def make_photos(folder, joints_list):
@@ -77,3 +80,18 @@ def test_photo_folder_errors_name_the_problem(tmp_path, capsys):
         read_photos(tmp_path)
     assert main(["evaluate", str(tmp_path / "m.keras"), "--photos", str(tmp_path), "--data", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("tfpose3d: error:")
+
+
+def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir):
+    make_photos(tmp_path / "photos", [person(np.random.default_rng(k)) for k in range(3)])
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--photos", str(tmp_path / "photos"),
+                 "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "8", "--validation-steps", "1"]) == 0
+    history = pd.read_csv(run / "history.csv")
+    assert len(history) == 2 and history["photos_2d_error"].notna().all()
+    # The last epoch's figures are those of the finished model, through the exported-form path of evaluate.
+    mean_2d = training_mean_2d(open_source(str(data_dir)), 225)
+    table = evaluate_photos(run, tmp_path / "photos", mean_2d, tmp_path / "out").set_index("predictor")
+    error = table.loc["model", "2D error (of crop side)"]
+    assert history["photos_2d_error"].iloc[-1] == pytest.approx(error, rel=1e-4)
+    assert history["photos_vs_mean_2d"].iloc[-1] == pytest.approx(error / table.loc["mean 2D pose", "2D error (of crop side)"], rel=1e-4)

@@ -96,6 +96,7 @@ def test_a_run_of_another_renderer_is_not_evaluated_on_new_renders(tmp_path, mon
         (["--batch-size", "x"], "--batch-size: expected an integer, got 'x'"),
         (["--strategy", "multi-worker"], "TF_CONFIG"),
         (["--data", "/nonexistent/folder"], "dataset.json"),
+        (["--photos", "/nonexistent/photos"], "/nonexistent/photos: no annotations.json"),
     ],
 )
 def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypatch, data_dir):

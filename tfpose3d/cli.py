@@ -119,8 +119,9 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
-LOOK_HELP = ("what the renderer varies beyond body and pose (mocap data): each look adds one real-photo "
-             "ingredient to the one before; default full")
+LOOK_HELP = ("what the renderer varies beyond the body (mocap data): each look adds one real-photo ingredient "
+             "to the one before, `poses` adds varied training poses to `full` and `plain-poses` to `plain`; "
+             "default full")
 DATA_HELP = ("a folder with rendered train/ and test/, h36m:ROOT, or mocap:NAME_OR_NPZ "
              "(default: mocap:bandai-namco, the shipped motion capture rendered once)")
 
@@ -144,6 +145,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="multi-worker: how long to wait for the cluster to form and for each step (default 300)")
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--xla", choices=("auto", "on", "off"), default=None, help="XLA-compile the train step")
+    p.add_argument("--photos", default=None, metavar="DIR",
+                   help="real photographs with 2D joints (annotations.json as in real-photos-dev): their 2D error is "
+                        "logged each epoch (photos_2d_error, photos_vs_mean_2d in history.csv), to watch only")
     p.set_defaults(func=_train)
 
 
@@ -163,7 +167,7 @@ def _train_config(args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     from tfpose3d.train import train
 
-    train(_train_config(args), args.out, args.data, worker_timeout_s=args.worker_timeout)
+    train(_train_config(args), args.out, args.data, worker_timeout_s=args.worker_timeout, photos=args.photos)
     print(f"{args.out}: model.keras written")
     return 0
 
@@ -189,7 +193,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     source = open_source(args.data) if args.data else run_source(args.model)
     if args.photos:
         from tfpose3d import contract
-        from tfpose3d.evaluate import evaluation_dir, evaluate_photos, training_mean_2d
+        from tfpose3d.data.photos import training_mean_2d
+        from tfpose3d.evaluate import evaluation_dir, evaluate_photos
 
         source.check(("train",))
         out = evaluation_dir(args.model, args.out)

@@ -12,7 +12,7 @@ import pandas as pd
 from tfpose3d import contract, metrics, skeleton
 from tfpose3d.config import read_run
 from tfpose3d.data import render
-from tfpose3d.data.images import crop_square
+from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import MocapSource, Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 
@@ -113,37 +113,6 @@ def evaluation_dir(model_path: str | os.PathLike, out_dir: str | os.PathLike | N
     return (Path(out_dir) if out_dir else path if path.is_dir() else path.parent) / "evaluation"
 
 
-def read_photos(folder: str | os.PathLike) -> list[dict]:
-    """People in real photographs with 2D joints (`annotations.json` as in real-photos-dev, see its SOURCE.md).
-
-    Each entry: `image` (path), `joints_2d` (17, 2) float with NaN where a joint is not annotated, `set`, and
-    `box` (x, y, w, h) where the file gives the person's box (else None).
-    """
-    folder = Path(folder)
-    path = folder / "annotations.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder}: no annotations.json (a folder of photos with 2D joints is needed)")
-    try:
-        data = json.loads(path.read_text())
-        if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
-            raise ValueError("joint_names differ from the Human3.6M order")
-        people = [{"image": folder / p["image"], "set": p.get("set", ""), "box": tuple(p["bbox"]) if p.get("bbox") else None,
-                   "joints_2d": np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)}
-                  for p in data["people"]]
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: not a photo annotation file ({err.__class__.__name__}: {err})") from None
-    if not people:
-        raise ValueError(f"{path}: no people")
-    return people
-
-
-def crop_person(image: np.ndarray, joints_2d: np.ndarray, size: int, margin: float = render.H36M_CAMERAS.crop_margin) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop around the annotated joints, as the renderer frames a person; returns it and the joints in it."""
-    seen = joints_2d[np.isfinite(joints_2d).all(1)]
-    crop, corner, scale = crop_square(image, seen.min(0), seen.max(0), margin, size)
-    return crop, (joints_2d - corner) * scale
-
-
 def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,
                     out_dir: str | os.PathLike, flip: bool = False) -> pd.DataFrame:
     """2D error on real photographs, for a run folder or any exported form, against always answering `mean_2d`.
@@ -153,47 +122,31 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     photos.md, photos.csv and photos.png (predictions over each crop) into `out_dir`.
     """
     from tfpose3d import viz
-    from tfpose3d.data.images import read_rgb
     from tfpose3d.predict import Predictor
 
-    people = read_photos(folder)
-    predictor = Predictor(model_path, flip=flip)
+    photos = PhotoSet.load(folder)
     size = contract.IMAGE_SIZE
-    crops, truths = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
-    pred = predictor(np.stack(crops))["joints_2d"] / size
-    true = np.stack(truths) / size
-    rows = []
-    for name, guess in (("model", pred), ("mean 2D pose", np.broadcast_to(mean_2d, true.shape))):
-        error = np.linalg.norm(guess - true, axis=-1)
-        error = error[np.isfinite(error)]
-        rows.append({"predictor": name, "2D error (of crop side)": error.mean(), "PCK@0.1": (error <= 0.1).mean(),
-                     "people": len(people), "joints": error.size})
-    table = pd.DataFrame(rows)
+    pred = Predictor(model_path, flip=flip)(photos.crops)["joints_2d"] / size
+    rows = [{"predictor": name, **photos.score(guess), "people": len(photos.people)}
+            for name, guess in (("model", pred), ("mean 2D pose", mean_2d[None]))]
+    table = pd.DataFrame(rows).rename(columns={"2D error": "2D error (of crop side)"})
+    table = table[["predictor", "2D error (of crop side)", "PCK@0.1", "people", "joints"]]
     table["vs mean 2D"] = table["2D error (of crop side)"] / table["2D error (of crop side)"].iloc[1]
     # Per joint: where the model beats the average pose and where it does not.
-    annotated = np.isfinite(true).all(-1)
+    annotated = np.isfinite(photos.joints_2d).all(-1)
     count = np.maximum(annotated.sum(0), 1)
-
-    def joint_mean(guess: np.ndarray) -> np.ndarray:
-        return np.where(annotated, np.linalg.norm(guess - np.nan_to_num(true), axis=-1), 0.0).sum(0) / count
-
-    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "model": joint_mean(pred),
-                              "mean 2D pose": joint_mean(np.broadcast_to(mean_2d, true.shape)),
+    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES,
+                              "model": np.nansum(photos.distances(pred), 0) / count,
+                              "mean 2D pose": np.nansum(photos.distances(mean_2d[None]), 0) / count,
                               "annotated": annotated.sum(0)})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "photos.csv", index=False)
     per_joint[per_joint["annotated"] > 0].to_csv(out / "photos_per_joint.csv", index=False)
     (out / "photos.md").write_text(f"# {model_path} on the photos in {folder}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
-    tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(crops, pred, true)]
+    tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(photos.crops, pred, photos.joints_2d)]
     viz.grid(tiles, 6).save(out / "photos.png")
     return table
-
-
-def training_mean_2d(source: Source, image_size: int, count: int = 5000) -> np.ndarray:
-    """The mean 2D pose of a source's training samples, as a fraction of the image side."""
-    joints = [s["joints_2d"] / image_size for s in source.samples("train", image_size).take(count).as_numpy_iterator()]
-    return np.mean(joints, axis=0)
 
 
 def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.PathLike | None = None,

@@ -11,10 +11,13 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from tfpose3d import contract
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
+from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
@@ -82,6 +85,32 @@ class EpochSeconds(keras.callbacks.Callback):
         self.seconds.append(round(time.perf_counter() - self._start, 2))
 
 
+class PhotoWatch(keras.callbacks.Callback):
+    """Each epoch's 2D error on real photographs, logged beside the losses (history.csv, TensorBoard).
+
+    It shows how training on renders carries over to photos, epoch by epoch; it never chooses the model (the
+    best checkpoint follows the held-out renders). Logs `photos_2d_error`, a fraction of the crop side, and
+    `photos_vs_mean_2d`, over the error of always answering the training renders' mean 2D pose.
+
+    Args:
+        photos: the people to measure on.
+        mean_2d: (17, 2) the mean 2D pose of the training renders, a fraction of the image side.
+        image_size: the model's input side; crops are resized to it as the serving signature resizes.
+    """
+
+    def __init__(self, photos: PhotoSet, mean_2d: np.ndarray, image_size: int):
+        super().__init__()
+        self.photos, self.image_size = photos, image_size
+        self.images = tf.image.resize(photos.crops, [image_size, image_size], method="bilinear")
+        self.baseline = photos.score(mean_2d[None])["2D error"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        joints = self.model.predict(self.images, batch_size=64, verbose=0)["joints_2d"] / self.image_size
+        error = self.photos.score(joints)["2D error"]
+        if logs is not None:
+            logs.update(photos_2d_error=error, photos_vs_mean_2d=error / self.baseline)
+
+
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
     if write != run and (run / "backup").is_dir():
@@ -96,8 +125,10 @@ def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None,
-          worker_timeout_s: float = 300.0) -> Pose3DEstimator:
+          worker_timeout_s: float = 300.0, photos: str | os.PathLike | None = None) -> Pose3DEstimator:
     """Train into `out_dir`; rerunning the same command resumes where a killed run stopped.
+
+    `photos`, a folder of real photographs with 2D joints, adds their 2D error to each epoch's log (`PhotoWatch`).
 
     Under `--strategy multi-worker` every worker runs this with the same
     arguments; only the chief writes `out_dir`. A worker stops with an error
@@ -123,6 +154,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"--batch-size {config.batch_size} does not divide among the {strategy.num_replicas_in_sync} "
                          "replicas of this run; the batch size is global")
+    if photos is not None and config.strategy == "multi-worker":
+        raise ValueError("--photos is watched by one process; train without it under --strategy multi-worker")
+    watched_photos = PhotoSet.load(photos) if photos is not None else None
     source = open_source(data, config.render_options)
     source.check()
     if is_chief(strategy):
@@ -142,10 +176,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         # Validation runs a finite set of unknown length to its end, which Keras reports as running out of data.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         start, epochs = time.perf_counter(), EpochSeconds()
+        # Before the loggers, which write what the callbacks before them have added to an epoch's logs.
+        photo_watch = [PhotoWatch(watched_photos, training_mean_2d(source, contract.IMAGE_SIZE), config.model.image_size)
+                       ] if watched_photos else []
         with watched(strategy, worker_timeout_s) as watch:
             # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
             model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-                      callbacks=_callbacks(write, out) + watch + [epochs], shuffle=False, verbose=verbose)
+                      callbacks=photo_watch + _callbacks(write, out) + watch + [epochs], shuffle=False, verbose=verbose)
         model.save(write / "model.keras")
         summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
                    "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}

@@ -48,7 +48,8 @@ class Look:
     poses: float = 0.0
 
 
-# Each look adds one ingredient to the one before: the real-photo ablation trains one model per row.
+# Each look adds one ingredient to the one before, but the last: the real-photo ablation trains one model per
+# row, and "plain-poses" measures varied poses alone.
 LOOKS: dict[str, Look] = {
     "plain": Look(0.0, False, 0.0, False, False),
     "backgrounds": Look(0.7, False, 0.0, False, False),
@@ -56,6 +57,7 @@ LOOKS: dict[str, Look] = {
     "occluders": Look(0.7, True, 0.4, False, False),
     "imaging": Look(0.7, True, 0.4, True, False),
     "full": Look(),
+    "poses": Look(poses=0.5),
     "plain-poses": Look(0.0, False, 0.0, False, False, 0.5),
 }
 
