@@ -42,7 +42,8 @@ def main() -> None:
     photos = PhotoSet.load(args.photos)
     truths = photos.joints_2d
     joints = np.isfinite(truths).all(-1).sum(1)
-    rows = []
+    rows, per_person = [], pd.DataFrame({"set": [p["set"] for p in photos.people],
+                                         "image": [p["image"].name for p in photos.people]})
     for data in args.data:
         train = np.stack([s["joints_2d"] / SIZE for s in
                           open_source(data).samples("train", SIZE).take(args.count).as_numpy_iterator()])
@@ -54,9 +55,12 @@ def main() -> None:
                      "nearest pose, framed": average(framed), "nearest pose, scaled and shifted": average(fitted),
                      "framed / mean 2D": average(framed) / average(baseline),
                      "people the nearest pose fits within 0.1": int((framed <= 0.1).sum())})
+        per_person[data] = framed
     print(f"{len(photos.people)} people in {args.photos}; errors are fractions of the crop side; "
           f"{platform.processor() or platform.machine()}\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+    print("\nThe nearest pose, framed, per person:\n")
+    print(per_person.to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu-long": {
         "description": "the paper's layers at width 0.5 on 128 px, on the real-photo look with varied poses (about an hour on 2 CPU cores)",
+        # Three times cpu-quick's compute: 152 mm on full-look renders (cpu-quick on that look: 164), but on
+        # real photographs still at the mean 2D pose's error, epoch after epoch (docs/results.md).
         "model": {"image_size": 128, "grid_size": 16, "width": 0.5, "dropout": 0.1},
         "train": {
             "epochs": 30, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
