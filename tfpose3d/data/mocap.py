@@ -81,16 +81,20 @@ class MotionSet:
         for chain in _LIMBS:
             if rng.random() < 0.5:
                 local[chain] = _local(rotations.from_quaternion(self.rotations[rng.integers(len(self))]))[chain]
-        for side in "lr":
+
+        def turn(bone: str, axis: Sequence[float], angle: float) -> None:
             # Pre-multiplying turns a bone in its parent's frame (x left, y up, z forward at rest).
+            local[_BONE[bone]] = rotations.axis_angle(axis, angle) @ local[_BONE[bone]]
+
+        for side in "lr":
             if rng.random() < 0.5:
-                local[_BONE[f"{side}_upper_arm"]] = rotations.axis_angle(rng.normal(size=3), rng.uniform(0, 1.2)) @ local[_BONE[f"{side}_upper_arm"]]
+                turn(f"{side}_upper_arm", rng.normal(size=3), rng.uniform(0, 1.2))
             if rng.random() < 0.3:  # hip flexion: the thigh swings forward
-                local[_BONE[f"{side}_thigh"]] = rotations.axis_angle([1, 0, 0], -rng.uniform(0, 1.6)) @ local[_BONE[f"{side}_thigh"]]
+                turn(f"{side}_thigh", [1, 0, 0], -rng.uniform(0, 1.6))
             if rng.random() < 0.3:  # knee flexion: the shin swings back
-                local[_BONE[f"{side}_shin"]] = rotations.axis_angle([1, 0, 0], rng.uniform(0, 1.6)) @ local[_BONE[f"{side}_shin"]]
+                turn(f"{side}_shin", [1, 0, 0], rng.uniform(0, 1.6))
         if rng.random() < 0.3:  # the trunk bends, mostly forward, partly sideways
-            local[_BONE["lower_back"]] = rotations.axis_angle([1, 0, rng.normal(0, 0.5)], rng.uniform(-0.2, 0.7)) @ local[_BONE["lower_back"]]
+            turn("lower_back", [1, 0, rng.normal(0, 0.5)], rng.uniform(-0.2, 0.7))
         return _world(local)
 
     def joints(self, shaped: body.Body, frames: Sequence[int] | None = None) -> np.ndarray:
