@@ -40,20 +40,20 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20000, help="training poses read from each set")
     args = parser.parse_args()
     photos = PhotoSet.load(args.photos)
-    truths = photos.joints_2d
-    joints = np.isfinite(truths).all(-1).sum(1)
+    # Per-person figures are averaged over joints, as `PhotoSet.score` (and `tfpose3d evaluate --photos`) does.
+    joints = np.isfinite(photos.joints_2d).all(-1).sum(1)
     rows, per_person = [], pd.DataFrame({"set": [p["set"] for p in photos.people],
                                          "image": [p["image"].name for p in photos.people]})
     for data in args.data:
         train = np.stack([s["joints_2d"] / SIZE for s in
                           open_source(data).samples("train", SIZE).take(args.count).as_numpy_iterator()])
-        baseline = np.nanmean(np.linalg.norm(train.mean(0) - truths, axis=-1), axis=1)
-        framed, fitted = np.array([nearest(train, t) for t in truths]).T
-        # Over joints, as `tfpose3d evaluate --photos` averages.
-        average = lambda per_person: float(np.average(per_person, weights=joints))
-        rows.append({"training renders": data, "poses": len(train), "mean 2D pose": average(baseline),
-                     "nearest pose, framed": average(framed), "nearest pose, scaled and shifted": average(fitted),
-                     "framed / mean 2D": average(framed) / average(baseline),
+        baseline = photos.score(train.mean(0)[None])["2D error"]
+        framed, fitted = np.array([nearest(train, t) for t in photos.joints_2d]).T
+        framed_mean = float(np.average(framed, weights=joints))
+        rows.append({"training renders": data, "poses": len(train), "mean 2D pose": baseline,
+                     "nearest pose, framed": framed_mean,
+                     "nearest pose, scaled and shifted": float(np.average(fitted, weights=joints)),
+                     "framed / mean 2D": framed_mean / baseline,
                      "people the nearest pose fits within 0.1": int((framed <= 0.1).sum())})
         per_person[data] = framed
     print(f"{len(photos.people)} people in {args.photos}; errors are fractions of the crop side; "
