@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from tfpose3d.ablate import steps_table
+from tfpose3d import skeleton
+from tfpose3d.ablate import distance_table, steps_table
 
 
 def runs(mpjpe: dict[str, list[float]]) -> pd.DataFrame:
@@ -29,3 +30,30 @@ def test_a_step_that_goes_up_is_called_higher():
     steps = steps_table(runs({"baseline": [100.0, 101.0], "multi_root": [103.0, 105.0], "cls2d": [99.0, 100.0],
                               "full": [104.0, 104.5]})).set_index("step")
     assert steps.loc["baseline -> multi_root", "verdict"] == "higher beyond the spread"
+
+
+def test_bone_distance_by_hand():
+    from_pelvis = dict(zip(skeleton.JOINT_NAMES, skeleton.bone_distance([skeleton.JOINT_INDEX["pelvis"]])))
+    # pelvis -> spine -> thorax -> l_shoulder -> l_elbow -> l_wrist; pelvis -> spine -> thorax -> neck -> head
+    assert (from_pelvis["pelvis"], from_pelvis["r_hip"], from_pelvis["r_ankle"]) == (0, 1, 3)
+    assert (from_pelvis["head"], from_pelvis["l_wrist"], from_pelvis["r_elbow"]) == (4, 5, 4)
+    # The six default roots leave every joint a root or one bone from one.
+    from_roots = skeleton.bone_distance(skeleton.root_indices(skeleton.DEFAULT_ROOTS))
+    assert max(from_roots) == 1 and from_roots.count(0) == 6
+
+
+def test_distance_table_averages_joints_at_each_distance():
+    rows = []
+    for variant, extra in (("baseline", 0.0), ("multi_root", -4.0), ("cls2d", 1.0), ("full", -1.0)):
+        for seed in (0, 1):
+            for joint in skeleton.JOINT_NAMES:
+                far = joint in ("l_wrist", "r_wrist")  # five bones from the pelvis
+                error = 0.0 if joint == "pelvis" else 100.0 + 10 * seed + (extra if far else 0.0) + (50.0 if joint == "r_wrist" else 0.0)
+                rows.append({"variant": variant, "seed": seed, "joint": joint, "MPJPE (mm)": error})
+    table = distance_table(pd.DataFrame(rows)).set_index("bones from pelvis")
+    assert list(table.index) == [1, 2, 3, 4, 5]  # the pelvis left out
+    assert table.loc[5, "joints"] == "l_wrist, r_wrist"
+    # Wrists: (100 + 150) / 2 over joints, + 5 over seeds, + the variant's extra.
+    assert table.loc[5, "baseline"] == pytest.approx(130.0) and table.loc[5, "multi_root"] == pytest.approx(126.0)
+    assert table.loc[5, "baseline -> multi_root"] == pytest.approx(-4.0) and table.loc[5, "cls2d -> full"] == pytest.approx(-2.0)
+    assert table.loc[1, "baseline -> multi_root"] == pytest.approx(0.0) and table.loc[1, "full"] == pytest.approx(105.0)

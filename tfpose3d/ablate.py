@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from tfpose3d import skeleton
 from tfpose3d.config import VARIANTS
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate
@@ -41,6 +42,23 @@ def steps_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def distance_table(per_joint: pd.DataFrame) -> pd.DataFrame:
+    """MPJPE by a joint's distance in bones from the pelvis, per variant (mean over joints and seeds), with
+    the change multiple roots make with and without 2D fusion.
+
+    The paper's argument for several roots is that joints far from the single root gain most, so the changes
+    should grow down the table. `per_joint` has one row per variant, seed and joint ("MPJPE (mm)"); the pelvis,
+    at zero error by construction, is left out.
+    """
+    bones = dict(zip(skeleton.JOINT_NAMES, skeleton.bone_distance([skeleton.JOINT_INDEX["pelvis"]])))
+    frame = per_joint[per_joint["joint"] != "pelvis"].assign(bones=lambda f: f["joint"].map(bones))
+    table = frame.pivot_table(index="bones", columns="variant", values="MPJPE (mm)", aggfunc="mean")[list(VARIANTS)]
+    table.insert(0, "joints", frame.groupby("bones")["joint"].agg(lambda j: ", ".join(dict.fromkeys(j))))
+    table["baseline -> multi_root"] = table["multi_root"] - table["baseline"]
+    table["cls2d -> full"] = table["full"] - table["cls2d"]
+    return table.reset_index().rename(columns={"bones": "bones from pelvis"})
+
+
 def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, seeds: Sequence[int] = (0,),
            **overrides: Any) -> dict[str, pd.DataFrame]:
     """Train and evaluate every variant for every seed into out_dir/<variant>-s<seed>; write out_dir/ablation.md.
@@ -51,7 +69,7 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
     retrained.
     """
     out = Path(out_dir)
-    rows, per_action = [], []
+    rows, per_action, per_joint = [], [], []
     for seed in seeds:
         for variant in VARIANTS:
             config = train_preset(preset, {"variant": variant}, **overrides, seed=seed)
@@ -62,12 +80,17 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
             result = evaluate(out / f"{variant}-s{seed}", source)
             summary = result["summary"].iloc[0]
             history = pd.read_csv(out / f"{variant}-s{seed}" / "history.csv")
-            last, best_epoch = history.iloc[-1], int(history["val_pose_3d_mpjpe"].idxmin())
+            last, val = history.iloc[-1], history["val_pose_3d_mpjpe"]
+            best_epoch = int(val.idxmin())
             rows.append({"variant": variant, "seed": seed, "MPJPE (mm)": summary["MPJPE (mm)"],
                          "P-MPJPE (mm)": summary["P-MPJPE (mm)"], "loss_2d": last["loss_2d"],
                          "λ3D·loss_3d": config.model.loss_weight_3d * last["loss_3d"],
-                         "best val epoch": f"{best_epoch + 1}/{config.epochs}", "train seconds": round(seconds)})
+                         "best val epoch": f"{best_epoch + 1}/{config.epochs}",
+                         # Near zero when validation has stopped improving by the end of the budget.
+                         "val change, last 3 epochs (mm)": val.iloc[-1] - val.iloc[max(len(val) - 4, 0)],
+                         "train seconds": round(seconds)})
             per_action.append(result["per_action"].assign(variant=variant, seed=seed))
+            per_joint.append(result["per_joint"].assign(variant=variant, seed=seed))
     runs = pd.DataFrame(rows)
     table = runs.groupby("variant", sort=False).agg(**{
         "MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
@@ -76,14 +99,18 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
     actions = pd.concat(per_action).pivot_table(index="action", columns="variant", values="MPJPE (mm)", aggfunc="mean")
     actions = actions[list(VARIANTS)]
     steps = steps_table(runs)
+    by_distance = distance_table(pd.concat(per_joint))
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("ablation", table), ("ablation_steps", steps), ("ablation_runs", runs)):
+    for name, frame in (("ablation", table), ("ablation_steps", steps), ("ablation_runs", runs),
+                        ("ablation_by_distance", by_distance)):
         frame.to_csv(out / f"{name}.csv", index=False)
     actions.to_csv(out / "ablation_per_action.csv")
     (out / "ablation.md").write_text(
         f"# Ablation ({preset} preset, seeds {list(seeds)}, test data {source.spec})\n\n"
         f"{table.to_markdown(index=False, floatfmt='.1f')}\n\n## The paper's ordering, step by step (paired by seed)\n\n"
         f"{steps.to_markdown(index=False, floatfmt='.1f')}\n\n## Every run\n\n{runs.to_markdown(index=False, floatfmt='.1f')}\n\n"
-        f"## MPJPE per action (mm, mean over seeds)\n\n{actions.to_markdown(floatfmt='.0f')}\n\nOverrides: {json.dumps(overrides)}\n"
+        f"## MPJPE per action (mm, mean over seeds)\n\n{actions.to_markdown(floatfmt='.0f')}\n\n"
+        f"## MPJPE by distance from the pelvis (mm, mean over joints and seeds)\n\n"
+        f"{by_distance.to_markdown(index=False, floatfmt='.1f')}\n\nOverrides: {json.dumps(overrides)}\n"
     )
-    return {"variants": table, "steps": steps, "per_action": actions, "runs": runs}
+    return {"variants": table, "steps": steps, "per_action": actions, "runs": runs, "by_distance": by_distance}

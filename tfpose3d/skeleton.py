@@ -44,6 +44,17 @@ def neighbours(joint: int) -> set[int]:
     return {b for a, b in BONES if a == joint} | {a for a, b in BONES if b == joint}
 
 
+def bone_distance(sources: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """For every joint, the number of bones to the nearest of the `sources` joints."""
+    distance = {j: 0 for j in sources}
+    frontier, steps = set(sources), 0
+    while frontier:
+        steps += 1
+        frontier = {n for j in frontier for n in neighbours(j) if n not in distance}
+        distance.update({n: steps for n in frontier})
+    return tuple(distance[j] for j in range(NUM_JOINTS))
+
+
 def root_indices(roots: tuple[str, ...] | list[str]) -> tuple[int, ...]:
     """Map root joint names to indices, with an error naming any unknown name."""
     unknown = [r for r in roots if r not in JOINT_INDEX]
