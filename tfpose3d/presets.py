@@ -25,7 +25,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-small": {
-        "description": "the paper's layers at width 0.25 on 96 px: many runs on 2 CPU cores (the ablation at convergence)",
+        "description": "the paper's layers at width 0.25 on 96 px: many runs on 2 CPU cores (the three-seed ablation, each run to the end of its schedule)",
         "model": {"image_size": 96, "grid_size": 16, "width": 0.25, "dropout": 0.1},
         "train": {
             "epochs": 18, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
