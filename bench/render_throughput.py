@@ -24,7 +24,7 @@ def main() -> None:
     poses = mocap.load_motion("bandai-namco").select("train")
     cores = os.cpu_count() or 1
     print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, Python {platform.python_version()}")
-    records.render_indices(poses, 0, range(2))  # compile the rasteriser once, outside the timings
+    render.render_indices(poses, 0, range(2))  # compile the rasteriser once, outside the timings
     print("| look | processes | images | images/s (median) |\n|---|---|---|---|")
     for look in args.looks.split(","):
         for workers in sorted({1, cores}):

@@ -18,7 +18,7 @@ import platform
 import numpy as np
 
 from tfpose3d import skeleton, smooth
-from tfpose3d.data import mocap, records, render
+from tfpose3d.data import mocap, render
 from tfpose3d.predict import Predictor
 
 # (smoothing, settings, a fresh streaming smoother for a frame rate)
@@ -48,7 +48,7 @@ def main() -> None:
     clips = clips[np.linspace(0, len(clips) - 1, args.clips).astype(int)]
     truth, estimates = [], []
     for clip in clips:
-        frames = records.render_clip(poses, int(clip), args.seed, args.frames, look=look)
+        frames = render.render_clip(poses, int(clip), args.seed, args.frames, look=look)
         joints = np.stack([f.joints_3d for f in frames])
         truth.append(joints - joints[:, skeleton.PELVIS : skeleton.PELVIS + 1])
         estimates.append(predictor(np.stack([f.image for f in frames]))["pose_3d"].astype(np.float64))

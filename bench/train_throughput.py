@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from tfpose3d.data import pipeline, records
 from tfpose3d.data.sources import open_source
-from tfpose3d.estimator import Pose3DEstimator
+from tfpose3d.estimator import Pose3DEstimator, compile_model
 from tfpose3d.presets import train_preset
-from tfpose3d.train import EpochSeconds, compile_model
+from tfpose3d.train import EpochSeconds
 
 
 def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool, cached: bool) -> float:

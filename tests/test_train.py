@@ -149,7 +149,7 @@ def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
         f"""
         import warnings, keras, tfpose3d
         from tfpose3d.presets import train_preset
-        from tfpose3d.train import compile_model
+        from tfpose3d.estimator import compile_model
         config = train_preset("cpu-quick", {{"image_size": 64, "grid_size": 8, "width": 0.05}})
         model = tfpose3d.build_model(config.model)
         compile_model(model, config, total_steps=10)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tfpose3d import ModelConfig, build_model, smooth
 from tfpose3d.cli import main
-from tfpose3d.data import mocap, records, render
+from tfpose3d.data import mocap, render
 from tfpose3d.data.images import crop_square
 from tfpose3d.detect import Detection, PersonDetector, crop_margin, iou, parse_box
 from tfpose3d.predict import Predictor, predict_video
@@ -31,7 +31,7 @@ def clip(tmp_path_factory):
     """Twelve frames of a held-out clip from a still camera, as an mp4 and as a folder of PNGs."""
     poses = mocap.load_motion("bandai-namco").select("test")
     look = dataclasses.replace(render.Look(), occluders=0.0, imaging=False)
-    frames = [f.image for f in records.render_clip(poses, int(poses.clip[0]), 0, frames=12, size=128, look=look, follow=False)]
+    frames = [f.image for f in render.render_clip(poses, int(poses.clip[0]), 0, frames=12, size=128, look=look, follow=False)]
     root = tmp_path_factory.mktemp("clip")
     with FrameWriter(root / "clip.mp4", 30.0) as writer:
         for frame in frames:

@@ -36,8 +36,9 @@ class Pose3DBackbone(keras.Model):
             x = keras.layers.Conv2D(n, kernel, strides=stride, padding="same", use_bias=not batch_norm, name=name)(x)
             if batch_norm:
                 # Synchronised: under a distribution strategy the batch statistics are those of the global
-                # batch, as in one process; alone it is plain batch normalisation.
-                x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
+                # batch, as in one process; alone it is plain batch normalisation. Only TensorFlow has it.
+                synchronized = keras.backend.backend() == "tensorflow"
+                x = keras.layers.BatchNormalization(synchronized=synchronized, name=f"{name}_bn")(x)
             return keras.layers.ReLU(name=f"{name}_relu")(x)
 
         image = keras.Input((image_size, image_size, 3), name="image")

@@ -7,9 +7,9 @@ import sys
 from typing import Callable, Sequence
 
 import tfpose3d
-from tfpose3d.config import VARIANTS
+from tfpose3d.config import STRATEGIES, VARIANTS
 from tfpose3d.data.render import LOOKS
-from tfpose3d.distribute import STRATEGIES, WorkerLostError
+from tfpose3d.distribute import WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.presets import PRESETS
 

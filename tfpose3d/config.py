@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from tfpose3d import skeleton
-from tfpose3d.distribute import STRATEGIES
-from tfpose3d.data.pipeline import Augment
+from tfpose3d.data.options import Augment, RenderOptions
 from tfpose3d.data.render import look_named
-from tfpose3d.data.sources import RenderOptions
+
+# How `tfpose3d.distribute` may place a run.
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
 VARIANTS: dict[str, dict[str, bool]] = {

@@ -23,7 +23,7 @@ from typing import Iterator
 import keras
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
+from tfpose3d.config import STRATEGIES
 
 
 def read_tf_config() -> dict:

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfpose3d import layers, losses, metrics, skeleton
 from tfpose3d.backbone import Pose3DBackbone
-from tfpose3d.config import ModelConfig
+from tfpose3d.config import ModelConfig, TrainConfig
 
 # The label each inference output is measured against.
 METRIC_LABELS = {"pose_3d": "joints_3d", "joints_2d": "joints_2d"}
@@ -30,6 +29,19 @@ def default_metrics() -> dict[str, list[keras.metrics.Metric]]:
         "pose_3d": [metrics.MeanJointError("mpjpe")],
         "joints_2d": [metrics.MeanJointError("pixel_error", align_root=False)],
     }
+
+
+def _replicas() -> int:
+    """Devices whose losses are summed into one gradient: the TensorFlow strategy's replicas, else one.
+
+    TensorFlow is imported only on its backend, so the model also trains where only another Keras backend
+    (JAX on a GPU machine without TensorFlow) is installed.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def _fc(x, units: int, dropout: float, name: str):
@@ -161,7 +173,7 @@ class Pose3DEstimator(keras.Model):
         loss_3d = self.loss_3d(y["joints_3d"], y_pred["root_poses"], sample_weight)
         # Loss.__call__ divides by the replica count (their gradients are summed); the logs show per-sample
         # means, weighted by the batch as Keras weighs its total (a finite dataset can end on an empty batch).
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = _replicas()
         batch = ops.shape(y["joints_3d"])[0]
         self.loss_2d_tracker.update_state(loss_2d * replicas, sample_weight=batch)
         self.loss_3d_tracker.update_state(loss_3d * replicas, sample_weight=batch)
@@ -180,8 +192,9 @@ class Pose3DEstimator(keras.Model):
         # Keras 3.15 builds the compiled state under a distribution strategy from a batch it takes out of the
         # training iterator and averages across replicas, which MultiWorkerMirroredStrategy cannot do for a
         # nested batch (keras-team/keras#20585). The data's structure is all the build needs.
-        if iterator is None or self.distribute_strategy is None:
+        if iterator is None or getattr(self, "distribute_strategy", None) is None:
             return super()._maybe_symbolic_build(iterator, data_batch)
+        import tensorflow as tf
 
         def to_symbolic(spec):
             # A distributed dataset's spec holds one TensorSpec per local replica; they are alike.
@@ -203,6 +216,12 @@ class Pose3DEstimator(keras.Model):
 def build_model(config: ModelConfig | None = None) -> Pose3DEstimator:
     """`Pose3DEstimator(config)` (default: the paper's network, variant `full`)."""
     return Pose3DEstimator(config)
+
+
+def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int) -> None:
+    """The estimator's own loss and metrics, with Adam on a cosine schedule over the run."""
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps, alpha=0.01)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile)
 
 
 def load_model(path: str | os.PathLike) -> Pose3DEstimator:

@@ -55,10 +55,10 @@ def serving_function(model: Pose3DEstimator, flip: bool = False) -> Callable[[tf
 
 def rendered_calibration(count: int = 100, seed: int = 0) -> Iterator[np.ndarray]:
     """Rendered images of the shipped motion capture's training clips: the default int8 calibration set."""
-    from tfpose3d.data import images, mocap, records
+    from tfpose3d.data import images, mocap, render
 
     poses = mocap.load_motion("bandai-namco").select("train")
-    for sample in records.render_indices(poses, seed, range(count)):
+    for sample in render.render_indices(poses, seed, range(count)):
         yield images.decode(sample["image"])[None]
 
 

@@ -22,13 +22,7 @@ from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
 )
-from tfpose3d.estimator import Pose3DEstimator
-
-
-def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int) -> None:
-    """The estimator's own loss and metrics, with Adam on a cosine schedule over the run."""
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps, alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=config.jit_compile)
+from tfpose3d.estimator import Pose3DEstimator, compile_model
 
 
 def _same_run(out: Path, resolved: dict) -> bool:

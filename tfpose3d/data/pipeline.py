@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import tensorflow as tf
 
 from tfpose3d import skeleton
 from tfpose3d.data import mocap, records, render
+from tfpose3d.data.options import Augment
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-@dataclasses.dataclass(frozen=True)
-class Augment:
-    """Random augmentation, all applied inside the pipeline.
-
-    Args:
-        scale: range of zoom factors about the image centre.
-        translate: largest shift as a fraction of the image side.
-        flip: probability of a horizontal flip (left/right joints swapped, 3D mirrored).
-        color: strength of brightness/contrast/saturation/hue jitter (0 disables).
-    """
-
-    scale: tuple[float, float] = (0.85, 1.15)
-    translate: float = 0.08
-    flip: float = 0.5
-    color: float = 0.2
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scale", tuple(self.scale))
-        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"Augment.scale must be (low, high) with 0 < low <= high, got {self.scale}")
-        if not 0 <= self.translate < 0.5:
-            raise ValueError(f"Augment.translate must be in [0, 0.5), got {self.translate}")
-        if not 0 <= self.flip <= 1:
-            raise ValueError(f"Augment.flip is a probability in [0, 1], got {self.flip}")
-        if not 0 <= self.color <= 1:
-            raise ValueError(f"Augment.color must be in [0, 1], got {self.color}")
 
 
 # The raw labels a batch carries for training: what `Pose3DEstimator` reads.
@@ -173,7 +145,7 @@ def render_stream(poses_name: str, split: str, seed: int, image_size: int, look:
     def generate():
         i = 0
         while True:
-            yield from records.render_indices(poses, seed, range(i, i + 64), look=chosen)
+            yield from render.render_indices(poses, seed, range(i, i + 64), look=chosen)
             i += 64
 
     # The renderer yields JPEG bytes, decoded in the pipeline like records are.

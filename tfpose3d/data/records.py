@@ -20,8 +20,7 @@ import threadpoolctl
 import tfpose3d
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import body, images, mocap, render
-from tfpose3d.data.camera import project
+from tfpose3d.data import mocap, render
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
@@ -66,55 +65,6 @@ FEATURES = {
 }
 
 
-def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
-                   look: render.Look = render.Look()) -> list[dict]:
-    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as JPEG-image samples.
-
-    Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
-    """
-    model = body.default_model()
-    out = []
-    for i in indices:
-        rng = np.random.default_rng([seed, i])
-        frame = int(rng.integers(len(poses)))
-        shaped = model.body(body.sample_shape(rng))
-        # Its own stream, so a look without varied poses draws exactly what it drew before they existed.
-        vary = np.random.default_rng([seed, i, 2])
-        turns = poses.vary(frame, vary) if vary.random() < look.poses else None
-        sample = render.render_body(shaped, *poses.pose(shaped, frame, turns), rng, size=size, look=look)
-        clip = poses.clip[frame]
-        out.append({
-            "image": images.encode(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
-            "visibility": sample.visibility, "intrinsics": sample.intrinsics,
-            "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
-        })
-    return out
-
-
-def render_clip(poses: mocap.MotionSet, clip: int, seed: int, frames: int | None = None, size: int = IMAGE_SIZE,
-                look: render.Look = render.Look(), follow: bool = True) -> list[render.RenderedSample]:
-    """The frames of one motion clip as a video: one body, one camera, one scene, one outfit.
-
-    `follow` crops each frame around its person (as a tracker following them would); otherwise one still
-    crop holds the whole clip, as a camera on a tripod. `frames` limits the length.
-    """
-    indices = np.flatnonzero(poses.clip == clip)[:frames]
-    if len(indices) == 0:
-        raise ValueError(f"clip {clip} has no frames in this motion set")
-    rng = np.random.default_rng([seed, clip])
-    shaped = body.default_model().body(body.sample_shape(rng))
-    posed = [poses.pose(shaped, int(i)) for i in indices]
-    cameras = render.VARIED_CAMERAS if look.cameras else render.H36M_CAMERAS
-    camera = cameras.sample(posed[0][1][0], rng)
-    box = None
-    if not follow:
-        uv = np.concatenate([project(camera.to_camera(joints), camera.intrinsics) for _, joints in posed])
-        box = uv.min(0), uv.max(0)
-    # Every frame draws from the same stream, so scene, outfit and light stay; only the pose moves.
-    return [render.render_body(shaped, vertices, joints, np.random.default_rng([seed, clip, 1]), size, look, camera, box)
-            for vertices, joints in posed]
-
-
 _worker: tuple[mocap.MotionSet, render.Look] | None = None
 
 
@@ -129,7 +79,7 @@ def _init_worker(poses: mocap.MotionSet, look: render.Look, single_threaded: boo
 def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
     seed, start, stop = args
     poses, look = _worker
-    return [make_example(s) for s in render_indices(poses, seed, range(start, stop), look=look)]
+    return [make_example(s) for s in render.render_indices(poses, seed, range(start, stop), look=look)]
 
 
 def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int, look: render.Look = render.Look()) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import appearance, imaging, raster, scenes
+from tfpose3d.data import appearance, body, images, imaging, mocap, raster, scenes
 from tfpose3d.data.body import Body
 from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, square_crop
 
@@ -194,3 +194,52 @@ def render_body(
         visibility=visible.astype(np.float32),
         mask=drawn,
     )
+
+
+def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
+                   look: render.Look = Look()) -> list[dict]:
+    """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as JPEG-image samples.
+
+    Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
+    """
+    model = body.default_model()
+    out = []
+    for i in indices:
+        rng = np.random.default_rng([seed, i])
+        frame = int(rng.integers(len(poses)))
+        shaped = model.body(body.sample_shape(rng))
+        # Its own stream, so a look without varied poses draws exactly what it drew before they existed.
+        vary = np.random.default_rng([seed, i, 2])
+        turns = poses.vary(frame, vary) if vary.random() < look.poses else None
+        sample = render_body(shaped, *poses.pose(shaped, frame, turns), rng, size=size, look=look)
+        clip = poses.clip[frame]
+        out.append({
+            "image": images.encode(sample.image), "joints_3d": sample.joints_3d, "joints_2d": sample.joints_2d,
+            "visibility": sample.visibility, "intrinsics": sample.intrinsics,
+            "action": str(poses.actions[clip]), "subject": str(poses.subjects[clip]),
+        })
+    return out
+
+
+def render_clip(poses: mocap.MotionSet, clip: int, seed: int, frames: int | None = None, size: int = IMAGE_SIZE,
+                look: render.Look = Look(), follow: bool = True) -> list[RenderedSample]:
+    """The frames of one motion clip as a video: one body, one camera, one scene, one outfit.
+
+    `follow` crops each frame around its person (as a tracker following them would); otherwise one still
+    crop holds the whole clip, as a camera on a tripod. `frames` limits the length.
+    """
+    indices = np.flatnonzero(poses.clip == clip)[:frames]
+    if len(indices) == 0:
+        raise ValueError(f"clip {clip} has no frames in this motion set")
+    rng = np.random.default_rng([seed, clip])
+    shaped = body.default_model().body(body.sample_shape(rng))
+    posed = [poses.pose(shaped, int(i)) for i in indices]
+    cameras = VARIED_CAMERAS if look.cameras else H36M_CAMERAS
+    camera = cameras.sample(posed[0][1][0], rng)
+    box = None
+    if not follow:
+        uv = np.concatenate([project(camera.to_camera(joints), camera.intrinsics) for _, joints in posed])
+        box = uv.min(0), uv.max(0)
+    # Every frame draws from the same stream, so scene, outfit and light stay; only the pose moves.
+    return [render_body(shaped, vertices, joints, np.random.default_rng([seed, clip, 1]), size, look, camera, box)
+            for vertices, joints in posed]

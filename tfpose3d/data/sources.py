@@ -16,7 +16,6 @@ plus one row in `SOURCES`.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import fcntl
 import importlib
 import os
@@ -26,27 +25,10 @@ from typing import Sequence
 import tensorflow as tf
 
 from tfpose3d.data import mocap, pipeline, records, render
+from tfpose3d.data.options import RenderOptions
 
 SPLITS = ("train", "test")
 DEFAULT_SPEC = "mocap:bandai-namco"
-
-
-@dataclasses.dataclass(frozen=True)
-class RenderOptions:
-    """How a "mocap:" source renders its data the first time it is used.
-
-    Args:
-        train_images, test_images: images per split.
-        seed: the training split's seed; the test split uses seed + 1.
-        root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
-        look: a row of `render.LOOKS`, what varies beyond body and pose.
-    """
-
-    train_images: int = 20000
-    test_images: int = 2000
-    seed: int = 0
-    root: str | os.PathLike | None = None
-    look: str = "full"
 
 
 class Source(abc.ABC):
