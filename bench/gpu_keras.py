@@ -22,7 +22,6 @@ pipeline" figure here; `bench/train_throughput.py` measures those where TensorFl
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import multiprocessing
 import os
@@ -54,10 +53,7 @@ def _render_chunk(args: tuple[str, int, int, int, int, str]) -> dict[str, np.nda
     split, seed, start, stop, size, look = args
     if split not in _poses:
         _poses[split] = mocap.load_motion("bandai-namco").select(split)
-    chosen = render.look_named(look)
-    # As the records writer draws its test split: the motion as captured, no varied poses.
-    chosen = dataclasses.replace(chosen, poses=0.0) if split == "test" else chosen
-    samples = render.render_indices(_poses[split], seed, range(start, stop), size=size, look=chosen)
+    samples = render.render_indices(_poses[split], seed, range(start, stop), size=size, look=render.look_named(look, split))
     return {"image": np.stack([images.decode(s["image"]) for s in samples]),
             **{k: np.stack([s[k] for s in samples]).astype(np.float32) for k in ("joints_2d", "joints_3d", "visibility")}}
 

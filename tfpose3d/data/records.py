@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import multiprocessing
@@ -115,9 +114,7 @@ def write_rendered(
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
-    # Held-out clips measure the captured poses themselves.
-    chosen = render.look_named(look)
-    chosen = dataclasses.replace(chosen, poses=0.0) if split == "test" else chosen
+    chosen = render.look_named(look, split)
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")

@@ -62,11 +62,12 @@ LOOKS: dict[str, Look] = {
 }
 
 
-def look_named(name: str) -> Look:
-    """The row `name` of `LOOKS`, with an error that lists the names."""
+def look_named(name: str, split: str = "train") -> Look:
+    """The row `name` of `LOOKS`, with an error that lists the names; for the "test" split, without varied poses
+    (held-out clips measure the captured poses themselves)."""
     if name not in LOOKS:
         raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
-    return LOOKS[name]
+    return dataclasses.replace(LOOKS[name], poses=0.0) if split == "test" else LOOKS[name]
 
 
 @dataclasses.dataclass(frozen=True)
