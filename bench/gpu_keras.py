@@ -1,22 +1,23 @@
 """On a GPU machine: the `paper` preset's training throughput, then Table 2 at the paper's size.
 
-Run: python bench/gpu_keras.py [--train-images 20000] [--budget-s 300] [--seeds 0 1 2] [--out DIR]
-     python bench/gpu_keras.py --tables DIR      (here, with TensorFlow: the ablation's tables from its CSVs)
+Run: python bench/gpu_keras.py [--train-images 20000] [--budget-s 300] [--seeds 0 1 2] [--photos DIR] [--out DIR]
+     python bench/gpu_keras.py --tables DIR      (the tables of a finished run's CSVs)
 
 Written for the lent device machines, which hold JAX but no TensorFlow (it cannot be installed there: no
-network, and its wheels are far over what a call may carry), so it runs on whatever Keras 3 backend is
-installed (KERAS_BACKEND; default tensorflow where it is installed, else jax) and needs no TensorFlow: the package's renderer draws the data
-(`render.render_indices`, the stream the training records hold) in a process pool, and training reads it
-from arrays in memory. There is no tf.data pipeline, so there is no augmentation and no "with the
-pipeline" figure here; `bench/train_throughput.py` measures those where TensorFlow runs.
+network, and its wheels are far over what a call may carry). It runs on whatever Keras 3 backend is installed
+(KERAS_BACKEND; default tensorflow where it is installed, else jax) and needs no TensorFlow: the package's
+renderer draws the data (`render.render_indices`, the stream the training records hold) in a process pool,
+and training reads it from arrays in memory. There is no tf.data pipeline, so no augmentation and no figure
+"with the pipeline"; `bench/train_throughput.py` measures those where TensorFlow runs.
 
-1. `model.fit` images/s of the `paper` preset with XLA (`jit_compile`) off and on, in float32 and in
-   float32 and mixed_float16 (median of timed epochs after a warm-up epoch).
-2. The four variants of Table 2 at the paper's size, each seed on the same renders, trained for the same
-   number of steps (chosen from the measured rate to fit --budget-s, unless --steps is given), in the
-   fastest mixed policy with XLA. Held-out MPJPE is measured half-way and at the end, so the table shows
-   whether a run was still improving. Writes ablation_runs.csv and ablation_per_joint.csv in the columns
-   `tfpose3d ablate` uses; `--tables` prints its steps and distance tables from them.
+1. `model.fit` images/s of the preset with XLA (`jit_compile`) off and on, in float32 and in mixed_float16
+   (median of timed epochs after a warm-up epoch).
+2. The four variants of Table 2, each seed on the same renders, trained for the same number of steps (from
+   the measured rate to fit --budget-s, unless --steps is given) in mixed_float16 with XLA. Held-out MPJPE is
+   measured half-way and at the end, so the table shows whether a run was still improving; with --photos
+   (a copy of real-photos-dev carried with the call) each run's 2D error on the photos against the mean
+   training pose's too. Writes ablation_runs.csv and ablation_per_joint.csv in the columns `tfpose3d ablate`
+   uses; `--tables` prints its steps and distance tables from them where TensorFlow is installed.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-# TensorFlow where it is installed (the package's own backend), else JAX.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow" if importlib.util.find_spec("tensorflow") else "jax")
+if "KERAS_BACKEND" not in os.environ:
+    # TensorFlow where it is installed (the package's own backend), else JAX.
+    os.environ["KERAS_BACKEND"] = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,6 +43,7 @@ import pandas as pd  # noqa: E402
 from tfpose3d import metrics, skeleton  # noqa: E402
 from tfpose3d.config import VARIANTS  # noqa: E402
 from tfpose3d.data import images, mocap, render  # noqa: E402
+from tfpose3d.data.photos import PCK_FRACTION, PhotoSet  # noqa: E402
 from tfpose3d.estimator import Pose3DEstimator, compile_model  # noqa: E402
 from tfpose3d.presets import train_preset  # noqa: E402
 
@@ -93,6 +96,16 @@ def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, n
             "per_joint": metrics.joint_errors(pose, test["joints_3d"]).mean(0)}
 
 
+def photo_scores(model: Pose3DEstimator, photos: PhotoSet, mean_2d: np.ndarray) -> dict[str, float]:
+    """2D error on real photographs as a fraction of the mean training pose's (as `tfpose3d evaluate --photos`)."""
+    size = model.config.image_size
+    crops = keras.ops.image.resize(photos.crops.astype("float32"), (size, size)) if size != photos.crops.shape[1] else photos.crops
+    pred = model.predict(crops, batch_size=64, verbose=0)["joints_2d"].astype(np.float64) / size
+    model_score, mean_score = photos.score(pred), photos.score(mean_2d[None])
+    return {"photo 2D error / mean-2D's": model_score["2D error"] / mean_score["2D error"],
+            f"photo PCK@{PCK_FRACTION:g}": model_score[f"PCK@{PCK_FRACTION:g}"]}
+
+
 class Batches(keras.utils.PyDataset):
     """Batches of `data` in the order `order` (indices, a multiple of `batch` long), copied one batch at a time."""
 
@@ -109,8 +122,9 @@ class Batches(keras.utils.PyDataset):
 
 
 def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
-               steps: int, policy: str) -> tuple[dict, pd.DataFrame]:
-    """One variant and seed: `steps` steps over the renders in a seeded order, held-out error half-way and at the end."""
+               steps: int, policy: str, photos: PhotoSet | None = None) -> tuple[dict, pd.DataFrame]:
+    """One variant and seed: `steps` steps over the renders in a seeded order, held-out error half-way and at the
+    end, and at the end on `photos` where given."""
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(seed)
     config = train_preset(preset, {"variant": variant}, seed=seed, jit_compile=True)
@@ -129,6 +143,9 @@ def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray
     keras.mixed_precision.set_global_policy("float32")
     row = {"variant": variant, "seed": seed, "MPJPE (mm)": final["MPJPE (mm)"], "P-MPJPE (mm)": final["P-MPJPE (mm)"],
            "MPJPE half-way (mm)": half["MPJPE (mm)"], "steps": steps, "train seconds": round(seconds, 1)}
+    if photos is not None:
+        # The training renders' mean 2D pose, as a fraction of the side: the predictor the photo error is set against.
+        row.update(photo_scores(model, photos, train["joints_2d"].mean(0) / config.model.image_size))
     joints = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": final["per_joint"], "variant": variant, "seed": seed})
     return row, joints
 
@@ -140,8 +157,10 @@ def print_tables(folder: Path) -> None:
     table = runs.groupby("variant", sort=False).agg(**{
         "MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
         "half-way (mm)": ("MPJPE half-way (mm)", "mean"), "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"),
-        "seeds": ("seed", "count"), "steps": ("steps", "first")}).reset_index()
-    print(table.to_markdown(index=False, floatfmt=".1f"), "\n")
+        "seeds": ("seed", "count"), "steps": ("steps", "first"),
+        **{name: (name, "mean") for name in runs.columns if name.startswith("photo ")}}).reset_index()
+    formats = [".3f" if name.startswith("photo ") else ".1f" for name in table.columns]
+    print(table.to_markdown(index=False, floatfmt=formats), "\n")
     if set(runs["variant"]) != set(VARIANTS):
         print(f"(only {sorted(set(runs['variant']))} finished: no steps of the paper's ordering)")
         return
@@ -169,6 +188,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("gpu_keras"))
     parser.add_argument("--phases", nargs="*", choices=["rates", "ablation"], default=["rates", "ablation"],
                         help="what to run after rendering (none: only the renders and their mean-pose error)")
+    parser.add_argument("--photos", type=Path, help="real photographs with 2D joints (real-photos-dev's form) to score "
+                        "each ablation run on")
     parser.add_argument("--tables", type=Path, help="only print the tables of a finished run's folder")
     args = parser.parse_args()
     if args.tables:
@@ -221,12 +242,13 @@ def main() -> None:
 def run_ablation(args: argparse.Namespace, config, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
                  steps: int, policy: str) -> None:
     """Every variant for every seed, `steps` steps each; the runs' rows and per-joint errors as CSV in args.out."""
+    photos = PhotoSet.load(args.photos) if args.photos else None
     print(f"ablation: {len(VARIANTS) * len(args.seeds)} runs of {steps} steps (batch {config.batch_size}) in "
           f"{policy} with XLA", flush=True)
     rows, joints = [], []
     for seed in args.seeds:
         for variant in VARIANTS:
-            row, per_joint = ablate_run(args.preset, variant, seed, train, test, steps, policy)
+            row, per_joint = ablate_run(args.preset, variant, seed, train, test, steps, policy, photos)
             rows.append(row)
             joints.append(per_joint)
             print(row, flush=True)

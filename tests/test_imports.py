@@ -15,6 +15,7 @@ WITHOUT_TENSORFLOW = textwrap.dedent("""
     sys.meta_path.insert(0, NoTensorFlow())
     from tfpose3d import presets
     from tfpose3d.data import mocap, render
+    from tfpose3d.data.photos import PhotoSet
 
     config = presets.train_preset("paper", {"variant": "baseline"}, mixed_precision=True)
     poses = mocap.load_motion("bandai-namco").select("test")

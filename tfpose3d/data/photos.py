@@ -12,13 +12,16 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfpose3d import contract, skeleton
 from tfpose3d.data import render
 from tfpose3d.data.images import crop_square, read_rgb
-from tfpose3d.data.sources import Source
+
+if TYPE_CHECKING:  # sources is tf.data; photos are also scored where TensorFlow is not installed
+    from tfpose3d.data.sources import Source
 
 PCK_FRACTION = 0.1  # of the crop side
 
