@@ -3,7 +3,8 @@
 import os as _os
 import sys as _sys
 
-# Keras 3 picks its backend on import; this package is written for TensorFlow.
+# Keras 3 picks its backend on import. Training, the data pipeline and export are TensorFlow; the model, its
+# configs and the renderer also run where another backend is set (bench/gpu_keras.py on JAX).
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.2.0"
