@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import multiprocessing
 import os
 import platform
 import statistics
@@ -49,28 +48,22 @@ from tfpose3d.presets import train_preset  # noqa: E402
 
 # float32, and the policy `TrainConfig.mixed_precision` sets.
 POLICIES = ("float32", "mixed_float16")
-_poses: dict[str, mocap.MotionSet] = {}
+LABELS = ("joints_2d", "joints_3d", "visibility")
 
 
-def _render_chunk(args: tuple[str, int, int, int, int, str]) -> dict[str, np.ndarray]:
-    split, seed, start, stop, size, look = args
-    if split not in _poses:
-        _poses[split] = mocap.load_motion("bandai-namco").select(split)
-    samples = render.render_indices(_poses[split], seed, range(start, stop), size=size, look=render.look_named(look, split))
-    return {"image": np.stack([images.decode(s["image"]) for s in samples]),
-            **{k: np.stack([s[k] for s in samples]).astype(np.float32) for k in ("joints_2d", "joints_3d", "visibility")}}
+def _decoded(sample: dict) -> dict:
+    return {"image": images.decode(sample["image"]), **{k: np.asarray(sample[k], np.float32) for k in LABELS}}
 
 
 def render_split(split: str, count: int, seed: int, size: int, look: str, workers: int) -> dict[str, np.ndarray]:
     """Samples 0..count-1 of a split's seeded stream as arrays: image uint8 (N, S, S, 3) and the raw labels."""
-    chunks = [(split, seed, s, min(s + 50, count), size, look) for s in range(0, count, 50)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_render_chunk, chunks)
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    poses = mocap.load_motion("bandai-namco").select(split)
+    samples = list(render.iter_rendered(poses, count, seed, workers, render.look_named(look, split), size, _decoded))
+    return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 
 
 def _labels(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: data[k] for k in ("joints_2d", "joints_3d", "visibility")}
+    return {k: data[k] for k in LABELS}
 
 
 def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, steps: int, epochs: int) -> float:

@@ -31,7 +31,7 @@ def main() -> None:
             rates = []
             for r in range(args.repeats):
                 start = time.perf_counter()
-                n = sum(1 for _ in records.iter_rendered(poses, args.count, seed=r, workers=workers, look=render.look_named(look)))
+                n = sum(1 for _ in render.iter_rendered(poses, args.count, seed=r, workers=workers, look=render.look_named(look), finish=records.make_example))
                 rates.append(n / (time.perf_counter() - start))
             print(f"| {look} | {workers} | {args.count} | {statistics.median(rates):.0f} |")
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
-import threadpoolctl
 
 import tfpose3d
 from tfpose3d import skeleton
@@ -23,7 +20,6 @@ from tfpose3d.data import mocap, render
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
-_CHUNK = 100
 
 
 def _bytes(values: list[bytes]) -> tf.train.Feature:
@@ -64,37 +60,6 @@ FEATURES = {
 }
 
 
-_worker: tuple[mocap.MotionSet, render.Look] | None = None
-
-
-def _init_worker(poses: mocap.MotionSet, look: render.Look, single_threaded: bool = False) -> None:
-    global _worker
-    _worker = poses, look
-    if single_threaded:
-        # One BLAS thread per worker: with a pool per core, more only contend (2 workers went 290 -> 120 images/s).
-        threadpoolctl.threadpool_limits(1)
-
-
-def _render_chunk(args: tuple[int, int, int]) -> list[bytes]:
-    seed, start, stop = args
-    poses, look = _worker
-    return [make_example(s) for s in render.render_indices(poses, seed, range(start, stop), look=look)]
-
-
-def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int, look: render.Look = render.Look()) -> Iterator[bytes]:
-    """Serialised examples 0..count-1 of the seeded stream, in order, rendered by `workers` processes."""
-    chunks = [(seed, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
-    if workers <= 1:
-        _init_worker(poses, look)
-        for chunk in chunks:
-            yield from _render_chunk(chunk)
-        return
-    # fork: workers need only numpy, numba and the motion arrays already in memory.
-    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, look, True)) as pool:
-        for examples in pool.imap(_render_chunk, chunks):
-            yield from examples
-
-
 def write_rendered(
     poses_name: str,
     out_dir: str | os.PathLike,
@@ -128,7 +93,7 @@ def write_rendered(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        stream = iter_rendered(poses, count, seed, workers, chosen)
+        stream = render.iter_rendered(poses, count, seed, workers, chosen, finish=make_example)
         shards = []
         for k in range(num_shards):
             name = f"{split}-{k:05d}-of-{num_shards:05d}.tfrecord"

@@ -12,8 +12,11 @@ worker processes stay light.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+from typing import Any, Callable, Iterator
 
 import numpy as np
+import threadpoolctl
 
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import appearance, body, images, imaging, mocap, raster, scenes
@@ -198,7 +201,7 @@ def render_body(
 
 
 def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
-                   look: render.Look = Look()) -> list[dict]:
+                   look: Look = Look()) -> list[dict]:
     """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as JPEG-image samples.
 
     Each sample draws its own body (`body.sample_shape`), so no two samples show the same person.
@@ -223,7 +226,7 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
 
 
 def render_clip(poses: mocap.MotionSet, clip: int, seed: int, frames: int | None = None, size: int = IMAGE_SIZE,
-                look: render.Look = Look(), follow: bool = True) -> list[RenderedSample]:
+                look: Look = Look(), follow: bool = True) -> list[RenderedSample]:
     """The frames of one motion clip as a video: one body, one camera, one scene, one outfit.
 
     `follow` crops each frame around its person (as a tracker following them would); otherwise one still
@@ -244,3 +247,39 @@ def render_clip(poses: mocap.MotionSet, clip: int, seed: int, frames: int | None
     # Every frame draws from the same stream, so scene, outfit and light stay; only the pose moves.
     return [render_body(shaped, vertices, joints, np.random.default_rng([seed, clip, 1]), size, look, camera, box)
             for vertices, joints in posed]
+
+
+_CHUNK = 100
+_worker: tuple[mocap.MotionSet, Look, Callable[[dict], Any] | None] | None = None
+
+
+def _init_worker(poses: mocap.MotionSet, look: Look, finish: Callable[[dict], Any] | None,
+                 single_threaded: bool = False) -> None:
+    global _worker
+    _worker = poses, look, finish
+    if single_threaded:
+        # One BLAS thread per worker: with a pool per core, more only contend (2 workers went 290 -> 120 images/s).
+        threadpoolctl.threadpool_limits(1)
+
+
+def _render_chunk(args: tuple[int, int, int, int]) -> list:
+    seed, start, stop, size = args
+    poses, look, finish = _worker
+    samples = render_indices(poses, seed, range(start, stop), size, look)
+    return [finish(s) for s in samples] if finish else samples
+
+
+def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int, look: Look = Look(),
+                  size: int = IMAGE_SIZE, finish: Callable[[dict], Any] | None = None) -> Iterator:
+    """Samples 0..count-1 of the seeded stream (`render_indices`), in order, rendered by `workers` processes;
+    `finish` turns each sample into what the caller keeps (a serialised record, decoded arrays) in the worker."""
+    chunks = [(seed, s, min(s + _CHUNK, count), size) for s in range(0, count, _CHUNK)]
+    if workers <= 1:
+        _init_worker(poses, look, finish)
+        for chunk in chunks:
+            yield from _render_chunk(chunk)
+        return
+    # fork: workers need only numpy, numba and the motion arrays already in memory.
+    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, look, finish, True)) as pool:
+        for samples in pool.imap(_render_chunk, chunks):
+            yield from samples
