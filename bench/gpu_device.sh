@@ -7,7 +7,7 @@
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl keras==3.15.1 namex optree
 #   cp -r ../shared/data/real-photos-dev .photos
 # Then the call, carrying .whl and .photos: bash bench/gpu_device.sh [gpu_keras.py arguments]
-# Output (log.txt, machine.txt, gk/*.csv) goes to $OUT, or ./gpu-out where OUT is not set.
+# Output (log.txt, machine.txt, gk/*.csv, runs.tgz) goes to $OUT, or ./gpu-out where OUT is not set.
 set -o pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out"
@@ -20,3 +20,10 @@ export JAX_COMPILATION_CACHE_DIR=/tmp/jaxcache JAX_PERSISTENT_CACHE_MIN_COMPILE_
 } | tee "$out/machine.txt"
 photos=(); [ -d .photos ] && photos=(--photos .photos)
 python3 bench/gpu_keras.py --out "$out/gk" "${photos[@]}" "$@" 2>&1 | grep -v "^I0000\|^WARNING: All log" | tee "$out/log.txt"
+status=$?
+# A call brings back a few files only: the runs' own files (--phases converge) travel as one archive.
+if [ -d "$out/gk/runs" ]; then
+    rm -f "$out"/gk/runs/*.claim
+    tar czf "$out/runs.tgz" -C "$out/gk" runs && rm -rf "$out/gk/runs"
+fi
+exit $status

@@ -16,8 +16,17 @@ and training reads it from arrays in memory. There is no tf.data pipeline, so no
    the measured rate to fit --budget-s, unless --steps is given) in mixed_float16 with XLA. Held-out MPJPE is
    measured half-way and at the end, so the table shows whether a run was still improving; with --photos
    (a copy of real-photos-dev carried with the call) each run's 2D error on the photos against the mean
-   training pose's too. Writes ablation_runs.csv and ablation_per_joint.csv in the columns `tfpose3d ablate`
-   uses; `--tables` prints its steps and distance tables from them where TensorFlow is installed.
+   training pose's too. Writes ablation_runs.csv, ablation_per_joint.csv and ablation_per_action.csv in the
+   columns `tfpose3d ablate` uses; `--tables` prints its steps and distance tables from them where TensorFlow is installed.
+3. `--phases converge`: the four variants of Table 2, each trained until its validation error stops
+   improving, in --processes processes sharing one GPU (the renders are cached once in --cache and read
+   memory-mapped). An epoch is the preset's steps_per_epoch at its constant learning rate; after --patience
+   epochs without a new best the rate is cut to a quarter, and after --patience more following the second cut
+   the run stops and the best epoch's weights are scored. The validation renders are a third seeded draw
+   from the held-out motion, apart from the test renders. Each run writes runs/<variant>-s<seed>.csv (its
+   row), -per_joint.csv, -per_action.csv and -history.csv (every epoch's rate and validation error); the rows are merged into
+   ablation_runs.csv. --deadline-s stops every run still going at that time, marked "deadline" (not
+   converged), so a call on a lent machine always returns its tables.
 """
 
 from __future__ import annotations
@@ -26,11 +35,15 @@ import argparse
 import importlib.util
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+# Several processes may share the GPU (--phases converge): each takes memory as it needs it, not most at start.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 if "KERAS_BACKEND" not in os.environ:
     # TensorFlow where it is installed (the package's own backend), else JAX.
     os.environ["KERAS_BACKEND"] = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
@@ -49,17 +62,37 @@ from tfpose3d.presets import train_preset  # noqa: E402
 # float32, and the policy `TrainConfig.mixed_precision` sets.
 POLICIES = ("float32", "mixed_float16")
 LABELS = ("joints_2d", "joints_3d", "visibility")
+# A run's held-out error broken down, each written as ablation_<kind>.csv.
+BREAKDOWNS = ("per_joint", "per_action")
 
 
 def _decoded(sample: dict) -> dict:
-    return {"image": images.decode(sample["image"]), **{k: np.asarray(sample[k], np.float32) for k in LABELS}}
+    return {"image": images.decode(sample["image"]), **{k: np.asarray(sample[k], np.float32) for k in LABELS},
+            "action": sample["action"]}
 
 
 def render_split(split: str, count: int, seed: int, size: int, look: str, workers: int) -> dict[str, np.ndarray]:
-    """Samples 0..count-1 of a split's seeded stream as arrays: image uint8 (N, S, S, 3) and the raw labels."""
+    """Samples 0..count-1 of a split's seeded stream as arrays: image uint8 (N, S, S, 3), the raw labels and
+    each sample's action."""
     poses = mocap.load_motion("bandai-namco").select(split)
     samples = list(render.iter_rendered(poses, count, seed, workers, render.look_named(look, split), size, _decoded))
     return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def cached_split(cache: Path, split: str, count: int, seed: int, size: int, look: str, workers: int,
+                 ) -> dict[str, np.ndarray]:
+    """`render_split`'s arrays, rendered once into `cache` and then read memory-mapped (by every process)."""
+    folder = cache / f"{split}-{count}-s{seed}-{size}px-{look}"
+    if not (folder / "done").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        for name, array in render_split(split, count, seed, size, look, workers).items():
+            np.save(folder / f"{name}.npy", array)
+        seconds = time.perf_counter() - start
+        print(f"rendered {count} {split} images at {size} px ({look} look) in {seconds:.0f} s: {count / seconds:.0f} "
+              f"images/s on {workers} processes", flush=True)
+        (folder / "done").touch()
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("image", *LABELS, "action")}
 
 
 def _labels(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -83,10 +116,14 @@ def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, s
     return statistics.median(n / s for s in seconds[1:])
 
 
-def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, np.ndarray | float]:
+def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, float | pd.DataFrame]:
+    """MPJPE and P-MPJPE of `model` on `test`, and its MPJPE per joint and per action (as `tfpose3d evaluate`)."""
     pose = model.predict(test["image"], batch_size=256, verbose=0)["pose_3d"].astype(np.float64)
-    return {"MPJPE (mm)": metrics.mpjpe(pose, test["joints_3d"]), "P-MPJPE (mm)": metrics.p_mpjpe(pose, test["joints_3d"]),
-            "per_joint": metrics.joint_errors(pose, test["joints_3d"]).mean(0)}
+    true, actions = test["joints_3d"].astype(np.float64), np.asarray(test["action"])
+    return {"MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
+            "per_joint": pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": metrics.joint_errors(pose, true).mean(0)}),
+            "per_action": pd.DataFrame([{"action": a, "MPJPE (mm)": metrics.mpjpe(pose[actions == a], true[actions == a])}
+                                        for a in sorted(set(actions))])}
 
 
 def photo_scores(model: Pose3DEstimator, photos: PhotoSet, mean_2d: np.ndarray) -> dict[str, float]:
@@ -114,47 +151,175 @@ class Batches(keras.utils.PyDataset):
         return self.data["image"][rows], {k: v[rows] for k, v in _labels(self.data).items()}
 
 
-def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
-               steps: int, policy: str, photos: PhotoSet | None = None) -> tuple[dict, pd.DataFrame]:
-    """One variant and seed: `steps` steps over the renders in a seeded order, held-out error half-way and at the
-    end, and at the end on `photos` where given."""
+def _model(preset: str, variant: str, seed: int, policy: str, total_steps: int | None,
+           ) -> tuple[TrainConfig, Pose3DEstimator]:
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(seed)
     config = train_preset(preset, {"variant": variant}, seed=seed, jit_compile=True)
     model = Pose3DEstimator(config.model)
-    compile_model(model, config, steps)
-    # Epoch after epoch of the renders, each in its own seeded order, cut to `steps` batches.
+    compile_model(model, config, total_steps)
+    return config, model
+
+
+def _order(seed: int, renders: int, count: int) -> np.ndarray:
+    """`count` indices into the renders: pass after pass, each in its own seeded order."""
     rng = np.random.default_rng(seed)
-    epochs = -(-steps * config.batch_size // len(train["image"]))
-    order = np.concatenate([rng.permutation(len(train["image"])) for _ in range(epochs)])[:steps * config.batch_size]
-    seconds, scores = 0.0, []
-    for part in np.split(order, 2):
-        start = time.perf_counter()
-        model.fit(Batches(train, part, config.batch_size), epochs=1, shuffle=False, verbose=0)
-        seconds += time.perf_counter() - start
-        scores.append(held_out(model, test))
-    half, final = scores
-    keras.mixed_precision.set_global_policy("float32")
-    row = {"variant": variant, "seed": seed, "MPJPE (mm)": final["MPJPE (mm)"], "P-MPJPE (mm)": final["P-MPJPE (mm)"],
-           "MPJPE half-way (mm)": half["MPJPE (mm)"], "steps": steps, "train seconds": round(seconds, 1)}
+    return np.concatenate([rng.permutation(renders) for _ in range(-(-count // renders))])[:count]
+
+
+def _scored(model: Pose3DEstimator, variant: str, seed: int, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
+            photos: PhotoSet | None) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """The held-out error of the model as it stands (its row, and its errors per joint and per action), and its
+    2D error on `photos` where given."""
+    final = held_out(model, test)
+    row = {"variant": variant, "seed": seed, "MPJPE (mm)": final["MPJPE (mm)"], "P-MPJPE (mm)": final["P-MPJPE (mm)"]}
     if photos is not None:
         # The training renders' mean 2D pose, as a fraction of the side: the predictor the photo error is set against.
-        row.update(photo_scores(model, photos, train["joints_2d"].mean(0) / config.model.image_size))
-    joints = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": final["per_joint"], "variant": variant, "seed": seed})
-    return row, joints
+        row.update(photo_scores(model, photos, np.mean(train["joints_2d"], 0) / model.config.image_size))
+    return row, {kind: final[kind].assign(variant=variant, seed=seed) for kind in BREAKDOWNS}
+
+
+def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
+               steps: int, policy: str, photos: PhotoSet | None = None) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """One variant and seed: `steps` steps over the renders in a seeded order, held-out error half-way and at the
+    end, and at the end on `photos` where given."""
+    config, model = _model(preset, variant, seed, policy, steps)
+    first, second = np.split(_order(seed, len(train["image"]), steps * config.batch_size), 2)
+    seconds = _fit(model, train, first, config.batch_size)
+    half = held_out(model, test)["MPJPE (mm)"]
+    seconds += _fit(model, train, second, config.batch_size)
+    row, breakdowns = _scored(model, variant, seed, train, test, photos)
+    keras.mixed_precision.set_global_policy("float32")
+    return {**row, "MPJPE half-way (mm)": half, "steps": steps, "train seconds": round(seconds, 1)}, breakdowns
+
+
+def _fit(model: Pose3DEstimator, train: dict[str, np.ndarray], order: np.ndarray, batch: int) -> float:
+    """Seconds to train one pass of `order`'s batches."""
+    start = time.perf_counter()
+    model.fit(Batches(train, order, batch), epochs=1, shuffle=False, verbose=0)
+    return time.perf_counter() - start
+
+
+# Until a plateau: the learning rate is cut this much after `patience` epochs without a new best, at most
+# CUTS times; `patience` more such epochs after the last cut end the run.
+CUT, CUTS = 0.25, 2
+
+
+def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str, np.ndarray]], policy: str,
+                 patience: int, max_epochs: int, epoch_steps: int | None, deadline: float, photos: PhotoSet | None = None,
+                 ) -> tuple[dict, dict[str, pd.DataFrame], pd.DataFrame]:
+    """One variant and seed trained until its validation error stops improving (or `max_epochs`, or the wall
+    clock passes `deadline`), scored with its best epoch's weights; its row, error breakdowns and history."""
+    config, model = _model(preset, variant, seed, policy, None)
+    train, batch, steps = data["train"], config.batch_size, epoch_steps or config.steps_per_epoch
+    order = _order(seed, len(train["image"]), max_epochs * steps * batch).reshape(max_epochs, -1)
+    best, best_epoch, best_weights, waited, cuts, seconds, history = np.inf, 0, None, 0, 0, 0.0, []
+    stopped = "max epochs"
+    for epoch, part in enumerate(order, 1):
+        seconds += _fit(model, train, part, batch)
+        error = held_out(model, data["val"])["MPJPE (mm)"]
+        rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        history.append({"variant": variant, "seed": seed, "epoch": epoch, "learning rate": rate,
+                        "val MPJPE (mm)": error, "train seconds": round(seconds, 1)})
+        if error < best:
+            best, best_epoch, best_weights, waited = error, epoch, model.get_weights(), 0
+        else:
+            waited += 1
+        if waited >= patience:
+            if cuts == CUTS:
+                stopped = "plateau"
+                break
+            model.optimizer.learning_rate = rate * CUT
+            cuts, waited = cuts + 1, 0
+        if time.time() > deadline:
+            stopped = "deadline"
+            break
+    model.set_weights(best_weights)
+    row, breakdowns = _scored(model, variant, seed, train, data["test"], photos)
+    keras.mixed_precision.set_global_policy("float32")
+    row.update({"val MPJPE (mm)": best, "best epoch": best_epoch, "epochs": epoch, "steps": epoch * steps,
+                "stopped": stopped, "train seconds": round(seconds, 1)})
+    return row, breakdowns, pd.DataFrame(history)
+
+
+def _claim(folder: Path, name: str) -> bool:
+    """Whether this process takes run `name`: the first to create its claim file does."""
+    try:
+        os.close(os.open(folder / f"{name}.claim", os.O_CREAT | os.O_EXCL))
+        return True
+    except FileExistsError:
+        return False
+
+
+def converge_worker(args: argparse.Namespace, data: dict[str, dict[str, np.ndarray]]) -> None:
+    """Takes the next unclaimed variant and seed (seed by seed, so a cut-off call leaves whole seeds) until none
+    is left; a run whose row exists is not trained again."""
+    photos = PhotoSet.load(args.photos) if args.photos else None
+    runs = args.out / "runs"
+    for seed in args.seeds:
+        for variant in args.variants:
+            name = f"{variant}-s{seed}"
+            if (runs / f"{name}.csv").exists() or not _claim(runs, name):
+                continue
+            row, breakdowns, history = converge_run(args.preset, variant, seed, data, "mixed_float16", args.patience,
+                                                args.max_epochs, args.epoch_steps, args.deadline_at, photos)
+            for kind, frame in breakdowns.items():
+                frame.to_csv(runs / f"{name}-{kind}.csv", index=False)
+            history.to_csv(runs / f"{name}-history.csv", index=False)
+            pd.DataFrame([row]).to_csv(runs / f"{name}.csv", index=False)
+            print(row, flush=True)
+
+
+def converge(args: argparse.Namespace) -> None:
+    """The runs in --processes processes of this script (each claims runs), then the merged tables."""
+    runs = args.out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for claim in runs.glob("*.claim"):
+        claim.unlink()
+    print(f"until a plateau: {len(args.variants) * len(args.seeds)} runs in {args.processes} processes, "
+          f"patience {args.patience} epochs, at most {args.max_epochs}", flush=True)
+    command = [sys.executable, __file__, *sys.argv[1:], "--deadline-at", str(args.deadline_at), "--worker"]
+    workers = [subprocess.Popen(command) for _ in range(args.processes)]
+    failed = [w.returncode for w in workers if w.wait()]
+    merge_runs(args.out)
+    print_tables(args.out)
+    if failed:
+        sys.exit(f"{len(failed)} of {args.processes} processes failed (exit {failed})")
+
+
+def merge_runs(folder: Path) -> None:
+    """ablation_runs.csv and the breakdowns' CSVs from the runs' own files, in the order of VARIANTS."""
+    rows = [pd.read_csv(f) for f in sorted((folder / "runs").glob("*.csv")) if re.fullmatch(r"\w+-s\d+", f.stem)]
+    if not rows:
+        return
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    runs = pd.concat(rows).sort_values(["seed", "variant"], key=lambda c: c.map(order) if c.name == "variant" else c)
+    runs.to_csv(folder / "ablation_runs.csv", index=False)
+    for kind in BREAKDOWNS:
+        frames = [pd.read_csv(folder / "runs" / f"{v}-s{s}-{kind}.csv") for v, s in zip(runs["variant"], runs["seed"])]
+        pd.concat(frames).to_csv(folder / f"ablation_{kind}.csv", index=False)
 
 
 def print_tables(folder: Path) -> None:
     """The per-variant table of a run's CSVs; with TensorFlow installed also `tfpose3d ablate`'s steps and
     distance tables (that module trains through tf.data)."""
     runs = pd.read_csv(folder / "ablation_runs.csv")
-    table = runs.groupby("variant", sort=False).agg(**{
-        "MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
-        "half-way (mm)": ("MPJPE half-way (mm)", "mean"), "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"),
-        "seeds": ("seed", "count"), "steps": ("steps", "first"),
-        **{name: (name, "mean") for name in runs.columns if name.startswith("photo ")}}).reset_index()
-    formats = [".3f" if name.startswith("photo ") else ".1f" for name in table.columns]
+    # A fixed-step run has its half-way error; a run until a plateau its validation error, epochs and ending.
+    columns = {"MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
+               "half-way (mm)": ("MPJPE half-way (mm)", "mean"), "val (mm)": ("val MPJPE (mm)", "mean"),
+               "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"), "seeds": ("seed", "count"), "steps": ("steps", "mean"),
+               "best epoch": ("best epoch", "mean"), "epochs": ("epochs", "mean"),
+               "stopped": ("stopped", lambda c: ", ".join(f"{k} {n}" for k, n in c.value_counts().items())),
+               **{name: (name, "mean") for name in runs.columns if name.startswith("photo ")}}
+    table = runs.groupby("variant", sort=False).agg(
+        **{name: how for name, how in columns.items() if how[0] in runs.columns}).reset_index()
+    formats = [".3f" if name.startswith("photo ") else ".0f" if name in ("steps", "best epoch", "epochs") else ".1f"
+               for name in table.columns]
     print(table.to_markdown(index=False, floatfmt=formats), "\n")
+    if (folder / "ablation_per_action.csv").exists():
+        actions = pd.read_csv(folder / "ablation_per_action.csv").groupby(["action", "variant"], sort=False)["MPJPE (mm)"]
+        spread = actions.agg(lambda c: f"{c.mean():.1f} ± {c.std():.1f}").unstack("variant")
+        print("MPJPE per action (mm, mean ± sd over seeds)\n", spread.to_markdown(), "\n")
     if set(runs["variant"]) != set(VARIANTS):
         print(f"(only {sorted(set(runs['variant']))} finished: no steps of the paper's ordering)")
         return
@@ -173,14 +338,26 @@ def main() -> None:
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--train-images", type=int, default=20000)
     parser.add_argument("--test-images", type=int, default=2000)
+    parser.add_argument("--val-images", type=int, default=1000, help="validation renders for --phases converge")
     parser.add_argument("--rate-steps", type=int, default=50, help="steps per timed epoch with XLA")
     parser.add_argument("--eager-steps", type=int, default=5, help="steps per timed epoch without XLA")
     parser.add_argument("--budget-s", type=float, default=300.0, help="training time for the whole ablation")
     parser.add_argument("--steps", type=int, help="steps per ablation run (default: from --budget-s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="the variants --phases converge trains")
+    parser.add_argument("--patience", type=int, default=4, help="epochs without a new best before the rate is cut")
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--epoch-steps", type=int, help="steps between validations (default: the preset's steps_per_epoch)")
+    parser.add_argument("--processes", type=int, default=4, help="processes sharing the GPU in --phases converge")
+    parser.add_argument("--deadline-s", type=float, default=float("inf"),
+                        help="seconds from the start after which --phases converge stops every run")
+    parser.add_argument("--deadline-at", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="render processes")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/gpu_keras_renders"), help="where the renders are kept")
     parser.add_argument("--out", type=Path, default=Path("gpu_keras"))
-    parser.add_argument("--phases", nargs="*", choices=["rates", "ablation"], default=["rates", "ablation"],
+    parser.add_argument("--phases", nargs="*", choices=["rates", "ablation", "converge"], default=["rates", "ablation"],
                         help="what to run after rendering (none: only the renders and their mean-pose error)")
     parser.add_argument("--photos", type=Path, help="real photographs with 2D joints (real-photos-dev's form) to score "
                         "each ablation run on")
@@ -190,16 +367,26 @@ def main() -> None:
         return print_tables(args.tables)
     if "ablation" in args.phases and "rates" not in args.phases and not args.steps:
         parser.error("--phases ablation without rates needs --steps: the budget is turned into steps by the rate")
+    if args.photos and not args.photos.is_dir():
+        parser.error(f"--photos {args.photos}: no such folder")
+    if args.deadline_at is None:
+        args.deadline_at = time.time() + min(args.deadline_s, 1e9)
 
     args.out.mkdir(parents=True, exist_ok=True)
     config = train_preset(args.preset)
     size, look = config.model.image_size, config.look
     start = time.perf_counter()
-    train = render_split("train", args.train_images, config.seed, size, look, args.workers)
-    test = render_split("test", args.test_images, config.seed + 1, size, look, args.workers)
+    split = {"train": ("train", args.train_images, config.seed), "test": ("test", args.test_images, config.seed + 1),
+             # A third seeded draw from the held-out motion: the runs until a plateau stop on it, not on the test.
+             "val": ("test", args.val_images, config.seed + 2)}
+    data = {name: cached_split(args.cache, *how, size, look, args.workers) for name, how in split.items()
+            if name != "val" or "converge" in args.phases}
+    if args.worker:
+        return converge_worker(args, data)
     seconds = time.perf_counter() - start
-    print(f"rendered {args.train_images} + {args.test_images} images at {size} px ({look} look) in {seconds:.0f} s: "
-          f"{(args.train_images + args.test_images) / seconds:.0f} images/s on {args.workers} processes", flush=True)
+    print(f"{args.train_images} + {args.test_images} images at {size} px ({look} look) in {args.cache}: {seconds:.0f} s "
+          f"with {args.workers} render processes", flush=True)
+    train, test = data["train"], data["test"]
     # The reference `tfpose3d evaluate` prints beside a model: the held-out set's own mean pose.
     true = test["joints_3d"].astype(np.float64)
     mean_pose = np.broadcast_to(metrics.align_root(true).mean(0), true.shape)
@@ -211,26 +398,29 @@ def main() -> None:
     print(f"Keras {keras.__version__} on {keras.backend.backend()}; devices {devices}; "
           f"{os.cpu_count()} CPU cores ({platform.machine()}); Python {sys.version.split()[0]}", flush=True)
 
-    if "rates" not in args.phases:
-        return run_ablation(args, config, train, test, args.steps, "mixed_float16")
-    rates = []
-    for jit in (False, True):
-        for policy in POLICIES:
-            steps = args.rate_steps if jit else args.eager_steps
-            rate = fit_rate(args.preset, train, policy, jit, steps, epochs=3 if jit else 2)
-            rates.append({"preset": args.preset, "XLA": "on" if jit else "off", "policy": policy,
-                          "batch": config.batch_size, "steps per epoch": steps, "images/s (median)": rate})
-            print(rates[-1], flush=True)
-    rates = pd.DataFrame(rates)
-    rates.to_csv(args.out / "throughput.csv", index=False)
-    print(rates.to_markdown(index=False, floatfmt=".0f"), "\n", flush=True)
-
+    rates = None
+    if "rates" in args.phases:
+        rates = []
+        for jit in (False, True):
+            for policy in POLICIES:
+                steps = args.rate_steps if jit else args.eager_steps
+                rate = fit_rate(args.preset, train, policy, jit, steps, epochs=3 if jit else 2)
+                rates.append({"preset": args.preset, "XLA": "on" if jit else "off", "policy": policy,
+                              "batch": config.batch_size, "steps per epoch": steps, "images/s (median)": rate})
+                print(rates[-1], flush=True)
+        rates = pd.DataFrame(rates)
+        rates.to_csv(args.out / "throughput.csv", index=False)
+        print(rates.to_markdown(index=False, floatfmt=".0f"), "\n", flush=True)
     if "ablation" in args.phases:
-        rate = rates[(rates["XLA"] == "on") & (rates["policy"] == "mixed_float16")]["images/s (median)"].iloc[0]
-        runs = len(VARIANTS) * len(args.seeds)
-        # Rounded to an even number of batches, so the run splits into two equal halves.
-        steps = args.steps or 2 * max(1, int(args.budget_s * rate / (runs * config.batch_size * 2)))
+        steps = args.steps
+        if not steps:
+            rate = rates[(rates["XLA"] == "on") & (rates["policy"] == "mixed_float16")]["images/s (median)"].iloc[0]
+            runs = len(VARIANTS) * len(args.seeds)
+            # Rounded to an even number of batches, so the run splits into two equal halves.
+            steps = 2 * max(1, int(args.budget_s * rate / (runs * config.batch_size * 2)))
         run_ablation(args, config, train, test, steps, "mixed_float16")
+    if "converge" in args.phases:
+        converge(args)
 
 
 def run_ablation(args: argparse.Namespace, config: TrainConfig, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
@@ -239,15 +429,17 @@ def run_ablation(args: argparse.Namespace, config: TrainConfig, train: dict[str,
     photos = PhotoSet.load(args.photos) if args.photos else None
     print(f"ablation: {len(VARIANTS) * len(args.seeds)} runs of {steps} steps (batch {config.batch_size}) in "
           f"{policy} with XLA", flush=True)
-    rows, joints = [], []
+    rows, breakdowns = [], {kind: [] for kind in BREAKDOWNS}
     for seed in args.seeds:
         for variant in VARIANTS:
-            row, per_joint = ablate_run(args.preset, variant, seed, train, test, steps, policy, photos)
+            row, run_breakdowns = ablate_run(args.preset, variant, seed, train, test, steps, policy, photos)
             rows.append(row)
-            joints.append(per_joint)
+            for kind, frame in run_breakdowns.items():
+                breakdowns[kind].append(frame)
             print(row, flush=True)
             pd.DataFrame(rows).to_csv(args.out / "ablation_runs.csv", index=False)
-            pd.concat(joints).to_csv(args.out / "ablation_per_joint.csv", index=False)
+            for kind, frames in breakdowns.items():
+                pd.concat(frames).to_csv(args.out / f"ablation_{kind}.csv", index=False)
     print_tables(args.out)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import tfpose3d
 from tfpose3d.cli import main
 from tfpose3d.config import TrainConfig
 from tfpose3d.presets import BUDGET_FIELDS, PRESETS, train_preset
@@ -170,6 +171,23 @@ def test_compiled_run_model_loads_safely_in_a_fresh_process(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Adam" in out.stdout and "'pose_3d_mpjpe'" in out.stdout and "'joints_2d_pixel_error'" in out.stdout
     assert "'loss_2d'" in out.stdout and "'loss_3d'" in out.stdout
+
+
+def test_compile_model_without_total_steps_keeps_a_rate_the_caller_can_lower():
+    """total_steps None: Adam at the preset's constant rate, which a plateau rule sets (a schedule is not settable)."""
+    import keras
+
+    from tfpose3d.estimator import compile_model
+
+    config = train_preset("cpu-quick", {"image_size": 64, "grid_size": 8, "width": 0.05})
+    model = tfpose3d.build_model(config.model)
+    compile_model(model, config, total_steps=None)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(config.learning_rate)
+    model.optimizer.learning_rate = config.learning_rate / 4
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(config.learning_rate / 4)
+    compile_model(model, config, total_steps=100)
+    with pytest.raises(TypeError):
+        model.optimizer.learning_rate = config.learning_rate / 4
 
 
 def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):
