@@ -65,11 +65,35 @@ def test_flip_swaps_visibility_with_the_joints():
     np.testing.assert_array_equal(out["visibility"].numpy(), expected)
 
 
+def test_random_convolution_changes_texture_not_colour_balance_or_labels():
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(96, 160, (32, 32, 3)).astype(np.float32)
+    outs = [pipeline.random_convolution(tf.constant(noise), tf.constant([0, i], tf.int64)).numpy() for i in range(8)]
+    for out in outs:
+        assert out.shape == noise.shape and out.min() >= 0 and out.max() <= 255
+        # The filtered image is given the original's channel means, so blending keeps them.
+        np.testing.assert_allclose(out.mean((0, 1)), noise.mean((0, 1)), atol=0.5)
+    assert max(np.abs(out - noise).mean() for out in outs) > 5  # it does re-texture
+    np.testing.assert_array_equal(outs[3], pipeline.random_convolution(tf.constant(noise), tf.constant([0, 3], tf.int64)))
+    # A flat image has no texture to change.
+    flat = np.full((16, 16, 3), [40.0, 120.0, 200.0], np.float32)
+    np.testing.assert_allclose(pipeline.random_convolution(tf.constant(flat), tf.constant([1, 2], tf.int64)), flat, atol=1e-3)
+    # Through augment_sample with nothing else on, the labels are the sample's own.
+    sample = synthetic_sample()
+    augment = pipeline.Augment(scale=(1.0, 1.0), translate=0.0, flip=0.0, color=0.0, texture=1.0)
+    out = pipeline.augment_sample({k: tf.constant(v) for k, v in sample.items()}, augment, tf.constant([0, 1], tf.int64))
+    for key in ("joints_2d", "joints_3d", "visibility", "intrinsics"):
+        np.testing.assert_allclose(out[key].numpy(), sample[key], atol=1e-4)
+    assert not np.array_equal(out["image"].numpy(), sample["image"])
+
+
 def test_augment_settings_are_checked():
     with pytest.raises(ValueError, match="flip"):
         pipeline.Augment(flip=1.5)
     with pytest.raises(ValueError, match="scale"):
         pipeline.Augment(scale=(1.2, 0.8))
+    with pytest.raises(ValueError, match="texture"):
+        pipeline.Augment(texture=1.5)
 
 
 def test_render_stream_is_endless_and_labelled():

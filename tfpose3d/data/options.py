@@ -19,12 +19,16 @@ class Augment:
         translate: largest shift as a fraction of the image side.
         flip: probability of a horizontal flip (left/right joints swapped, 3D mirrored).
         color: strength of brightness/contrast/saturation/hue jitter (0 disables).
+        texture: probability of a random convolution over the whole image (RandConv, Xu et al., ICLR 2021):
+            a random 1x1 to 7x7 filter re-textures it, blended with the original at a random weight, so the
+            network cannot lean on the renders' surface look (0 disables).
     """
 
     scale: tuple[float, float] = (0.85, 1.15)
     translate: float = 0.08
     flip: float = 0.5
     color: float = 0.2
+    texture: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", tuple(self.scale))
@@ -36,6 +40,8 @@ class Augment:
             raise ValueError(f"Augment.flip is a probability in [0, 1], got {self.flip}")
         if not 0 <= self.color <= 1:
             raise ValueError(f"Augment.color must be in [0, 1], got {self.color}")
+        if not 0 <= self.texture <= 1:
+            raise ValueError(f"Augment.texture is a probability in [0, 1], got {self.texture}")
 
 
 @dataclasses.dataclass(frozen=True)

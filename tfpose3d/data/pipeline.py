@@ -108,6 +108,9 @@ def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
         image = tf.image.stateless_random_contrast(image, 1 - k, 1 + k, seeds[4])
         image = tf.image.stateless_random_saturation(image, 1 - k, 1 + k, seeds[5])
         image = tf.image.stateless_random_hue(image / 255.0, 0.25 * k, seeds[6]) * 255.0
+    if augment.texture:
+        image = tf.cond(tf.random.stateless_uniform([], seeds[7]) < augment.texture,
+                        lambda: random_convolution(image, seeds[7]), lambda: image)
     return {
         **sample,
         "image": tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8),
@@ -116,6 +119,30 @@ def augment_sample(sample: dict, augment: Augment, seed: tf.Tensor) -> dict:
         "visibility": visibility,
         "intrinsics": tf.stack([fx, fy, cx, cy]),
     }
+
+
+# The largest random filter: RandConv's sizes are 1, 3, 5 and 7.
+RANDOM_FILTER = 7
+
+
+def random_convolution(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """`image` (H, W, 3) float 0..255 re-textured by a random k x k filter, k in {1, 3, 5, 7}, with Gaussian
+    weights; the result keeps each channel's mean and spread and is blended with the original at a uniform
+    random weight. The geometry is untouched, so the labels stand."""
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    k = 2 * tf.random.stateless_uniform([], seeds[0], 0, RANDOM_FILTER // 2 + 1, dtype=tf.int32) + 1
+    inside = tf.cast(tf.abs(tf.range(RANDOM_FILTER) - RANDOM_FILTER // 2) <= k // 2, tf.float32)
+    # He-style scale for k*k*3 inputs; the fixed 7x7 support is zero outside the drawn k x k.
+    weights = tf.random.stateless_normal([RANDOM_FILTER, RANDOM_FILTER, 3, 3], seeds[1]) * (
+        inside[:, None, None, None] * inside[None, :, None, None]) / tf.sqrt(3.0 * tf.cast(k * k, tf.float32))
+    pad = RANDOM_FILTER // 2
+    padded = tf.pad(image[None], [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    out = tf.nn.conv2d(padded, weights, 1, "VALID")[0]
+    mean, variance = tf.nn.moments(image, [0, 1])
+    out_mean, out_variance = tf.nn.moments(out, [0, 1])
+    out = (out - out_mean) * tf.sqrt(variance / (out_variance + 1e-6)) + mean
+    blend = tf.random.stateless_uniform([], seeds[2])
+    return tf.clip_by_value(blend * image + (1.0 - blend) * out, 0.0, 255.0)
 
 
 def to_model_inputs(batch: dict) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
