@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
         (["evaluate", str(tmp_path)], "is not a run folder"),
         (["export", str(tmp_path), "--out", str(tmp_path / "o"), "--version", "-1"], "--version: must be at least 0"),
         (["predict", "--model", str(tmp_path), "x.png", "--threads", "0"], "--threads: must be at least 1"),
+        (["train", "--out", str(tmp_path / "r"), "--texture", "1.5"], "--texture: must be a probability in [0, 1], got 1.5"),
     ]
     for args, message in cases:
         assert main(args) == 2, args
@@ -56,3 +58,14 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
         assert message in err and "Traceback" not in err, (args, err)
         assert err.strip().splitlines()[-1].startswith(("tfpose3d: error:", "tfpose3d ")), err
     assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
+
+
+def test_train_texture_flag_sets_only_the_augmentation_field():
+    from tfpose3d.cli import _train_config, build_parser
+    from tfpose3d.presets import train_preset
+
+    args = build_parser().parse_args(["train", "--out", "r", "--preset", "cpu-quick", "--texture", "0.5"])
+    config, preset = _train_config(args), train_preset("cpu-quick")
+    assert config.augment.texture == 0.5 and preset.augment.texture == 0.0
+    assert dataclasses.replace(config, augment=preset.augment) == preset
+    assert _train_config(build_parser().parse_args(["train", "--out", "r", "--preset", "cpu-quick"])) == preset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Callable, Sequence
 
@@ -35,6 +36,17 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 
 POSITIVE, NON_NEGATIVE = _count(1), _count(0)
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number in [0, 1], with a message naming the bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {value:g}")
+    return value
 
 
 def _add_model(sub: argparse._SubParsersAction) -> None:
@@ -139,6 +151,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-images", type=POSITIVE, help="rendered training images (mocap data)")
     p.add_argument("--test-images", type=POSITIVE, help="rendered test images (mocap data)")
     p.add_argument("--look", choices=LOOKS, help=LOOK_HELP)
+    p.add_argument("--texture", type=_probability, metavar="P",
+                   help="probability of re-texturing a training image by a random convolution (Augment.texture, "
+                        "RandConv; default 0)")
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
@@ -155,13 +170,16 @@ def _train_config(args: argparse.Namespace):
     from tfpose3d.presets import train_preset
 
     jit = {"auto": "auto", "on": True, "off": False}.get(args.xla) if args.xla else None
-    return train_preset(
+    config = train_preset(
         args.preset, {"variant": args.variant} if args.variant else None, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps,
         strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
+    if args.texture is None:
+        return config
+    return dataclasses.replace(config, augment=dataclasses.replace(config.augment, texture=args.texture))
 
 
 def _train(args: argparse.Namespace) -> int:
