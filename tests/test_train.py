@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -70,6 +71,20 @@ def test_same_run_folder_with_other_settings_is_refused(tmp_path, data_dir, caps
     (run / "config.json").write_text(json.dumps({"train": {"epochs": 1}, "data": None}))
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS]) == 2
     assert "different configuration" in capsys.readouterr().err
+
+
+def test_a_run_saved_before_a_new_default_field_is_still_the_same_run(tmp_path):
+    from tfpose3d.train import _same_run
+
+    config = train_preset("cpu-quick")
+    resolved = {"train": config.to_dict(), "data": None, "renderer": "mesh-3"}
+    older = json.loads(json.dumps(resolved))
+    del older["train"]["augment"]["texture"]  # as runs saved before Augment.texture
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert _same_run(tmp_path, resolved)
+    other = {**resolved, "train": dataclasses.replace(config, epochs=3).to_dict()}
+    with pytest.raises(ValueError, match="different configuration"):
+        _same_run(tmp_path, other)
 
 
 @pytest.mark.parametrize("renderer", [None, "mesh-1"])

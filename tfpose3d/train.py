@@ -30,7 +30,10 @@ def _same_run(out: Path, resolved: dict) -> bool:
     run = read_run(out)
     if run is None:
         return False
-    if run[0] != json.loads(json.dumps(resolved)):
+    saved, config = run
+    # Compared through TrainConfig: a field added since the run was saved, whose default trains as before
+    # (Augment.texture), leaves it the same run.
+    if json.loads(json.dumps({**saved, "train": config.to_dict()})) != json.loads(json.dumps(resolved)):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
     return True
 
