@@ -22,7 +22,8 @@ and training reads it from arrays in memory. There is no tf.data pipeline, so no
    improving, in --processes processes sharing one GPU (the renders are cached once in --cache and read
    memory-mapped). An epoch is the preset's steps_per_epoch at its constant learning rate; after --patience
    epochs without a new best the rate is cut to a quarter, and after --patience more following the second cut
-   the run stops and the best epoch's weights are scored. The validation renders are a third seeded draw
+   the run stops and the best epoch's weights are scored (`tfpose3d.estimator.Plateau`, the rule of
+   `tfpose3d train --plateau-patience`). The validation renders are a third seeded draw
    from the held-out motion, apart from the test renders. Each run writes runs/<variant>-s<seed>.csv (its
    row), -per_joint.csv, -per_action.csv and -history.csv (every epoch's rate and validation error); the rows are merged into
    ablation_runs.csv. --deadline-s stops every run still going at that time, marked "deadline" (not
@@ -56,7 +57,7 @@ from tfpose3d import metrics, skeleton  # noqa: E402
 from tfpose3d.config import VARIANTS, TrainConfig  # noqa: E402
 from tfpose3d.data import images, mocap, render  # noqa: E402
 from tfpose3d.data.photos import PCK_FRACTION, PhotoSet  # noqa: E402
-from tfpose3d.estimator import Pose3DEstimator, compile_model  # noqa: E402
+from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model  # noqa: E402
 from tfpose3d.presets import train_preset  # noqa: E402
 
 # float32, and the policy `TrainConfig.mixed_precision` sets.
@@ -200,11 +201,6 @@ def _fit(model: Pose3DEstimator, train: dict[str, np.ndarray], order: np.ndarray
     return time.perf_counter() - start
 
 
-# Until a plateau: the learning rate is cut this much after `patience` epochs without a new best, at most
-# CUTS times; `patience` more such epochs after the last cut end the run.
-CUT, CUTS = 0.25, 2
-
-
 def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str, np.ndarray]], policy: str,
                  patience: int, max_epochs: int, epoch_steps: int | None, deadline: float, photos: PhotoSet | None = None,
                  ) -> tuple[dict, dict[str, pd.DataFrame], pd.DataFrame]:
@@ -213,31 +209,28 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     config, model = _model(preset, variant, seed, policy, None)
     train, batch, steps = data["train"], config.batch_size, epoch_steps or config.steps_per_epoch
     order = _order(seed, len(train["image"]), max_epochs * steps * batch).reshape(max_epochs, -1)
-    best, best_epoch, best_weights, waited, cuts, seconds, history = np.inf, 0, None, 0, 0, 0.0, []
-    stopped = "max epochs"
+    rule, best_weights, seconds, history, stopped = Plateau(patience), None, 0.0, [], "max epochs"
     for epoch, part in enumerate(order, 1):
         seconds += _fit(model, train, part, batch)
         error = held_out(model, data["val"])["MPJPE (mm)"]
         rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         history.append({"variant": variant, "seed": seed, "epoch": epoch, "learning rate": rate,
                         "val MPJPE (mm)": error, "train seconds": round(seconds, 1)})
-        if error < best:
-            best, best_epoch, best_weights, waited = error, epoch, model.get_weights(), 0
-        else:
-            waited += 1
-        if waited >= patience:
-            if cuts == CUTS:
-                stopped = "plateau"
-                break
-            model.optimizer.learning_rate = rate * CUT
-            cuts, waited = cuts + 1, 0
+        action = rule.update(error)
+        if action == "best":
+            best_weights = model.get_weights()
+        elif action == "cut":
+            model.optimizer.learning_rate = rate * rule.cut
+        elif action == "stop":
+            stopped = "plateau"
+            break
         if time.time() > deadline:
             stopped = "deadline"
             break
     model.set_weights(best_weights)
     row, breakdowns = _scored(model, variant, seed, train, data["test"], photos)
     keras.mixed_precision.set_global_policy("float32")
-    row.update({"val MPJPE (mm)": best, "best epoch": best_epoch, "epochs": epoch, "steps": epoch * steps,
+    row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epoch, "steps": epoch * steps,
                 "stopped": stopped, "train seconds": round(seconds, 1)})
     return row, breakdowns, pd.DataFrame(history)
 

@@ -51,6 +51,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
         (["export", str(tmp_path), "--out", str(tmp_path / "o"), "--version", "-1"], "--version: must be at least 0"),
         (["predict", "--model", str(tmp_path), "x.png", "--threads", "0"], "--threads: must be at least 1"),
         (["train", "--out", str(tmp_path / "r"), "--texture", "1.5"], "--texture: must be a probability in [0, 1], got 1.5"),
+        (["ablate", "--out", str(tmp_path / "r"), "--plateau-patience", "-1"], "--plateau-patience: must be at least 0"),
     ]
     for args, message in cases:
         assert main(args) == 2, args
@@ -69,3 +70,5 @@ def test_train_texture_flag_sets_only_the_augmentation_field():
     assert config.augment.texture == 0.5 and preset.augment.texture == 0.0
     assert dataclasses.replace(config, augment=preset.augment) == preset
     assert _train_config(build_parser().parse_args(["train", "--out", "r", "--preset", "cpu-quick"])) == preset
+    plateau = _train_config(build_parser().parse_args(["train", "--out", "r", "--plateau-patience", "3"]))
+    assert plateau == dataclasses.replace(preset, plateau_patience=3)

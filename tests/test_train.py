@@ -205,6 +205,53 @@ def test_compile_model_without_total_steps_keeps_a_rate_the_caller_can_lower():
         model.optimizer.learning_rate = config.learning_rate / 4
 
 
+def test_plateau_rule_cuts_after_patience_and_stops_after_the_last_cut():
+    from tfpose3d.estimator import Plateau
+
+    rule = Plateau(patience=2, cut=0.5, cuts=1)
+    errors = [10.0, 9.0, 9.5, 9.2, 8.0, 8.1, 9.0, 8.5]
+    # best, best, wait, 2nd epoch without a best -> cut; a new best resets; two more without -> stop.
+    assert [rule.update(e) for e in errors[:7]] == ["best", "best", "wait", "cut", "best", "wait", "stop"]
+    assert (rule.best, rule.best_epoch, rule.cuts_made, rule.epoch) == (8.0, 5, 1, 7)
+
+
+def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path):
+    import keras
+
+    from tfpose3d.estimator import Plateau, compile_model
+    from tfpose3d.train import PlateauStop
+
+    config = train_preset("cpu-quick", {"image_size": 64, "grid_size": 8, "width": 0.05}, plateau_patience=1)
+    model = tfpose3d.build_model(config.model)
+    compile_model(model, config, total_steps=None)
+    path = tmp_path / "plateau.json"
+
+    def rate():
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+    callback = PlateauStop(Plateau(patience=1, cuts=1), path)
+    callback.set_model(model)
+    callback.on_epoch_end(0, {"val_pose_3d_mpjpe": 100.0})
+    callback.on_epoch_end(1, {"val_pose_3d_mpjpe": 101.0})  # no new best: cut to a quarter
+    assert rate() == pytest.approx(config.learning_rate / 4) and not model.stop_training
+    # A resumed run reads the count: one more epoch without a best is the end.
+    resumed = PlateauStop(Plateau(patience=1, cuts=1), path)
+    resumed.set_model(model)
+    assert resumed.rule.epoch == 2 and resumed.rule.cuts_made == 1
+    resumed.on_epoch_end(0, {"val_pose_3d_mpjpe": 100.5})
+    assert model.stop_training and rate() == pytest.approx(config.learning_rate / 4)
+    assert json.loads(path.read_text())["epoch"] == 3
+
+
+def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir):
+    run = tmp_path / "run"
+    args = ["--epochs", "30", "--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1"]
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--plateau-patience", "1", *args]) == 0
+    count = json.loads((run / "plateau.json").read_text())
+    assert count["cuts_made"] == 2 and count["epoch"] == len(epochs_logged(run)) < 30
+    assert json.loads((run / "config.json").read_text())["train"]["plateau_patience"] == 1
+
+
 def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):
     """A newcomer's `tfpose3d train`: Keras's epoch lines, no TensorFlow C++ log, no warnings."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -134,6 +134,9 @@ def _preview(args: argparse.Namespace) -> int:
 LOOK_HELP = ("what the renderer varies beyond the body (mocap data): each look adds one real-photo ingredient "
              "to the one before, `poses` adds varied training poses to `full` and `plain-poses` to `plain`; "
              "default full")
+PLATEAU_HELP = ("train until the validation error stops improving: a constant learning rate, cut to a quarter "
+                "after N epochs without a new best, twice, then N more such epochs end the run; --epochs is the most "
+                "(default 0: the preset's cosine schedule over --epochs)")
 DATA_HELP = ("a folder with rendered train/ and test/, h36m:ROOT, or mocap:NAME_OR_NPZ "
              "(default: mocap:bandai-namco, the shipped motion capture rendered once)")
 
@@ -154,6 +157,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--texture", type=_probability, metavar="P",
                    help="probability of re-texturing a training image by a random convolution (Augment.texture, "
                         "RandConv; default 0)")
+    p.add_argument("--plateau-patience", type=NON_NEGATIVE, metavar="N", help=PLATEAU_HELP)
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
@@ -174,7 +178,7 @@ def _train_config(args: argparse.Namespace):
         args.preset, {"variant": args.variant} if args.variant else None, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         train_images=args.train_images, test_images=args.test_images, look=args.look,
-        validation_steps=args.validation_steps,
+        validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
         strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:
@@ -244,6 +248,7 @@ def _add_ablate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help=DATA_HELP)
     p.add_argument("--epochs", type=POSITIVE)
     p.add_argument("--steps-per-epoch", type=POSITIVE)
+    p.add_argument("--plateau-patience", type=NON_NEGATIVE, metavar="N", help=PLATEAU_HELP)
     p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1,2: every variant runs with "
                    "each; the table gives mean and standard deviation, and each step of the paper's ordering paired by seed")
     p.set_defaults(func=_ablate)
@@ -252,7 +257,8 @@ def _add_ablate(sub: argparse._SubParsersAction) -> None:
 def _ablate(args: argparse.Namespace) -> int:
     from tfpose3d.ablate import ablate
 
-    result = ablate(args.preset, args.out, args.data, args.seeds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch)
+    result = ablate(args.preset, args.out, args.data, args.seeds, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                    plateau_patience=args.plateau_patience)
     print(result["variants"].to_markdown(index=False, floatfmt=".1f"))
     print()
     print(result["steps"].to_markdown(index=False, floatfmt=".1f"))

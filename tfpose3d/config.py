@@ -141,7 +141,8 @@ class TrainConfig:
         preset: the preset this configuration started from ("" if none).
         model: the network.
         epochs, steps_per_epoch, batch_size: the budget (global batch size).
-        learning_rate: peak Adam learning rate, cosine-decayed to 1% over the run.
+        learning_rate: peak Adam learning rate, cosine-decayed to 1% over the run (constant until a plateau
+            with `plateau_patience`).
         seed: weights, data order and augmentation.
         train_images, test_images: rendered images when training on the shipped motion capture.
         look: what the renderer varies beyond body and pose (a row of `tfpose3d.data.render.LOOKS`).
@@ -152,6 +153,8 @@ class TrainConfig:
         mixed_precision: mixed_float16 compute (GPU).
         jit_compile: XLA-compile the train step ("auto" lets Keras decide).
         cache: keep decoded, resized images in memory after the first epoch.
+        plateau_patience: 0 trains `epochs` epochs on the cosine schedule; n > 0 trains until the validation
+            error stops improving (`tfpose3d.estimator.Plateau(patience=n)`), `epochs` at most.
     """
 
     preset: str = ""
@@ -170,11 +173,14 @@ class TrainConfig:
     mixed_precision: bool = False
     jit_compile: bool | str = "auto"
     cache: bool = False
+    plateau_patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch", "batch_size", "train_images", "test_images"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.plateau_patience < 0:
+            raise ValueError(f"plateau_patience must be 0 (off) or positive, got {self.plateau_patience}")
         if self.validation_steps is not None and self.validation_steps <= 0:
             raise ValueError(f"validation_steps must be positive, got {self.validation_steps}")
         if not self.learning_rate > 0:

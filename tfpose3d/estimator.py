@@ -8,6 +8,8 @@ labels (eqs 1-2) and returns eq 5, so `compile()` needs no arguments.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -224,6 +226,43 @@ def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int 
     rate = config.learning_rate if total_steps is None else keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=total_steps, alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=config.jit_compile)
+
+
+@dataclasses.dataclass
+class Plateau:
+    """Training until the validation error stops improving, told one epoch's error at a time.
+
+    After `patience` epochs without a new best the learning rate is to be cut by `cut`, at most `cuts` times;
+    `patience` more such epochs after the last cut end the run. The rest of the fields are its count so far.
+
+    Example:
+    >>> rule = Plateau(patience=1, cuts=1)
+    >>> [rule.update(error) for error in (5.0, 4.0, 4.5, 3.9, 4.2)]
+    ['best', 'best', 'cut', 'best', 'stop']
+    """
+
+    patience: int = 4
+    cut: float = 0.25
+    cuts: int = 2
+    epoch: int = 0
+    best: float = math.inf
+    best_epoch: int = 0
+    waited: int = 0
+    cuts_made: int = 0
+
+    def update(self, error: float) -> str:
+        """"best", "wait", "cut" (multiply the learning rate by `cut`) or "stop", after an epoch's `error`."""
+        self.epoch += 1
+        if error < self.best:
+            self.best, self.best_epoch, self.waited = error, self.epoch, 0
+            return "best"
+        self.waited += 1
+        if self.waited < self.patience:
+            return "wait"
+        if self.cuts_made == self.cuts:
+            return "stop"
+        self.cuts_made, self.waited = self.cuts_made + 1, 0
+        return "cut"
 
 
 def load_model(path: str | os.PathLike) -> Pose3DEstimator:

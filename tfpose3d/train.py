@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
 )
-from tfpose3d.estimator import Pose3DEstimator, compile_model
+from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
 
 
 def _same_run(out: Path, resolved: dict) -> bool:
@@ -108,6 +109,29 @@ class PhotoWatch(keras.callbacks.Callback):
             logs.update(photos_2d_error=error, photos_vs_mean_2d=error / self.baseline)
 
 
+class PlateauStop(keras.callbacks.Callback):
+    """Cuts the learning rate and ends training as `rule` says from each epoch's validation MPJPE. Its count is
+    kept in `path` (plateau.json), so a resumed run goes on counting where the killed one stopped.
+
+    Args:
+        rule: the plateau rule; a count saved in `path` replaces it.
+        path: where the count is written after every epoch.
+    """
+
+    def __init__(self, rule: Plateau, path: Path):
+        super().__init__()
+        self.path = path
+        self.rule = Plateau(**json.loads(path.read_text())) if path.is_file() else rule
+
+    def on_epoch_end(self, epoch, logs=None):
+        action = self.rule.update(float(logs["val_pose_3d_mpjpe"]))
+        if action == "cut":
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            self.model.optimizer.learning_rate = rate * self.rule.cut
+        self.model.stop_training = action == "stop"
+        self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
+
+
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
     if write != run and (run / "backup").is_dir():
@@ -166,7 +190,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     train_ds, val_ds = _datasets(source, config, strategy)
     with strategy.scope():
         model = Pose3DEstimator(config.model)
-        compile_model(model, config, config.epochs * config.steps_per_epoch)
+        compile_model(model, config, None if config.plateau_patience else config.epochs * config.steps_per_epoch)
 
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     with write_dir(strategy, out) as write, keras_multi_worker_fixes(strategy), warnings.catch_warnings():
@@ -176,10 +200,17 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         # Before the loggers, which write what the callbacks before them have added to an epoch's logs.
         photo_watch = [PhotoWatch(watched_photos, training_mean_2d(source, contract.IMAGE_SIZE), config.model.image_size)
                        ] if watched_photos else []
+        # Before the backup, so that a cut rate is in the checkpoint a resumed run starts from.
+        plateau = []
+        if config.plateau_patience:
+            if write != out and (out / "plateau.json").is_file():  # a worker resumes the chief's count
+                shutil.copy(out / "plateau.json", write / "plateau.json")
+            plateau = [PlateauStop(Plateau(config.plateau_patience), write / "plateau.json")]
         with watched(strategy, worker_timeout_s) as watch:
             # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
             model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-                      callbacks=photo_watch + _callbacks(write, out) + watch + [epochs], shuffle=False, verbose=verbose)
+                      callbacks=photo_watch + plateau + _callbacks(write, out) + watch + [epochs], shuffle=False,
+                      verbose=verbose)
         model.save(write / "model.keras")
         summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
                    "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}
