@@ -117,10 +117,20 @@ def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, s
     return statistics.median(n / s for s in seconds[1:])
 
 
+def _poses(model: Pose3DEstimator, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`model`'s 3D poses of `data`'s images, and the true ones."""
+    return (model.predict(data["image"], batch_size=256, verbose=0)["pose_3d"].astype(np.float64),
+            np.asarray(data["joints_3d"], np.float64))
+
+
+def mpjpe_on(model: Pose3DEstimator, data: dict[str, np.ndarray]) -> float:
+    """`model`'s MPJPE on `data`: the check during training (validation, half-way), without the breakdowns."""
+    return metrics.mpjpe(*_poses(model, data))
+
+
 def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, float | pd.DataFrame]:
     """MPJPE and P-MPJPE of `model` on `test`, and its MPJPE per joint and per action (as `tfpose3d evaluate`)."""
-    pose = model.predict(test["image"], batch_size=256, verbose=0)["pose_3d"].astype(np.float64)
-    true, actions = test["joints_3d"].astype(np.float64), np.asarray(test["action"])
+    (pose, true), actions = _poses(model, test), np.asarray(test["action"])
     return {"MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
             "per_joint": pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": metrics.joint_errors(pose, true).mean(0)}),
             "per_action": pd.DataFrame([{"action": a, "MPJPE (mm)": metrics.mpjpe(pose[actions == a], true[actions == a])}
@@ -187,7 +197,7 @@ def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray
     config, model = _model(preset, variant, seed, policy, steps)
     first, second = np.split(_order(seed, len(train["image"]), steps * config.batch_size), 2)
     seconds = _fit(model, train, first, config.batch_size)
-    half = held_out(model, test)["MPJPE (mm)"]
+    half = mpjpe_on(model, test)
     seconds += _fit(model, train, second, config.batch_size)
     row, breakdowns = _scored(model, variant, seed, train, test, photos)
     keras.mixed_precision.set_global_policy("float32")
@@ -212,7 +222,7 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     rule, best_weights, seconds, history, stopped = Plateau(patience), None, 0.0, [], "max epochs"
     for epoch, part in enumerate(order, 1):
         seconds += _fit(model, train, part, batch)
-        error = held_out(model, data["val"])["MPJPE (mm)"]
+        error = mpjpe_on(model, data["val"])
         rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         history.append({"variant": variant, "seed": seed, "epoch": epoch, "learning rate": rate,
                         "val MPJPE (mm)": error, "train seconds": round(seconds, 1)})
