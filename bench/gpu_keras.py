@@ -83,7 +83,8 @@ def render_split(split: str, count: int, seed: int, size: int, look: str, worker
 def cached_split(cache: Path, split: str, count: int, seed: int, size: int, look: str, workers: int,
                  ) -> dict[str, np.ndarray]:
     """`render_split`'s arrays, rendered once into `cache` and then read memory-mapped (by every process)."""
-    folder = cache / f"{split}-{count}-s{seed}-{size}px-{look}"
+    # The renderer's version is part of the key: another renderer draws other images from the same seeds.
+    folder = cache / f"{render.VERSION}-{split}-{count}-s{seed}-{size}px-{look}"
     if not (folder / "done").exists():
         folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
