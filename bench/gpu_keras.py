@@ -320,6 +320,9 @@ def print_tables(folder: Path) -> None:
     formats = [".3f" if name.startswith("photo ") else ".0f" if name in ("steps", "best epoch", "epochs") else ".1f"
                for name in table.columns]
     print(table.to_markdown(index=False, floatfmt=formats), "\n")
+    epochs = f", {runs['epochs'].min()}–{runs['epochs'].max()} epochs each" if "epochs" in runs else ""
+    print(f"{len(runs)} runs of {runs['steps'].min():,}–{runs['steps'].max():,} steps{epochs}; "
+          f"{runs['steps'].sum():,} steps in all\n")
     if (folder / "ablation_per_action.csv").exists():
         actions = pd.read_csv(folder / "ablation_per_action.csv").groupby(["action", "variant"], sort=False)["MPJPE (mm)"]
         spread = actions.agg(lambda c: f"{c.mean():.1f} ± {c.std():.1f}").unstack("variant")
