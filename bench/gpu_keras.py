@@ -23,7 +23,8 @@ and training reads it from arrays in memory. There is no tf.data pipeline, so no
    memory-mapped). An epoch is the preset's steps_per_epoch at its constant learning rate; after --patience
    epochs without a new best the rate is cut to a quarter, and after --patience more following the second cut
    the run stops and the best epoch's weights are scored (`tfpose3d.estimator.Plateau`, the rule of
-   `tfpose3d train --plateau-patience`). The validation renders are a third seeded draw
+   `tfpose3d train --plateau-patience`). Epochs count toward --patience only once the validation error has
+   beaten the validation renders' own mean pose, so a network still at the mean pose trains on. The validation renders are a third seeded draw
    from the held-out motion, apart from the test renders. Each run writes runs/<variant>-s<seed>.csv (its
    row), -per_joint.csv, -per_action.csv and -history.csv (every epoch's rate and validation error); the rows are merged into
    ablation_runs.csv. --deadline-s stops every run still going at that time, marked "deadline" (not
@@ -220,7 +221,9 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     config, model = _model(preset, variant, seed, policy, None)
     train, batch, steps = data["train"], config.batch_size, epoch_steps or config.steps_per_epoch
     order = _order(seed, len(train["image"]), max_epochs * steps * batch).reshape(max_epochs, -1)
-    rule, best_weights, seconds, history, stopped = Plateau(patience), None, 0.0, [], "max epochs"
+    val_true = data["val"]["joints_3d"].astype(np.float64)
+    reference = metrics.mpjpe(metrics.mean_pose(val_true), val_true)
+    rule, best_weights, seconds, history, stopped = Plateau(patience, reference=reference), None, 0.0, [], "max epochs"
     for epoch, part in enumerate(order, 1):
         seconds += _fit(model, train, part, batch)
         error = mpjpe_on(model, data["val"])
@@ -396,7 +399,7 @@ def main() -> None:
     train, test = data["train"], data["test"]
     # The reference `tfpose3d evaluate` prints beside a model: the held-out set's own mean pose.
     true = test["joints_3d"].astype(np.float64)
-    mean_pose = np.broadcast_to(metrics.align_root(true).mean(0), true.shape)
+    mean_pose = metrics.mean_pose(true)
     print(f"the held-out renders' own mean pose: MPJPE {metrics.mpjpe(mean_pose, true):.1f} mm", flush=True)
     if not args.phases:
         return

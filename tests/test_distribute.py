@@ -184,7 +184,7 @@ def test_workers_sharing_a_data_folder_render_it_once(tmp_path):
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
     rendered = [o[0].count("Rendering") for o in outs]
-    assert sum(rendered) == 2  # train and test, once each, by whichever process took the lock
+    assert sum(rendered) == 3  # train, val and test, once each, by whichever process took the lock
     folder = open_source("mocap:bandai-namco", RenderOptions(12, 6, 0, root=tmp_path)).folder
     assert folder.parent == tmp_path
-    assert sorted(p.name for p in folder.iterdir()) == ["test", "train"]
+    assert sorted(p.name for p in folder.iterdir()) == ["test", "train", "val"]

@@ -6,6 +6,8 @@ import pytest
 from tfpose3d import skeleton
 from tfpose3d.cli import main
 from tfpose3d.data import body, camera, mocap, pipeline, raster, records, render
+from tfpose3d.data.options import RenderOptions
+from tfpose3d.data.sources import RecordsSource, open_source
 
 
 @pytest.fixture(scope="module")
@@ -184,4 +186,27 @@ def test_varied_poses_only_in_training(tmp_path):
     # Held-out clips are measured as captured; training images show other poses (on the same bodies, cameras
     # and rooms, drawn from the same streams).
     assert shard("plain-poses", "test") == shard("plain", "test")
+    assert shard("plain-poses", "val") == shard("plain", "val")
     assert shard("plain-poses", "train") != shard("plain", "train")
+
+
+def test_val_split_is_a_third_draw_of_the_held_out_clips(tmp_path):
+    source = open_source("mocap:bandai-namco", RenderOptions(8, 4, 3, root=tmp_path, look="plain"))
+    assert source.validation_split() == "val"
+    source.check()
+    val, test = (json.loads((source.folder / split / "dataset.json").read_text()) for split in ("val", "test"))
+    assert (val["split"], val["count"], val["seed"]) == ("val", 4, 5) and (test["count"], test["seed"]) == (4, 4)
+    held_out = mocap.load_motion("bandai-namco").select("test")
+    assert val["frames_in_split"] == test["frames_in_split"] == len(held_out)
+    actions = {s["action"].decode() for s in source.samples("val", 32).as_numpy_iterator()}
+    assert actions <= set(held_out.actions[held_out.clip])
+    images = {split: [s["image"].tobytes() for s in source.samples(split, 32).as_numpy_iterator()] for split in ("val", "test")}
+    assert not set(images["val"]) & set(images["test"])
+
+
+def test_a_folder_without_val_validates_on_test(rendered, tmp_path):
+    (tmp_path / "train").symlink_to(rendered)
+    (tmp_path / "test").symlink_to(rendered)
+    assert RecordsSource(str(tmp_path)).validation_split() == "test"
+    (tmp_path / "val").symlink_to(rendered)
+    assert RecordsSource(str(tmp_path)).validation_split() == "val"

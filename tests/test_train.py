@@ -213,6 +213,10 @@ def test_plateau_rule_cuts_after_patience_and_stops_after_the_last_cut():
     # best, best, wait, 2nd epoch without a best -> cut; a new best resets; two more without -> stop.
     assert [rule.update(e) for e in errors[:7]] == ["best", "best", "wait", "cut", "best", "wait", "stop"]
     assert (rule.best, rule.best_epoch, rule.cuts_made, rule.epoch) == (8.0, 5, 1, 7)
+    # Until an error beats the mean pose's (9.5), epochs without a best are not counted: no cut at epoch 3.
+    rule = Plateau(patience=1, cut=0.5, cuts=1, reference=9.5)
+    assert [rule.update(e) for e in (10.0, 10.2, 10.1, 9.0, 9.1, 8.0, 8.5)] == \
+        ["best", "wait", "wait", "best", "cut", "best", "stop"]
 
 
 def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path):
@@ -243,13 +247,67 @@ def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path)
     assert json.loads(path.read_text())["epoch"] == 3
 
 
-def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir):
+def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):
+    import math
+
+    import numpy as np
+
+    from tfpose3d import train as train_module
+    from tfpose3d.data.sources import RecordsSource
+
+    args = ["--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1", "--plateau-patience", "1"]
+    # A few steps leave the network worse than the mean pose, which the rule waits through: no cut, no stop.
+    run = tmp_path / "still-learning"
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--epochs", "4", *args]) == 0
+    count = json.loads((run / "plateau.json").read_text())
+    seen = np.stack([s["joints_3d"] for s in RecordsSource(str(data_dir)).samples("val", 64).take(8).as_numpy_iterator()])
+    centred = seen - seen[:, :1]
+    mean_pose_error = np.linalg.norm(centred - centred.mean(0), axis=-1).mean()
+    assert count["reference"] == pytest.approx(mean_pose_error, rel=1e-5)
+    assert count["best"] > count["reference"] and count["cuts_made"] == 0 and len(epochs_logged(run)) == 4
+
+    # Without that wait the same rule cuts twice and stops the run.
+    monkeypatch.setattr(train_module, "_mean_pose_error", lambda *_: math.inf)
     run = tmp_path / "run"
-    args = ["--epochs", "30", "--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1"]
-    assert main(["train", "--out", str(run), "--data", str(data_dir), "--plateau-patience", "1", *args]) == 0
+    assert main(["train", "--out", str(run), "--data", str(data_dir), "--epochs", "30", *args]) == 0
     count = json.loads((run / "plateau.json").read_text())
     assert count["cuts_made"] == 2 and count["epoch"] == len(epochs_logged(run)) < 30
     assert json.loads((run / "config.json").read_text())["train"]["plateau_patience"] == 1
+
+
+def test_training_validates_on_val_and_a_plateau_run_keeps_its_best_epoch(tmp_path, data_dir, capsys):
+    import numpy as np
+
+    from tfpose3d import metrics
+    from tfpose3d.data.sources import RecordsSource
+
+    run = tmp_path / "run"
+    args = ["--epochs", "6", "--steps-per-epoch", "1", "--batch-size", "8", "--plateau-patience", "6"]
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *args]) == 0
+    with (run / "history.csv").open() as f:
+        errors = [float(row["val_pose_3d_mpjpe"]) for row in csv.DictReader(f)]
+    best = int(np.argmin(errors))
+    assert best != len(errors) - 1, "the check needs a run whose last epoch is not its best"
+    model = tfpose3d.load_model(run)
+
+    def mpjpe_on(split):
+        samples = list(RecordsSource(str(data_dir)).samples(split, model.config.image_size).as_numpy_iterator())
+        images = np.stack([s["image"] for s in samples]).astype(np.float32)
+        return metrics.mpjpe(model.predict(images, verbose=0)["pose_3d"], np.stack([s["joints_3d"] for s in samples]))
+
+    # model.keras holds the best epoch's weights, and the epochs were scored on val, not on test.
+    assert mpjpe_on("val") == pytest.approx(errors[best], rel=1e-3)
+    assert mpjpe_on("test") != pytest.approx(errors[best], rel=1e-2)
+    assert f"model.keras written (the weights of epoch {best + 1}, the best on val)" in capsys.readouterr().out
+
+
+def test_a_resumed_run_measures_new_epochs_against_its_best_before_the_restart(tmp_path):
+    from tfpose3d.train import _best_so_far
+
+    (tmp_path / "history.csv").write_text("epoch,val_pose_3d_mpjpe\n0,5.0\n1,3.0\n2,4.0\n")
+    assert _best_so_far(tmp_path) is None  # no backup: a finished run retrained from its start
+    (tmp_path / "backup").mkdir()
+    assert _best_so_far(tmp_path) == 3.0
 
 
 def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import tfpose3d
 from tfpose3d.config import STRATEGIES, VARIANTS
-from tfpose3d.data.render import LOOKS
+from tfpose3d.data.render import LOOKS, SPLITS
 from tfpose3d.distribute import WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.presets import PRESETS
@@ -83,13 +83,14 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     ren.add_argument("--out", required=True, help="output folder (must not hold a dataset yet)")
     ren.add_argument("--count", type=POSITIVE, required=True)
     ren.add_argument("--seed", type=NON_NEGATIVE, default=0)
-    ren.add_argument("--split", choices=("train", "test"), default="train")
+    ren.add_argument("--split", choices=SPLITS, default="train",
+                     help="train: training clips; test and val (choosing the model): held-out clips")
     ren.add_argument("--workers", type=POSITIVE, default=None, help="render processes (default: all cores)")
     ren.add_argument("--look", choices=LOOKS, default="full", help=LOOK_HELP)
     ren.set_defaults(func=_render)
     pre = dsub.add_parser("preview", help="a PNG grid of samples with their 2D joints drawn")
-    pre.add_argument("--data", required=True, help="a rendered dataset folder, or one holding train/ and test/")
-    pre.add_argument("--split", choices=("train", "test"), default="train", help="which, for a folder holding both")
+    pre.add_argument("--data", required=True, help="a rendered dataset folder, or one holding train/, val/ and test/")
+    pre.add_argument("--split", choices=SPLITS, default="train", help="which, for a folder holding several")
     pre.add_argument("--out", required=True, help="output .png")
     pre.add_argument("--count", type=POSITIVE, default=16)
     pre.set_defaults(func=_preview)
@@ -135,9 +136,10 @@ LOOK_HELP = ("what the renderer varies beyond the body (mocap data): each look a
              "to the one before, `poses` adds varied training poses to `full` and `plain-poses` to `plain`; "
              "default full")
 PLATEAU_HELP = ("train until the validation error stops improving: a constant learning rate, cut to a quarter "
-                "after N epochs without a new best, twice, then N more such epochs end the run; --epochs is the most "
-                "(default 0: the preset's cosine schedule over --epochs)")
-DATA_HELP = ("a folder with rendered train/ and test/, h36m:ROOT, or mocap:NAME_OR_NPZ "
+                "after N epochs without a new best, twice, then N more such epochs end the run; epochs count only once "
+                "the error beats the validation set's mean pose; --epochs is the most; model.keras gets the best epoch's "
+                "weights (default 0: the preset's cosine schedule over --epochs)")
+DATA_HELP = ("a folder with rendered train/ and test/ (and val/, else validation uses test), h36m:ROOT, or mocap:NAME_OR_NPZ "
              "(default: mocap:bandai-namco, the shipped motion capture rendered once)")
 
 
@@ -190,7 +192,6 @@ def _train(args: argparse.Namespace) -> int:
     from tfpose3d.train import train
 
     train(_train_config(args), args.out, args.data, worker_timeout_s=args.worker_timeout, photos=args.photos)
-    print(f"{args.out}: model.keras written")
     return 0
 
 

@@ -233,17 +233,21 @@ class Plateau:
     """Training until the validation error stops improving, told one epoch's error at a time.
 
     After `patience` epochs without a new best the learning rate is to be cut by `cut`, at most `cuts` times;
-    `patience` more such epochs after the last cut end the run. The rest of the fields are its count so far.
+    `patience` more such epochs after the last cut end the run. Epochs count toward `patience` only once the
+    error has beaten `reference`, the error of answering the mean pose: a network still at the mean pose has not
+    started to learn, so it has not stopped either (the paper's network sits there for its first epochs at a
+    constant rate). The rest of the fields are its count so far.
 
     Example:
-    >>> rule = Plateau(patience=1, cuts=1)
-    >>> [rule.update(error) for error in (5.0, 4.0, 4.5, 3.9, 4.2)]
-    ['best', 'best', 'cut', 'best', 'stop']
+    >>> rule = Plateau(patience=1, cuts=1, reference=4.8)
+    >>> [rule.update(error) for error in (5.0, 5.2, 4.0, 4.5, 3.9, 4.2)]
+    ['best', 'wait', 'best', 'cut', 'best', 'stop']
     """
 
     patience: int = 4
     cut: float = 0.25
     cuts: int = 2
+    reference: float = math.inf
     epoch: int = 0
     best: float = math.inf
     best_epoch: int = 0
@@ -256,6 +260,8 @@ class Plateau:
         if error < self.best:
             self.best, self.best_epoch, self.waited = error, self.epoch, 0
             return "best"
+        if self.best >= self.reference:
+            return "wait"
         self.waited += 1
         if self.waited < self.patience:
             return "wait"

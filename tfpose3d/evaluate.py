@@ -55,9 +55,7 @@ def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64
 def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFrame]:
     """Summary (model and mean-pose rows), per-action and per-joint tables."""
     true, est = pred["true_3d"], pred["pose_3d"]
-    # The mean pose of the evaluated set itself: an oracle mean, so a slightly
-    # stronger baseline than a training-set mean would be.
-    mean_pose = metrics.align_root(true).mean(0, keepdims=True).repeat(len(true), 0)
+    mean_pose = metrics.mean_pose(true)
     threshold_2d = PCK2D_FRACTION * image_size
 
     def row(name, pose, joints_2d):

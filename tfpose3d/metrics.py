@@ -14,6 +14,12 @@ def align_root(poses: np.ndarray, root: int = skeleton.PELVIS) -> np.ndarray:
     return poses - poses[..., root : root + 1, :]
 
 
+def mean_pose(true: np.ndarray) -> np.ndarray:
+    """The mean of (N, Nj, 3) poses aligned at the pelvis, answered for every one of them: the reference a model
+    must beat, an oracle one since it is the evaluated set's own mean."""
+    return np.broadcast_to(align_root(true).mean(0), true.shape)
+
+
 def joint_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Per-joint Euclidean errors (N, Nj) after aligning both poses at the pelvis."""
     return np.linalg.norm(align_root(pred) - align_root(true), axis=-1)

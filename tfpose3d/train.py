@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -15,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose3d import contract
+from tfpose3d import contract, metrics
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
@@ -39,12 +40,12 @@ def _same_run(out: Path, resolved: dict) -> bool:
     return True
 
 
-def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strategy):
+def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strategy, val_split: str):
     """Training and validation data for `model.fit`, one input pipeline per worker.
 
     Training: each worker keeps its slice of every global batch (see
     `pipeline.training_batches`), so a distributed step trains on exactly the
-    batch one process would. Validation: every worker runs the whole test set,
+    batch one process would. Validation: every worker runs the whole `val_split`,
     so the averaged figures equal one process's.
     """
     size = config.model.image_size
@@ -60,13 +61,22 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
 
     def val_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         replicas = local_replicas(context)
-        ds = pipeline.training_batches(source.samples("test", size), config.batch_size, augment=None,
+        ds = pipeline.training_batches(source.samples(val_split, size), config.batch_size, augment=None,
                                        shuffle_buffer=0, repeat=False, replicas=replicas)
         return ds.take(config.validation_steps * replicas) if config.validation_steps else ds
 
     if strategy.num_replicas_in_sync == 1:
         return train_data(), val_data()
     return strategy.distribute_datasets_from_function(train_data), strategy.distribute_datasets_from_function(val_data)
+
+
+def _mean_pose_error(source: Source, config: TrainConfig, split: str) -> float:
+    """MPJPE (mm) of answering `split`'s own mean pose, over the samples validation sees."""
+    poses = source.samples(split, config.model.image_size).map(lambda sample: sample["joints_3d"])
+    if config.validation_steps:
+        poses = poses.take(config.validation_steps * config.batch_size)
+    true = np.stack(list(poses.as_numpy_iterator())).astype(np.float64)
+    return metrics.mpjpe(metrics.mean_pose(true), true)
 
 
 class EpochSeconds(keras.callbacks.Callback):
@@ -132,14 +142,24 @@ class PlateauStop(keras.callbacks.Callback):
         self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
 
 
+def _best_so_far(run: Path) -> float | None:
+    """The lowest validation MPJPE before a killed run's restart (from its history.csv), None for a new run."""
+    if not (run / "backup").is_dir() or not (run / "history.csv").is_file():
+        return None
+    with open(run / "history.csv", newline="") as f:
+        errors = [float(row["val_pose_3d_mpjpe"]) for row in csv.DictReader(f) if row.get("val_pose_3d_mpjpe")]
+    return min(errors, default=None)
+
+
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
     if write != run and (run / "backup").is_dir():
         shutil.copytree(run / "backup", write / "backup")
     return [
         keras.callbacks.BackupAndRestore(str(write / "backup")),
+        # A resumed run's best.keras is replaced only by a better epoch than any before the restart.
         keras.callbacks.ModelCheckpoint(str(write / "best.keras"), monitor="val_pose_3d_mpjpe", mode="min",
-                                        save_best_only=True),
+                                        save_best_only=True, initial_value_threshold=_best_so_far(run)),
         keras.callbacks.CSVLogger(str(write / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write / "logs")),
     ]
@@ -179,7 +199,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         raise ValueError("--photos is watched by one process; train without it under --strategy multi-worker")
     watched_photos = PhotoSet.load(photos) if photos is not None else None
     source = open_source(data, config.render_options)
-    source.check()
+    val_split = source.validation_split()
+    source.check(("train", val_split))
+    if val_split == "test":
+        print(f"{source.spec} has no val split: validating on test, so the best checkpoint"
+              f"{' and the plateau' if config.plateau_patience else ''} are chosen on the test figures' own images")
     if is_chief(strategy):
         out.mkdir(parents=True, exist_ok=True)
         (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
@@ -187,7 +211,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
-    train_ds, val_ds = _datasets(source, config, strategy)
+    train_ds, val_ds = _datasets(source, config, strategy, val_split)
     with strategy.scope():
         model = Pose3DEstimator(config.model)
         compile_model(model, config, None if config.plateau_patience else config.epochs * config.steps_per_epoch)
@@ -205,14 +229,20 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         if config.plateau_patience:
             if write != out and (out / "plateau.json").is_file():  # a worker resumes the chief's count
                 shutil.copy(out / "plateau.json", write / "plateau.json")
-            plateau = [PlateauStop(Plateau(config.plateau_patience), write / "plateau.json")]
+            rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
+            plateau = [PlateauStop(rule, write / "plateau.json")]
         with watched(strategy, worker_timeout_s) as watch:
             # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
             model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
                       callbacks=photo_watch + plateau + _callbacks(write, out) + watch + [epochs], shuffle=False,
                       verbose=verbose)
+        if plateau and (write / "best.keras").is_file():
+            # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
+            model.load_weights(write / "best.keras")
         model.save(write / "model.keras")
         summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
                    "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    best = f" (the weights of epoch {plateau[0].rule.best_epoch}, the best on {val_split})" if plateau else ""
+    print(f"{out}: model.keras written{best}")
     return model

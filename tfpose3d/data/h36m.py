@@ -28,7 +28,7 @@ from PIL import Image
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import camera, pipeline
 from tfpose3d.data.images import read_rgb
-from tfpose3d.data.sources import SPLITS, Source
+from tfpose3d.data.sources import Source
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
@@ -143,12 +143,16 @@ class H36MSource(Source):
 
     scheme = "h36m"
 
-    def check(self, splits: Sequence[str] = SPLITS) -> None:
+    def check(self, splits: Sequence[str] = ("train", "test")) -> None:
         for split in splits:
             index = load_index(self.target, split)
             missing = [str(p) for p in index.images if not p.is_file()]
             if missing:
                 raise FileNotFoundError(f"{len(missing)} {split} frame(s) missing, e.g. {missing[0]}")
+
+    def validation_split(self) -> str:
+        # The protocol has two subject sets; holding a training subject out would change what "S1-S8" means.
+        return "test"
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         ds = h36m_samples(self.target, split, image_size)

@@ -50,7 +50,7 @@ class RenderOptions:
 
     Args:
         train_images, test_images: images per split.
-        seed: the training split's seed; the test split uses seed + 1.
+        seed: the training split's seed; the test split uses seed + 1, the val split seed + 2.
         root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
         look: a row of `render.LOOKS`, what varies beyond body and pose.
     """

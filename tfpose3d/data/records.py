@@ -79,13 +79,16 @@ def write_rendered(
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
+    if split not in render.SPLITS:
+        raise ValueError(f"split must be one of {render.SPLITS}, got {split!r}")
     chosen = render.look_named(look, split)
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} exists and is not empty")
-    poses = mocap.load_motion(poses_name).select(split)
+    # "val" is a further draw of the held-out clips, apart from "test" by its seed.
+    poses = mocap.load_motion(poses_name).select("train" if split == "train" else "test")
     if len(poses) == 0:
         raise ValueError(f"motion set {poses_name!r} has no {split} frames")
     workers = workers or os.cpu_count() or 1

@@ -65,12 +65,16 @@ LOOKS: dict[str, Look] = {
 }
 
 
+# What each means: `tfpose3d.data.sources`.
+SPLITS = ("train", "val", "test")
+
+
 def look_named(name: str, split: str = "train") -> Look:
-    """The row `name` of `LOOKS`, with an error that lists the names; for the "test" split, without varied poses
-    (held-out clips measure the captured poses themselves)."""
+    """The row `name` of `LOOKS`, with an error that lists the names; for the held-out splits ("val", "test"),
+    without varied poses (held-out clips measure the captured poses themselves)."""
     if name not in LOOKS:
         raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
-    return dataclasses.replace(LOOKS[name], poses=0.0) if split == "test" else LOOKS[name]
+    return LOOKS[name] if split == "train" else dataclasses.replace(LOOKS[name], poses=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

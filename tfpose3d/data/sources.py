@@ -5,7 +5,11 @@ A spec is one of
                            into the data root and reused: the default, on the shipped motion capture;
     "h36m:ROOT"            Human3.6M in the extracted-frames layout (`tfpose3d.data.h36m`);
     a folder               rendered TFRecords from `tfpose3d data render`: one dataset, or a folder
-                           holding `train/` and `test/` datasets.
+                           holding `train/`, `test/` and optionally `val/` datasets.
+
+Splits: "train"; "test", held-out clips, for the figures; "val", a further draw of the held-out clips (other
+frames, cameras, bodies and scenes) on which training chooses its model (best checkpoint, plateau), so the
+test split never takes part in training.
 
 Every source yields samples in the form `pipeline.sample_spec` describes, so
 training, evaluation and the notebooks never look at where data came from.
@@ -26,8 +30,7 @@ import tensorflow as tf
 
 from tfpose3d.data import mocap, pipeline, records, render
 from tfpose3d.data.options import RenderOptions
-
-SPLITS = ("train", "test")
+from tfpose3d.data.render import SPLITS
 DEFAULT_SPEC = "mocap:bandai-namco"
 
 
@@ -56,6 +59,10 @@ class Source(abc.ABC):
     def check(self, splits: Sequence[str] = SPLITS) -> None:
         """Fail early, naming what is missing or broken; make on-demand data ready."""
 
+    def validation_split(self) -> str:
+        """The split training validates on: "val" where this source has one."""
+        return "val"
+
     @abc.abstractmethod
     def samples(self, split: str, image_size: int, shuffle: bool = False, seed: int = 0,
                 cache: bool = False) -> tf.data.Dataset:
@@ -68,7 +75,7 @@ def _check_split(split: str) -> None:
 
 
 class RecordsSource(Source):
-    """Rendered TFRecords: one dataset folder, or a folder holding `train/` and `test/` datasets."""
+    """Rendered TFRecords: one dataset folder, or a folder holding `train/`, `test/` and optionally `val/`."""
 
     def dataset_dir(self, split: str) -> Path:
         _check_split(split)
@@ -85,12 +92,17 @@ class RecordsSource(Source):
         for split in splits:
             records.verify(self.dataset_dir(split))
 
+    def validation_split(self) -> str:
+        # Folders rendered before the val split existed hold train/ and test/ only.
+        return "val" if (Path(self.target) / "val" / records.MANIFEST).is_file() else "test"
+
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return pipeline.records_dataset(self.dataset_dir(split), image_size, shuffle=shuffle, seed=seed, cache=cache)
 
 
 class MocapSource(Source):
-    """A motion set rendered once into `<root>/<name>-<renderer>-<look>-<train>-<test>-s<seed>/{train,test}`, then reused."""
+    """A motion set rendered once into `<root>/<name>-<renderer>-<look>-<train>-<test>-s<seed>/{train,val,test}`, then
+    reused; val has as many images as test."""
 
     scheme = "mocap"
 
@@ -121,8 +133,8 @@ class MocapSource(Source):
         if (out / records.MANIFEST).is_file():
             return
         count = self.options.train_images if split == "train" else self.options.test_images
-        # The test split has its own seed stream and only held-out clips.
-        seed = self.options.seed + (split == "test")
+        # Each split has its own seed stream; val and test draw from the held-out clips.
+        seed = self.options.seed + {"train": 0, "test": 1, "val": 2}[split]
         print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
         records.write_rendered(self.target, out, count, seed, split, look=self.options.look)
 
