@@ -25,7 +25,7 @@ TRAIN = textwrap.dedent("""
     from tfpose3d.presets import train_preset
     from tfpose3d.train import train
     config = train_preset("cpu-quick", {{"image_size": 64, "grid_size": 8, "width": 0.05, "dropout": 0.0}},
-                          epochs={epochs}, steps_per_epoch={steps}, batch_size=8, validation_steps=2,
+                          epochs={epochs}, steps_per_epoch={steps}, batch_size=8, validation_steps={val},
                           strategy=sys.argv[2], cache=False)
     train(config, sys.argv[1], {data!r}, verbose=2, worker_timeout_s=60)
 """)
@@ -73,7 +73,7 @@ def run_workers(script, run, ports, env=None):
 @pytest.fixture(scope="module")
 def single(data_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("single") / "run"
-    out = start(TRAIN.format(setup="", epochs=3, steps=3, data=str(data_dir)), run, "default").communicate(timeout=300)
+    out = start(TRAIN.format(setup="", epochs=3, steps=3, val=1, data=str(data_dir)), run, "default").communicate(timeout=300)
     assert (run / "model.keras").is_file(), out[1][-3000:]
     return run
 
@@ -81,7 +81,7 @@ def single(data_dir, tmp_path_factory):
 @pytest.mark.slow
 def test_two_workers_train_what_one_process_trains(data_dir, single, tmp_path):
     run = tmp_path / "run"
-    script = TRAIN.format(setup="", epochs=3, steps=3, data=str(data_dir))
+    script = TRAIN.format(setup="", epochs=3, steps=3, val=1, data=str(data_dir))
     procs, outs = run_workers(script, run, free_ports(2))
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
     assert_same_run(single, run)
@@ -93,7 +93,10 @@ def test_two_workers_train_what_one_process_trains(data_dir, single, tmp_path):
 @pytest.mark.slow
 def test_mirrored_on_two_devices_trains_what_one_device_trains(data_dir, single, tmp_path):
     run = tmp_path / "run"
-    out = start(TRAIN.format(setup=TWO_CPUS, epochs=3, steps=3, data=str(data_dir)), run, "mirrored").communicate(timeout=300)
+    # The whole val split (12 images): two devices validate on its whole batches of 8 only, as one process
+    # does in its one validation step.
+    out = start(TRAIN.format(setup=TWO_CPUS, epochs=3, steps=3, val=None, data=str(data_dir)), run,
+                "mirrored").communicate(timeout=300)
     assert (run / "model.keras").is_file(), out[1][-3000:]
     assert json.loads((run / "train_summary.json").read_text())["replicas"] == 2
     assert_same_run(single, run)
