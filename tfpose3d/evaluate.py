@@ -119,12 +119,20 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     `mean_2d` (17, 2) is the mean training-render 2D pose as a fraction of the image side. Writes
     photos.md, photos.csv and photos.png (predictions over each crop) into `out_dir`.
     """
-    from tfpose3d import viz
     from tfpose3d.predict import Predictor
 
     photos = PhotoSet.load(folder)
+    pred = Predictor(model_path, flip=flip)(photos.crops)["joints_2d"] / contract.IMAGE_SIZE
+    return photo_report(photos, pred, mean_2d, out_dir, f"{model_path} on the photos in {folder}")
+
+
+def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_dir: str | os.PathLike,
+                 title: str) -> pd.DataFrame:
+    """The tables and picture of `evaluate_photos` for any predictor's 2D joints `pred` (N, 17, 2; fractions of
+    the crop side) on `photos`: photos.md (headed `title`), photos.csv, photos_per_joint.csv and photos.png."""
+    from tfpose3d import viz
+
     size = contract.IMAGE_SIZE
-    pred = Predictor(model_path, flip=flip)(photos.crops)["joints_2d"] / size
     rows = [{"predictor": name, **photos.score(guess), "people": len(photos.people)}
             for name, guess in (("model", pred), ("mean 2D pose", mean_2d[None]))]
     table = pd.DataFrame(rows).rename(columns={"2D error": "2D error (of crop side)"})
@@ -141,7 +149,7 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "photos.csv", index=False)
     per_joint[per_joint["annotated"] > 0].to_csv(out / "photos_per_joint.csv", index=False)
-    (out / "photos.md").write_text(f"# {model_path} on the photos in {folder}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
+    (out / "photos.md").write_text(f"# {title}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
     tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(photos.crops, pred, photos.joints_2d)]
     viz.grid(tiles, 6).save(out / "photos.png")
     return table
