@@ -301,7 +301,8 @@ per frame, and with --video-out an .mp4 or .gif with both skeletons.
 How accurate: the model is trained on rendered people only. On held-out renders its 3D error is about half of
 the mean pose's (cpu-quick: 104 mm against 191). On real photographs its 2D joints are no closer to the truth
 than the mean 2D pose of the training renders (1.09 times that pose's error on the real dev photos, 1.03 with
---flip; docs/results.md): treat its output on real photos as a rough guess, not a measurement.
+--flip; a network trained on real photographs scores 0.82 there; docs/results.md): treat its output on real
+photos as a rough guess, not a measurement.
 """
 
 
