@@ -66,6 +66,11 @@ def to_h36m(landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
+def blazepose_input(crop: np.ndarray) -> np.ndarray:
+    """A crop (S, S, 3) uint8 as MediaPipe feeds this model: 256 px, float32 in [0, 1]."""
+    return np.asarray(Image.fromarray(crop).resize((INPUT, INPUT), Image.BILINEAR), np.float32) / 255.0
+
+
 def blazepose(model: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 33, 2) landmarks as fractions of the crop side, and (N,) BlazePose's own pose-presence score."""
     interpreter = Interpreter(model_path=model)
@@ -74,8 +79,7 @@ def blazepose(model: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     outputs = {tuple(d["shape"]): d["index"] for d in interpreter.get_output_details()}
     landmarks, presence = [], []
     for crop in crops:
-        image = np.asarray(Image.fromarray(crop).resize((INPUT, INPUT), Image.BILINEAR), np.float32) / 255.0
-        interpreter.set_tensor(inp["index"], image[None])
+        interpreter.set_tensor(inp["index"], blazepose_input(crop)[None])
         interpreter.invoke()
         points = interpreter.get_tensor(outputs[(1, 195)]).reshape(39, 5)[:33, :2] / INPUT
         landmarks.append(points)

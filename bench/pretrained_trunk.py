@@ -28,14 +28,14 @@ import keras
 import numpy as np
 import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
-from PIL import Image
 
 from tfpose3d import contract, metrics
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import photo_report
 
-INPUT = 256
+from blazepose_photos import blazepose_input  # a script beside this one
+
 # Output tensor names of the ops each depth reads (the converted Keras model's layer names survive in them).
 DEPTHS = {"pose": "model_1/model/re_lu_63/Relu6;model_1/model/add_22/add",
           "middle": "model_1/model/re_lu_41/Relu6",
@@ -54,8 +54,7 @@ def features(model: str, images: np.ndarray, depths: list[str]) -> dict[str, np.
         index[depth] = found[0]["index"]
     out: dict[str, list] = {depth: [] for depth in depths}
     for image in images:
-        x = np.asarray(Image.fromarray(image).resize((INPUT, INPUT), Image.BILINEAR), np.float32) / 255.0
-        interpreter.set_tensor(inp["index"], x[None])
+        interpreter.set_tensor(inp["index"], blazepose_input(image)[None])
         interpreter.invoke()
         for depth in depths:
             f = interpreter.get_tensor(index[depth])[0]
