@@ -126,3 +126,17 @@ def test_worker_shards_rebuild_the_single_process_batch():
         np.testing.assert_array_equal(joints, whole[k][1]["joints_3d"].numpy())
     with pytest.raises(ValueError, match="does not divide among 3 replicas"):
         pipeline.training_batches(ds, batch_size=8, shard=(0, 3))
+
+
+def test_a_finite_stream_on_several_devices_ends_on_a_whole_step():
+    """12 samples, global batch 8: one process validates on batches of 8 and 4; two devices on one whole step
+    (two batches of 4), since the last step would leave a device with nothing."""
+    samples = [synthetic_sample(seed=i) for i in range(12)]
+    ds = tf.data.Dataset.from_tensor_slices({k: np.stack([s[k] for s in samples]) for k in samples[0]})
+
+    def sizes(**kw):
+        batches = pipeline.training_batches(ds, 8, augment=None, shuffle_buffer=0, repeat=False, **kw)
+        return [int(images.shape[0]) for images, _ in batches]
+
+    assert sizes() == [8, 4]
+    assert sizes(replicas=2) == [4, 4]

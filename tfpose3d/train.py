@@ -46,8 +46,8 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
     Training: each worker keeps its slice of every global batch (see
     `pipeline.training_batches`), so a distributed step trains on exactly the
     batch one process would. Validation: every worker runs the whole `val_split`,
-    so the averaged figures equal one process's; with several devices in one worker, only its whole global
-    batches (a last partial one would leave a device without samples, which TensorFlow cannot run the model on).
+    so the averaged figures equal one process's; with several devices in one worker, its whole global batches
+    (see `pipeline.training_batches`).
     """
     size = config.model.image_size
 
@@ -62,10 +62,7 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
 
     def val_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         replicas = local_replicas(context)
-        samples = source.samples(val_split, size)
-        if replicas > 1:
-            samples = samples.batch(config.batch_size, drop_remainder=True).unbatch()
-        ds = pipeline.training_batches(samples, config.batch_size, augment=None,
+        ds = pipeline.training_batches(source.samples(val_split, size), config.batch_size, augment=None,
                                        shuffle_buffer=0, repeat=False, replicas=replicas)
         return ds.take(config.validation_steps * replicas) if config.validation_steps else ds
 

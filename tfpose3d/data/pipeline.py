@@ -205,6 +205,9 @@ def training_batches(
             the batch one process would train on, augmented the same way.
         replicas: devices this pipeline feeds; it yields batches of
             B/(count*replicas), consecutive ones going to consecutive devices.
+            A finite stream (`repeat` False) on several devices ends on its last
+            whole step: a partial one would leave a device without samples,
+            which TensorFlow cannot run a model on.
     """
     index, count = shard
     if batch_size % (count * replicas):
@@ -220,6 +223,8 @@ def training_batches(
         ds = ds.map(lambda i, s: (i, augment_sample(s, augment, tf.stack([tf.cast(seed, tf.int64), i]))),
                     num_parallel_calls=AUTOTUNE)
     ds = ds.map(lambda i, s: s)
+    if not repeat and replicas > 1:
+        ds = ds.batch(batch_size // count, drop_remainder=True).unbatch()
     ds = ds.batch(batch_size // (count * replicas), drop_remainder=repeat)
     ds = ds.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
