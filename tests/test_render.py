@@ -210,3 +210,13 @@ def test_a_folder_without_val_validates_on_test(rendered, tmp_path):
     assert RecordsSource(str(tmp_path)).validation_split() == "test"
     (tmp_path / "val").symlink_to(rendered)
     assert RecordsSource(str(tmp_path)).validation_split() == "val"
+
+
+def test_an_unknown_split_is_named_before_anything_is_read_or_written(rendered, tmp_path):
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test'\), got 'dev'"):
+        records.write_rendered("bandai-namco", tmp_path / "out", 2, seed=0, split="dev", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="got 'dev'"):
+        RecordsSource(str(rendered)).samples("dev", 32)
+    with pytest.raises(ValueError, match="got 'dev'"):
+        open_source("mocap:bandai-namco", RenderOptions(8, 4, root=tmp_path)).check(("dev",))

@@ -79,8 +79,7 @@ def write_rendered(
     """
     if count <= 0:
         raise ValueError(f"count must be positive, got {count}")
-    if split not in render.SPLITS:
-        raise ValueError(f"split must be one of {render.SPLITS}, got {split!r}")
+    render.check_split(split)
     chosen = render.look_named(look, split)
     out_dir = Path(out_dir)
     if (out_dir / MANIFEST).exists():

@@ -69,6 +69,12 @@ LOOKS: dict[str, Look] = {
 SPLITS = ("train", "val", "test")
 
 
+def check_split(split: str) -> None:
+    """An error naming the splits, for any other `split`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
 def look_named(name: str, split: str = "train") -> Look:
     """The row `name` of `LOOKS`, with an error that lists the names; for the held-out splits ("val", "test"),
     without varied poses (held-out clips measure the captured poses themselves)."""

@@ -69,16 +69,11 @@ class Source(abc.ABC):
         """Samples of `split`, resized to `image_size`, as `pipeline.sample_spec` describes."""
 
 
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-
-
 class RecordsSource(Source):
     """Rendered TFRecords: one dataset folder, or a folder holding `train/`, `test/` and optionally `val/`."""
 
     def dataset_dir(self, split: str) -> Path:
-        _check_split(split)
+        render.check_split(split)
         path = Path(self.target)
         if (path / records.MANIFEST).is_file():
             return path
@@ -114,7 +109,7 @@ class MocapSource(Source):
 
     def check(self, splits: Sequence[str] = SPLITS) -> None:
         for split in splits:
-            _check_split(split)
+            render.check_split(split)
         missing = [s for s in splits if not (self.folder / s / records.MANIFEST).is_file()]
         if missing:
             mocap.load_motion(self.target)  # names an unknown motion set (or look) before anything is written
