@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import keras
 import numpy as np
@@ -25,7 +23,8 @@ from tensorflow.lite.python import schema_py_generated as fb
 
 from tfpose3d.data.photos import PhotoSet
 
-from blazepose_photos import INPUT, blazepose, blazepose_input  # a script beside this one
+from blazepose_photos import INPUT, blazepose, blazepose_input  # scripts beside this one
+from deploy_latency import timed
 OPS = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
 ACTIVATIONS = {fb.ActivationFunctionType.NONE: None, fb.ActivationFunctionType.RELU: "relu",
                fb.ActivationFunctionType.RELU6: "relu6"}
@@ -125,16 +124,6 @@ def to_keras(path: str, outputs: list[str]) -> keras.Model:
     return keras.Model(inputs, found)
 
 
-def images_per_second(step, batch: np.ndarray, repeats: int = 5) -> float:
-    step(batch)  # trace and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(batch)
-        times.append(time.perf_counter() - start)
-    return len(batch) / statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="pose_landmark_full.tflite from MediaPipe's wheel")
@@ -166,8 +155,8 @@ def main() -> None:
         return tape.gradient(loss, trunk.trainable_variables)
 
     print(f"trunk to the middle depth {tuple(trunk.outputs[0].shape[1:])}: {trunk.count_params():,} parameters; batch "
-          f"{args.batch}, median of 5: forward {images_per_second(forward, batch):.0f} images/s, forward and "
-          f"backward {images_per_second(with_gradients, batch):.0f} images/s")
+          f"{args.batch}, median of 5: forward {args.batch / timed(forward, batch, 5):.0f} images/s, forward and "
+          f"backward {args.batch / timed(with_gradients, batch, 5):.0f} images/s")
 
 
 if __name__ == "__main__":

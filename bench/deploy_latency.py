@@ -11,6 +11,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from tfpose3d.export import FORMS, TFLITE_KINDS
 from tfpose3d.predict import Predictor
 
 
-def timed(predictor: Predictor, images: np.ndarray, repeats: int) -> float:
+def timed(predictor: Callable[[np.ndarray], object], images: np.ndarray, repeats: int) -> float:
+    """Median seconds of `repeats` calls on `images`, after one warm-up call."""
     predictor(images)  # warm-up (tracing, allocation)
     times = []
     for _ in range(repeats):
