@@ -18,6 +18,9 @@ from tfpose3d.data.render import look_named
 # How `tfpose3d.distribute` may place a run.
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
+# The trunks a model can have: the paper's convolutions trained from scratch, or BlazePose's pretrained layers.
+BACKBONES = ("zfnet", "blazepose")
+
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
 VARIANTS: dict[str, dict[str, bool]] = {
     "baseline": {"multi_root": False, "fusion": False},
@@ -40,6 +43,13 @@ class ModelConfig:
             2D->3D fusion; `multi_root`: all `roots`; `cls2d`: one root with the
             fusion; `full`: both.
         image_size: side of the square RGB input in pixels.
+        backbone: "zfnet", the paper's five conv layers (`conv_filters`, `batch_norm`), or "blazepose",
+            BlazePose's landmark network to its middle depth, pretrained on real photographs
+            (`tfpose3d.blazepose`; the input is resized to its 256 px inside).
+        train_backbone: False freezes the trunk; the heads train alone.
+        projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
+            projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
+            wide trunk (BlazePose's 288 maps) several times cheaper.
         grid_size: Ng, the 2D classification grid is Ng x Ng cells.
         grid_width: omega_g in pixels; `None` means one cell's width.
         roots: root joint names for the multi-root variants; the single-root
@@ -60,6 +70,9 @@ class ModelConfig:
 
     variant: str = "full"
     image_size: int = 225
+    backbone: str = "zfnet"
+    train_backbone: bool = True
+    projection: int = 0
     grid_size: int = 16
     grid_width: float | None = None
     roots: tuple[str, ...] = skeleton.DEFAULT_ROOTS
@@ -77,6 +90,10 @@ class ModelConfig:
         object.__setattr__(self, "conv_filters", tuple(self.conv_filters))
         if self.variant not in VARIANTS:
             raise ValueError(f"Unknown variant {self.variant!r}; expected one of {tuple(VARIANTS)}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"Unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
+        if self.projection < 0:
+            raise ValueError(f"projection must be 0 (none) or a number of maps, got {self.projection}")
         if self.image_size < 32:
             raise ValueError(f"image_size must be at least 32 pixels, got {self.image_size}")
         if not 2 <= self.grid_size <= self.image_size:

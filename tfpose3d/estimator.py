@@ -19,6 +19,7 @@ from keras import ops
 
 from tfpose3d import layers, losses, metrics, skeleton
 from tfpose3d.backbone import Pose3DBackbone
+from tfpose3d.blazepose import BlazePoseBackbone
 from tfpose3d.config import ModelConfig, TrainConfig
 
 # The label each inference output is measured against.
@@ -88,10 +89,17 @@ class Pose3DEstimator(keras.Model):
         units = config.scaled(config.fc_units)
         roots = config.active_roots
 
-        backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
-                                  config.batch_norm, name="backbone")
+        if config.backbone == "blazepose":
+            backbone = BlazePoseBackbone(config.image_size, name="backbone")
+        else:
+            backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
+                                      config.batch_norm, name="backbone")
+        backbone.trainable = config.train_backbone
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
-        features = keras.layers.Flatten(name="flatten")(backbone(image))
+        features = backbone(image)
+        if config.projection:
+            features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
+        features = keras.layers.Flatten(name="flatten")(features)
 
         x2d = _fc(features, units, config.dropout, "fc1_2d")
         x2d = _fc(x2d, units, config.dropout, "fc2_2d")

@@ -1,0 +1,75 @@
+"""The pretrained BlazePose trunk: the shipped asset against the interpreter, and a model on it end to end."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfpose3d import ModelConfig, build_model
+from tfpose3d.blazepose import BlazePoseBackbone, build_graph, trunk_asset
+from tfpose3d.cli import main
+from tfpose3d.predict import Predictor
+
+from test_model import random_batch
+
+FROZEN = ModelConfig(variant="full", backbone="blazepose", train_backbone=False, image_size=64, grid_size=8,
+                     width=0.05, dropout=0.0)
+
+
+def test_trunk_gives_the_interpreters_features():
+    # The asset stores a coarse 16x16 image and what the LiteRT interpreter computed from it blown up to 256 px.
+    coarse, expected = trunk_asset()["reference"]
+    image = np.kron(coarse.astype(np.float32), np.ones((16, 16, 1), np.float32))
+    out = BlazePoseBackbone()(image[None]).numpy()[0]
+    assert out.shape == (8, 8, 288) and expected.std() > 0.1
+    np.testing.assert_allclose(out, expected, atol=2e-3)
+
+
+def test_other_input_sizes_are_resized_as_the_pipeline_resizes():
+    image = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype(np.float32)
+    resized = tf.image.resize(image, [256, 256], method="bilinear").numpy()
+    np.testing.assert_allclose(BlazePoseBackbone(96)(image).numpy(), BlazePoseBackbone()(resized).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("train_backbone", [False, True])
+def test_the_trunk_trains_only_when_asked_and_round_trips(train_backbone, tmp_path):
+    config = ModelConfig(**{**FROZEN.to_dict(), "train_backbone": train_backbone})
+    model = build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    trunk = [w.numpy().copy() for w in model.backbone.weights]
+    trunk_trainable = {id(w) for w in model.backbone.weights} & {id(w) for w in model.trainable_weights}
+    assert len(trunk_trainable) == (len(trunk) if train_backbone else 0)
+    images, labels = random_batch(config, n=4)
+    model.fit(images, labels, batch_size=4, epochs=2, verbose=0)
+    changed = [not np.array_equal(a, w.numpy()) for a, w in zip(trunk, model.backbone.weights)]
+    assert any(changed) == train_backbone
+
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert restored.config == config and restored.backbone.trainable == train_backbone
+    a, b = model.predict(images, verbose=0), restored.predict(images, verbose=0)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="Unknown backbone 'resnet'"):
+        ModelConfig(backbone="resnet")
+    spec = [{"name": "f", "class": "Lambda", "config": {}, "inputs": ["image"]}]
+    with pytest.raises(ValueError, match="layer f: class 'Lambda' is not one of"):
+        build_graph(keras.Input((8, 8, 3)), spec, {})
+    with pytest.raises(FileNotFoundError, match="make_blazepose_asset"):
+        trunk_asset(str(tmp_path / "missing.npz"))
+
+
+@pytest.mark.slow
+def test_every_exported_form_reproduces_keras(tmp_path):
+    build_model(FROZEN).save(tmp_path / "m.keras")
+    assert main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "serving")]) == 0
+    version = tmp_path / "serving" / "tfpose3d" / "1"
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 225, 225, 3), dtype=np.uint8)
+    reference = Predictor(tmp_path / "m.keras")(images)
+    for form in (version, version / "tfpose3d_float32.tflite"):
+        out = Predictor(form)(images)
+        for name in ("pose_3d", "joints_2d"):
+            np.testing.assert_allclose(out[name], reference[name], atol=1e-2, err_msg=f"{form.name}: {name}")
