@@ -298,10 +298,11 @@ mostly whole people) or the one in --box is cropped as in training and estimated
 person is followed, each frame estimated and the 3D poses smoothed (--smooth); <video>_poses.jsonl, one line
 per frame, and with --video-out an .mp4 or .gif with both skeletons.
 
-How accurate: the model is trained on rendered people only. On held-out renders its 3D error is about half of
-the mean pose's (cpu-quick: 104 mm against 191). On real photographs its 2D joints are no closer to the truth
-than the mean 2D pose of the training renders (1.09 times that pose's error on the real dev photos, 1.03 with
---flip; a network trained on real photographs scores 0.82 there; docs/results.md): treat its output on real
+How accurate: the models are trained on rendered people only. cpu-quick: on held-out renders its 3D error is
+about half of the mean pose's (104 mm against 191), but on real photographs its 2D joints are no closer to the
+truth than the mean 2D pose of the training renders (1.09 times that pose's error on the real dev photos, 1.03
+with --flip). cpu-pretrained, on a trunk pretrained on real photographs: 77.9 mm on renders and 0.84 of the
+mean 2D pose's error on the photos (BlazePose itself: 0.82; docs/results.md). Treat either's output on real
 photos as a rough guess, not a measurement.
 """
 
