@@ -84,6 +84,13 @@ def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
     assert row["PCK@0.1"] == pytest.approx(np.mean(np.array(errors) <= 0.1))
     assert row["joints"] == 16 * 3 and row["people"] == 3
     assert (tmp_path / "out" / "photos.png").stat().st_size > 1000
+    # The picture meant for docs/ has the same skeletons on grey, and none of the photographs' pixels.
+    with_photos = np.asarray(Image.open(tmp_path / "out" / "photos.png").convert("RGB"))
+    skeletons = np.asarray(Image.open(tmp_path / "out" / "photos_skeletons.png").convert("RGB"))
+    assert skeletons.shape == with_photos.shape
+    for picture, grey in ((skeletons, True), (with_photos, False)):
+        colours, counts = np.unique(picture[:225, :3 * 225].reshape(-1, 3), axis=0, return_counts=True)  # 3 tiles
+        assert (tuple(colours[counts.argmax()]) == (48, 48, 48)) == grey
 
 
 def test_photo_folder_errors_name_the_problem(tmp_path, capsys):

@@ -126,10 +126,14 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     return photo_report(photos, pred, mean_2d, out_dir, f"{model_path} on the photos in {folder}")
 
 
+BLANK_GREY = 48  # the background of photos_skeletons.png
+
+
 def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_dir: str | os.PathLike,
                  title: str) -> pd.DataFrame:
     """The tables and picture of `evaluate_photos` for any predictor's 2D joints `pred` (N, 17, 2; fractions of
-    the crop side) on `photos`: photos.md (headed `title`), photos.csv, photos_per_joint.csv and photos.png."""
+    the crop side) on `photos`: photos.md (headed `title`), photos.csv, photos_per_joint.csv, photos.png and
+    photos_skeletons.png (the same skeletons without the photographs)."""
     from tfpose3d import viz
 
     size = contract.IMAGE_SIZE
@@ -150,8 +154,12 @@ def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_di
     table.to_csv(out / "photos.csv", index=False)
     per_joint[per_joint["annotated"] > 0].to_csv(out / "photos_per_joint.csv", index=False)
     (out / "photos.md").write_text(f"# {title}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
-    tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(photos.crops, pred, photos.joints_2d)]
-    viz.grid(tiles, 6).save(out / "photos.png")
+    # The same skeletons on grey as well: the photographs' datasets keep them out of the repository, so only
+    # this picture can go in docs/.
+    blank = np.full_like(photos.crops[0], BLANK_GREY)
+    for name, backgrounds in (("photos.png", photos.crops), ("photos_skeletons.png", [blank] * len(pred))):
+        tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(backgrounds, pred, photos.joints_2d)]
+        viz.grid(tiles, 6).save(out / name)
     return table
 
 
