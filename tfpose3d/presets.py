@@ -43,8 +43,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-pretrained": {
-        "description": "the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen, pretrained trunk: the CPU preset closest to the real-photo goal (about 16 minutes on 2 CPU cores)",
-        # The trunk only runs forward (about 160 images/s here), so the schedule is a third of cpu-quick's
+        "description": "the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen, pretrained trunk: the CPU preset closest to the real-photo goal (about 17 minutes on 2 CPU cores)",
+        # The trunk only runs forward (about 160 images/s here), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
         "model": {"backbone": "blazepose", "train_backbone": False, "projection": 128, "image_size": 225,
