@@ -4,7 +4,8 @@ The first step of the pretrained-trunk preset that docs/results.md ("Real photog
 the .tflite graph of MediaPipe's BlazePose GHUM "full" landmark network (see `bench/blazepose_photos.py` for
 where it comes from) is rebuilt op by op from standard Keras layers by the package's converter
 (`tfpose3d.data.make_blazepose_asset`), with its float16 weights as float32. The bench checks that the whole
-converted network gives the interpreter's landmarks on the real photos' crops, then times the shipped trunk
+converted network gives the interpreter's landmarks on the real photos' crops and that the shipped trunk gives
+the interpreter's features stored in its asset, then times the shipped trunk
 (`tfpose3d.blazepose.BlazePoseBackbone`, to the middle depth 8x8x288) in TensorFlow on this machine: a
 forward pass alone, as a frozen trunk runs in training (preset `cpu-pretrained`), and with gradients, as a
 trunk fine-tuned with the heads would.
@@ -22,8 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose3d.blazepose import BlazePoseBackbone, build_graph
-from tfpose3d.data.make_blazepose_asset import graph_spec
+from tfpose3d.blazepose import BlazePoseBackbone, build_graph, trunk_asset
+from tfpose3d.data.make_blazepose_asset import graph_spec, reference_image
 from tfpose3d.data.photos import PhotoSet
 
 from blazepose_photos import INPUT, blazepose, blazepose_input  # scripts beside this one
@@ -58,6 +59,10 @@ def main() -> None:
           f"median {np.median(gap):.4f} px")
 
     trunk = BlazePoseBackbone()  # the shipped trunk, as the cpu-pretrained preset runs it (input 0..255)
+    coarse, expected = trunk_asset()["reference"]
+    features = trunk(reference_image(coarse)[None].astype(np.float32)).numpy()[0]
+    print(f"shipped trunk on the asset's reference image against the interpreter's features stored with it: largest "
+          f"difference {np.abs(features - expected).max():.1e}, features up to {np.abs(expected).max():.1f}")
     batch = np.resize(images * 255, (args.batch, INPUT, INPUT, 3)).astype(np.float32)
     forward = tf.function(lambda x: trunk(x, training=False), jit_compile=False)
 
