@@ -28,7 +28,8 @@ and training reads it from arrays in memory. There is no tf.data pipeline, so no
    from the held-out motion, apart from the test renders. Each run writes runs/<variant>-s<seed>.csv (its
    row), -per_joint.csv, -per_action.csv and -history.csv (every epoch's rate and validation error); the rows are merged into
    ablation_runs.csv. --deadline-s stops every run still going at that time, marked "deadline" (not
-   converged), so a call on a lent machine always returns its tables.
+   converged), so a call on a lent machine always returns its tables. --learning-rate replaces the preset's
+   constant rate. `--tables` also prints, from the histories, when the rule first cut each run's rate.
 """
 
 from __future__ import annotations
@@ -165,10 +166,10 @@ class Batches(keras.utils.PyDataset):
 
 
 def _model(preset: str, variant: str, seed: int, policy: str, total_steps: int | None,
-           ) -> tuple[TrainConfig, Pose3DEstimator]:
+           learning_rate: float | None = None) -> tuple[TrainConfig, Pose3DEstimator]:
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(seed)
-    config = train_preset(preset, {"variant": variant}, seed=seed, jit_compile=True)
+    config = train_preset(preset, {"variant": variant}, seed=seed, jit_compile=True, learning_rate=learning_rate)
     model = Pose3DEstimator(config.model)
     compile_model(model, config, total_steps)
     return config, model
@@ -215,10 +216,10 @@ def _fit(model: Pose3DEstimator, train: dict[str, np.ndarray], order: np.ndarray
 
 def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str, np.ndarray]], policy: str,
                  patience: int, max_epochs: int, epoch_steps: int | None, deadline: float, photos: PhotoSet | None = None,
-                 ) -> tuple[dict, dict[str, pd.DataFrame], pd.DataFrame]:
+                 learning_rate: float | None = None) -> tuple[dict, dict[str, pd.DataFrame], pd.DataFrame]:
     """One variant and seed trained until its validation error stops improving (or `max_epochs`, or the wall
     clock passes `deadline`), scored with its best epoch's weights; its row, error breakdowns and history."""
-    config, model = _model(preset, variant, seed, policy, None)
+    config, model = _model(preset, variant, seed, policy, None, learning_rate)
     train, batch, steps = data["train"], config.batch_size, epoch_steps or config.steps_per_epoch
     order = _order(seed, len(train["image"]), max_epochs * steps * batch).reshape(max_epochs, -1)
     val_true = data["val"]["joints_3d"].astype(np.float64)
@@ -269,7 +270,8 @@ def converge_worker(args: argparse.Namespace, data: dict[str, dict[str, np.ndarr
             if (runs / f"{name}.csv").exists() or not _claim(runs, name):
                 continue
             row, breakdowns, history = converge_run(args.preset, variant, seed, data, "mixed_float16", args.patience,
-                                                args.max_epochs, args.epoch_steps, args.deadline_at, photos)
+                                                args.max_epochs, args.epoch_steps, args.deadline_at, photos,
+                                                args.learning_rate)
             for kind, frame in breakdowns.items():
                 frame.to_csv(runs / f"{name}-{kind}.csv", index=False)
             history.to_csv(runs / f"{name}-history.csv", index=False)
@@ -284,7 +286,8 @@ def converge(args: argparse.Namespace) -> None:
     for claim in runs.glob("*.claim"):
         claim.unlink()
     print(f"until a plateau: {len(args.variants) * len(args.seeds)} runs in {args.processes} processes, "
-          f"patience {args.patience} epochs, at most {args.max_epochs}", flush=True)
+          f"patience {args.patience} epochs, at most {args.max_epochs}, constant rate "
+          f"{args.learning_rate or train_preset(args.preset).learning_rate:g} before the cuts", flush=True)
     command = [sys.executable, __file__, *sys.argv[1:], "--deadline-at", str(args.deadline_at), "--worker"]
     workers = [subprocess.Popen(command) for _ in range(args.processes)]
     failed = [w.returncode for w in workers if w.wait()]
@@ -305,6 +308,17 @@ def merge_runs(folder: Path) -> None:
     for kind in BREAKDOWNS:
         frames = [pd.read_csv(folder / "runs" / f"{v}-s{s}-{kind}.csv") for v, s in zip(runs["variant"], runs["seed"])]
         pd.concat(frames).to_csv(folder / f"ablation_{kind}.csv", index=False)
+
+
+def _cuts(history: pd.DataFrame) -> dict:
+    """One run's history in a row: the epoch of its first rate cut, its validation error then, and its best."""
+    cut = history[history["learning rate"] < history["learning rate"].iloc[0] * 0.99]
+    first = cut.iloc[0] if len(cut) else None
+    best = history.loc[history["val MPJPE (mm)"].idxmin()]
+    return {"variant": history["variant"].iloc[0], "seed": history["seed"].iloc[0],
+            "first cut after epoch": "none" if first is None else int(first["epoch"]) - 1,
+            "val then": "" if first is None else f'{history["val MPJPE (mm)"].iloc[int(first["epoch"]) - 2]:.1f}',
+            "best val": best["val MPJPE (mm)"], "best epoch": int(best["epoch"]), "epochs": len(history)}
 
 
 def print_tables(folder: Path) -> None:
@@ -330,6 +344,16 @@ def print_tables(folder: Path) -> None:
         actions = pd.read_csv(folder / "ablation_per_action.csv").groupby(["action", "variant"], sort=False)["MPJPE (mm)"]
         spread = actions.agg(lambda c: f"{c.mean():.1f} ± {c.std():.1f}").unstack("variant")
         print("MPJPE per action (mm, mean ± sd over seeds)\n", spread.to_markdown(), "\n")
+        means = actions.mean().unstack("variant")
+        for word, pick in (("lowest", means.idxmin(axis=1)), ("highest", means.idxmax(axis=1))):
+            counts = ", ".join(f"{v} {n}" for v, n in pick.value_counts().items())
+            print(f"the {word} mean error on {len(means)} actions: {counts}")
+        print()
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    histories = sorted((folder / "runs").glob("*-history.csv"), key=lambda f: (order[f.name.split("-s")[0]], f.name))
+    if histories:
+        print("When the rule first cut the rate (val MPJPE, mm)\n",
+              pd.DataFrame([_cuts(pd.read_csv(f)) for f in histories]).to_markdown(index=False, floatfmt=".1f"), "\n")
     if set(runs["variant"]) != set(VARIANTS):
         print(f"(only {sorted(set(runs['variant']))} finished: no steps of the paper's ordering)")
         return
@@ -358,6 +382,8 @@ def main() -> None:
                         help="the variants --phases converge trains")
     parser.add_argument("--patience", type=int, default=4, help="epochs without a new best before the rate is cut")
     parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--learning-rate", type=float,
+                        help="--phases converge: the constant rate before the cuts (default: the preset's)")
     parser.add_argument("--epoch-steps", type=int, help="steps between validations (default: the preset's steps_per_epoch)")
     parser.add_argument("--processes", type=int, default=4, help="processes sharing the GPU in --phases converge")
     parser.add_argument("--deadline-s", type=float, default=float("inf"),
@@ -371,9 +397,13 @@ def main() -> None:
                         help="what to run after rendering (none: only the renders and their mean-pose error)")
     parser.add_argument("--photos", type=Path, help="real photographs with 2D joints (real-photos-dev's form) to score "
                         "each ablation run on")
-    parser.add_argument("--tables", type=Path, help="only print the tables of a finished run's folder")
+    parser.add_argument("--tables", type=Path, help="only print the tables of a finished run's folder (merged from "
+                        "its runs/ first where it has no ablation_runs.csv)")
     args = parser.parse_args()
     if args.tables:
+        # Runs of several calls (say a variant's at another rate) are merged from the runs/ they were unpacked into.
+        if not (args.tables / "ablation_runs.csv").exists():
+            merge_runs(args.tables)
         return print_tables(args.tables)
     if "ablation" in args.phases and "rates" not in args.phases and not args.steps:
         parser.error("--phases ablation without rates needs --steps: the budget is turned into steps by the rate")
