@@ -364,7 +364,9 @@ def print_tables(folder: Path) -> None:
               "paper's ordering and the error by distance from the pelvis)")
         return
     print(steps_table(runs).to_markdown(index=False, floatfmt=".1f"), "\n")
-    print(distance_table(pd.read_csv(folder / "ablation_per_joint.csv")).to_markdown(index=False, floatfmt=".1f"))
+    per_joint = pd.read_csv(folder / "ablation_per_joint.csv")
+    for roots in (("pelvis",), skeleton.DEFAULT_ROOTS):  # no preset changes the roots
+        print(distance_table(per_joint, roots).to_markdown(index=False, floatfmt=".1f"), "\n")
 
 
 def main() -> None:

@@ -57,3 +57,10 @@ def test_distance_table_averages_joints_at_each_distance():
     assert table.loc[5, "baseline"] == pytest.approx(130.0) and table.loc[5, "multi_root"] == pytest.approx(126.0)
     assert table.loc[5, "baseline -> multi_root"] == pytest.approx(-4.0) and table.loc[5, "cls2d -> full"] == pytest.approx(-2.0)
     assert table.loc[1, "baseline -> multi_root"] == pytest.approx(0.0) and table.loc[1, "full"] == pytest.approx(105.0)
+    # By the six default roots the wrists are one bone from an elbow root, with nine other non-root joints.
+    by_root = distance_table(pd.DataFrame(rows), skeleton.DEFAULT_ROOTS).set_index("bones from the nearest root")
+    assert list(by_root.index) == [0, 1]
+    assert by_root.loc[0, "joints"] == "r_knee, l_knee, neck, l_elbow, r_elbow"
+    # (11 * 100 + r_wrist's 50 + the wrists' extra twice) / 11 over joints, + 5 over seeds.
+    assert by_root.loc[1, "multi_root"] == pytest.approx((1100.0 + 50.0 - 8.0) / 11 + 5.0)
+    assert by_root.loc[0, "baseline -> multi_root"] == pytest.approx(0.0)

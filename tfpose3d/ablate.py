@@ -42,21 +42,23 @@ def steps_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def distance_table(per_joint: pd.DataFrame) -> pd.DataFrame:
-    """MPJPE by a joint's distance in bones from the pelvis, per variant (mean over joints and seeds), with
-    the change multiple roots make with and without 2D fusion.
+def distance_table(per_joint: pd.DataFrame, roots: Sequence[str] = ("pelvis",)) -> pd.DataFrame:
+    """MPJPE by a joint's distance in bones from the nearest of `roots` (default the pelvis, the single root),
+    per variant (mean over joints and seeds), with the change multiple roots make with and without 2D fusion.
 
     The paper's argument for several roots is that joints far from the single root gain most, so the changes
-    should grow down the table. `per_joint` has one row per variant, seed and joint ("MPJPE (mm)"); the pelvis,
-    at zero error by construction, is left out.
+    should grow down the pelvis's table; by the multi-root models' own roots it shows whether the gain or loss
+    sits at the joints they regress from. `per_joint` has one row per variant, seed and joint ("MPJPE (mm)");
+    the pelvis, at zero error by construction, is left out.
     """
-    bones = dict(zip(skeleton.JOINT_NAMES, skeleton.bone_distance([skeleton.JOINT_INDEX["pelvis"]])))
+    bones = dict(zip(skeleton.JOINT_NAMES, skeleton.bone_distance(skeleton.root_indices(tuple(roots)))))
     frame = per_joint[per_joint["joint"] != "pelvis"].assign(bones=lambda f: f["joint"].map(bones))
     table = frame.pivot_table(index="bones", columns="variant", values="MPJPE (mm)", aggfunc="mean")[list(VARIANTS)]
     table.insert(0, "joints", frame.groupby("bones")["joint"].agg(lambda j: ", ".join(dict.fromkeys(j))))
     table["baseline -> multi_root"] = table["multi_root"] - table["baseline"]
     table["cls2d -> full"] = table["full"] - table["cls2d"]
-    return table.reset_index().rename(columns={"bones": "bones from pelvis"})
+    source = roots[0] if len(roots) == 1 else "the nearest root"
+    return table.reset_index().rename(columns={"bones": f"bones from {source}"})
 
 
 def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, seeds: Sequence[int] = (0,),
@@ -65,8 +67,8 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
 
     Returns the per-variant table (mean and standard deviation over seeds), the paired steps of the paper's
     ordering, MPJPE per action (mean over seeds) and every run's row (with its final training losses, to show
-    the 2D and weighted 3D terms on the same scale in every variant). A run already finished is resumed, not
-    retrained.
+    the 2D and weighted 3D terms on the same scale in every variant), and MPJPE by distance from the pelvis and
+    from the nearest root. A run already finished is resumed, not retrained.
     """
     out = Path(out_dir)
     rows, per_action, per_joint = [], [], []
@@ -100,9 +102,10 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
     actions = actions[list(VARIANTS)]
     steps = steps_table(runs)
     by_distance = distance_table(pd.concat(per_joint))
+    by_root = distance_table(pd.concat(per_joint), config.model.roots)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("ablation", table), ("ablation_steps", steps), ("ablation_runs", runs),
-                        ("ablation_by_distance", by_distance)):
+                        ("ablation_by_distance", by_distance), ("ablation_by_root", by_root)):
         frame.to_csv(out / f"{name}.csv", index=False)
     actions.to_csv(out / "ablation_per_action.csv")
     (out / "ablation.md").write_text(
@@ -111,6 +114,9 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
         f"{steps.to_markdown(index=False, floatfmt='.1f')}\n\n## Every run\n\n{runs.to_markdown(index=False, floatfmt='.1f')}\n\n"
         f"## MPJPE per action (mm, mean over seeds)\n\n{actions.to_markdown(floatfmt='.0f')}\n\n"
         f"## MPJPE by distance from the pelvis (mm, mean over joints and seeds)\n\n"
-        f"{by_distance.to_markdown(index=False, floatfmt='.1f')}\n\nOverrides: {json.dumps(overrides)}\n"
+        f"{by_distance.to_markdown(index=False, floatfmt='.1f')}\n\n"
+        f"## MPJPE by distance from the nearest of the roots {list(config.model.roots)}\n\n"
+        f"{by_root.to_markdown(index=False, floatfmt='.1f')}\n\nOverrides: {json.dumps(overrides)}\n"
     )
-    return {"variants": table, "steps": steps, "per_action": actions, "runs": runs, "by_distance": by_distance}
+    return {"variants": table, "steps": steps, "per_action": actions, "runs": runs, "by_distance": by_distance,
+            "by_root": by_root}
