@@ -1,12 +1,14 @@
 """Distributed training with real processes: two workers on loopback ports against one process."""
 
 import csv
+import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -85,9 +87,11 @@ def test_two_workers_train_what_one_process_trains(data_dir, single, tmp_path):
     procs, outs = run_workers(script, run, free_ports(2))
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
     assert_same_run(single, run)
-    # Only the chief wrote the run folder, and the other worker's temporary folder is gone.
+    # Only the chief wrote the run folder, and the other worker's temporary folder is gone (this run's own:
+    # its name derives from the run folder, so another test run on the machine cannot touch it).
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in single.iterdir())
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("tfpose3d-*-worker1"))
+    key = hashlib.sha1(str(run.resolve()).encode()).hexdigest()[:12]
+    assert not (Path(tempfile.gettempdir()) / f"tfpose3d-{key}-worker1").exists()
 
 
 @pytest.mark.slow
