@@ -338,8 +338,9 @@ def print_tables(folder: Path) -> None:
                for name in table.columns]
     print(table.to_markdown(index=False, floatfmt=formats), "\n")
     epochs = f", {runs['epochs'].min()}–{runs['epochs'].max()} epochs each" if "epochs" in runs else ""
+    rate = runs["steps"] / runs["train seconds"]
     print(f"{len(runs)} runs of {runs['steps'].min():,}–{runs['steps'].max():,} steps{epochs}; "
-          f"{runs['steps'].sum():,} steps in all\n")
+          f"{runs['steps'].sum():,} steps in all, {rate.min():.0f}–{rate.max():.0f} steps/s each\n")
     if (folder / "ablation_per_action.csv").exists():
         actions = pd.read_csv(folder / "ablation_per_action.csv").groupby(["action", "variant"], sort=False)["MPJPE (mm)"]
         spread = actions.agg(lambda c: f"{c.mean():.1f} ± {c.std():.1f}").unstack("variant")
