@@ -1,14 +1,12 @@
 """Distributed training with real processes: two workers on loopback ports against one process."""
 
 import csv
-import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 from tfpose3d.cli import main
 from tfpose3d.data.sources import RenderOptions, open_source
-from tfpose3d.distribute import free_ports
+from tfpose3d.distribute import free_ports, worker_dir
 
 # A tiny run without dropout (each replica would draw its own masks), so one process and N must agree.
 TRAIN = textwrap.dedent("""
@@ -87,11 +85,10 @@ def test_two_workers_train_what_one_process_trains(data_dir, single, tmp_path):
     procs, outs = run_workers(script, run, free_ports(2))
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
     assert_same_run(single, run)
-    # Only the chief wrote the run folder, and the other worker's temporary folder is gone (this run's own:
-    # its name derives from the run folder, so another test run on the machine cannot touch it).
+    # Only the chief wrote the run folder, and the other worker's temporary folder is gone (this run's own, so
+    # another test run on the machine cannot touch it).
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in single.iterdir())
-    key = hashlib.sha1(str(run.resolve()).encode()).hexdigest()[:12]
-    assert not (Path(tempfile.gettempdir()) / f"tfpose3d-{key}-worker1").exists()
+    assert not worker_dir(run, "worker", 1).exists()
 
 
 @pytest.mark.slow

@@ -180,19 +180,20 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
 
 
+def worker_dir(run: Path, task_type: str, task_id: int) -> Path:
+    """The temporary folder a non-chief worker of `run` writes to: named from the run and the task, so a
+    worker that was killed leaves at most one behind, which its next start removes."""
+    key = hashlib.sha1(str(run.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"tfpose3d-{key}-{task_type}{task_id}"
+
+
 @contextlib.contextmanager
 def write_dir(strategy: tf.distribute.Strategy, run: Path) -> Iterator[Path]:
-    """Where this process writes: `run` for the chief, else a temporary folder removed afterwards.
-
-    The folder's name derives from the run and the task, so a worker that was
-    killed leaves at most one behind, which its next start removes.
-    """
+    """Where this process writes: `run` for the chief, else its `worker_dir`, removed afterwards."""
     if is_chief(strategy):
         yield run
         return
-    resolver = strategy.cluster_resolver
-    key = hashlib.sha1(str(run.resolve()).encode()).hexdigest()[:12]
-    temp = Path(tempfile.gettempdir()) / f"tfpose3d-{key}-{resolver.task_type}{resolver.task_id}"
+    temp = worker_dir(run, strategy.cluster_resolver.task_type, strategy.cluster_resolver.task_id)
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
     try:
