@@ -350,8 +350,9 @@ def print_tables(folder: Path) -> None:
             counts = ", ".join(f"{v} {n}" for v, n in pick.value_counts().items())
             print(f"the {word} mean error on {len(means)} actions: {counts}")
         print()
-    order = {v: i for i, v in enumerate(VARIANTS)}
-    histories = sorted((folder / "runs").glob("*-history.csv"), key=lambda f: (order[f.name.split("-s")[0]], f.name))
+    # In the rows' order (merge_runs's); an early call kept one run's history only.
+    histories = [folder / "runs" / f"{v}-s{s}-history.csv" for v, s in zip(runs["variant"], runs["seed"])]
+    histories = [f for f in histories if f.exists()]
     if histories:
         print("When the rule first cut the rate (val MPJPE, mm)\n",
               pd.DataFrame([_cuts(pd.read_csv(f)) for f in histories]).to_markdown(index=False, floatfmt=".1f"), "\n")

@@ -101,8 +101,8 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
     actions = pd.concat(per_action).pivot_table(index="action", columns="variant", values="MPJPE (mm)", aggfunc="mean")
     actions = actions[list(VARIANTS)]
     steps = steps_table(runs)
-    by_distance = distance_table(pd.concat(per_joint))
-    by_root = distance_table(pd.concat(per_joint), config.model.roots)
+    joints = pd.concat(per_joint)
+    by_distance, by_root = distance_table(joints), distance_table(joints, config.model.roots)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("ablation", table), ("ablation_steps", steps), ("ablation_runs", runs),
                         ("ablation_by_distance", by_distance), ("ablation_by_root", by_root)):
