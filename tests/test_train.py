@@ -282,7 +282,7 @@ def test_training_validates_on_val_and_a_plateau_run_keeps_its_best_epoch(tmp_pa
     from tfpose3d.data.sources import RecordsSource
 
     run = tmp_path / "run"
-    args = ["--epochs", "6", "--steps-per-epoch", "1", "--batch-size", "8", "--plateau-patience", "6"]
+    args = ["--epochs", "6", "--steps-per-epoch", "1", "--batch-size", "8", "--plateau-patience", "6", "--seed", "1"]
     assert main(["train", "--out", str(run), "--data", str(data_dir), *args]) == 0
     with (run / "history.csv").open() as f:
         errors = [float(row["val_pose_3d_mpjpe"]) for row in csv.DictReader(f)]

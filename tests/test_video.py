@@ -11,8 +11,9 @@ from PIL import Image
 from tfpose3d import ModelConfig, build_model, smooth
 from tfpose3d.cli import main
 from tfpose3d.data import mocap, render
-from tfpose3d.data.images import crop_square
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, iou, parse_box
+from tfpose3d.data.camera import Region, turn_3d
+from tfpose3d.data.images import crop_region
+from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
 from tfpose3d.predict import Predictor, predict_video
 from tfpose3d.video import FrameReader, FrameWriter, Tracker
 
@@ -114,47 +115,47 @@ def test_boxes():
             parse_box(bad)
 
 
-def test_nobody_in_a_blank_image():
-    assert PersonDetector()(np.full((300, 400, 3), 128, np.uint8)) == []
+class _Person:
+    """What the tracker reads of a `predict.Person`."""
+
+    def __init__(self, joints_2d, confidence, box=Detection((0, 0, 1, 1))):
+        self.joints_2d, self.confidence, self.box = np.asarray(joints_2d, float), confidence, box
+        self.region = pose_region(self.joints_2d)
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="no ../shared/data/real-photos-dev beside the repository")
-def test_detector_finds_the_dancing_couple():
-    annotations = json.loads((DEV / "annotations.json").read_text())
-    people = [p for p in annotations["people"] if "009473" in p["image"]]
-    found = PersonDetector()(np.asarray(Image.open(DEV / people[0]["image"]).convert("RGB")))
-    assert max(iou(Detection(tuple(p["bbox"])), d) for p in people for d in found) > 0.5
-
-
-def test_tracker_follows_the_pose_and_ignores_a_stranger():
-    tracker = Tracker()
-    assert tracker.update([]) is None
-    first = tracker.update([Detection((100, 100, 50, 150), 2.0), Detection((0, 0, 20, 60), 1.0)])
-    assert first.box == (100, 100, 50, 150)
+def test_tracker_crops_from_the_last_pose_and_detects_again_when_lost():
+    tracker = Tracker(min_confidence=0.3)
+    assert tracker.expected is None and tracker.choose([]) is None
+    first = tracker.choose([Detection((100, 100, 50, 150), 0.9), Detection((0, 0, 20, 60), 0.8)])
+    assert first.box == (100, 100, 50, 150) and tracker.id == 0
     joints = np.array([[110.0, 110.0], [140.0, 240.0]] * 8 + [[125.0, 175.0]])
-    tracker.follow(joints)
-    side = np.array([30.0, 130.0]) * 1.15  # the joints' box grown to a whole person's
-    expected = (125 - side[0] / 2, 175 - side[1] / 2, *side)
-    np.testing.assert_allclose(tracker.update([Detection((400, 0, 50, 150))]).box, expected)  # a stranger
-    np.testing.assert_allclose(tracker.update([]).box, expected)  # the detector misses: the pose carries the track
-    matched = tracker.update([Detection((110, 100, 40, 150))])
-    np.testing.assert_allclose(matched.box, 0.5 * np.array(expected) + 0.5 * np.array([110, 100, 40, 150]))
-    tracker.follow(None)
-    assert tracker.update([]) is None
+    tracker.follow(_Person(joints, 0.5), 640, 480)
+    assert tracker.expected == pose_region(joints)  # the next frame's crop: where the pose was
+    tracker.follow(_Person(joints + 5, 0.1), 640, 480)  # unsure: lost
+    assert tracker.expected is None
+    near = Detection((108, 95, 50, 150), 0.6)
+    assert tracker.choose([Detection((500, 0, 50, 150), 0.9), near]) is near and tracker.id == 0  # same person
+    assert tracker.choose([Detection((500, 0, 50, 150), 0.9)]).box[0] == 500 and tracker.id == 1  # someone new
+    tracker.follow(_Person(joints + [700, 0], 0.9), 640, 480)  # the pose left the image
+    assert tracker.expected is None
 
 
 # Photos and videos end to end
 
 
-def test_a_person_is_cropped_as_in_training_and_mapped_back(model_file):
+def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
     image = np.random.default_rng(0).integers(0, 256, (300, 500, 3), dtype=np.uint8)
     box = Detection((200, 40, 80, 200))
     predictor = Predictor(model_file)
     person = predictor.predict_image(image, [box])[0]
-    crop, corner, scale = crop_square(image, box.lo, box.hi, crop_margin(), 225)
-    direct = predictor(crop[None])
-    np.testing.assert_allclose(person.joints_2d, direct["joints_2d"][0] / scale + corner, rtol=1e-5)
-    np.testing.assert_allclose(person.pose_3d, direct["pose_3d"][0], rtol=1e-5)
+    # First the box's upright crop, then the crop framed on that pose, turned on its torso.
+    first = Region((240.0, 140.0), 200 * crop_margin())
+    first_joints = first.from_crop(predictor(crop_region(image, first, 225)[None])["joints_2d"][0], 225)
+    assert person.region == pose_region(first_joints)
+    direct = predictor(crop_region(image, person.region, 225)[None])
+    np.testing.assert_allclose(person.joints_2d, person.region.from_crop(direct["joints_2d"][0], 225), rtol=1e-5)
+    np.testing.assert_allclose(person.pose_3d, turn_3d(direct["pose_3d"][0], person.region), rtol=1e-5, atol=1e-3)
+    assert 0 <= person.confidence <= 1
     assert crop_margin() == pytest.approx(render.H36M_CAMERAS.crop_margin / render.BODY_OVER_JOINTS)
     assert not person.at_border and predictor.predict_image(image, [Detection((0, 40, 80, 200))])[0].at_border
 
@@ -208,7 +209,7 @@ def test_bad_videos_and_photos_are_named(model_file, tmp_path, capsys):
         ([str(tmp_path / "missing.mp4")], "no such video"),
         ([str(blank)], "no person found in .*blank.png.*--box"),
         ([str(blank), "--box", "1,2,3"], "four numbers"),
-        ([str(blank), "--smooth", "window", "--strength", "-1"], "--strength must be positive"),
+        ([str(blank), "--smooth", "window", "--strength", "-1"], "argument --strength: must be a finite number above 0"),
     ):
         assert main(["predict", "--model", str(model_file), *inputs, "--out-dir", str(out)]) == 2, inputs
         err = capsys.readouterr().err

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import math
+import re
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 import tfpose3d
@@ -36,6 +40,49 @@ def _count(minimum: int) -> Callable[[str], int]:
 
 
 POSITIVE, NON_NEGATIVE = _count(1), _count(0)
+
+
+def _positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (not inf or nan), with a message naming the bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def _regex(text: str) -> str:
+    """An argparse type: a valid regular expression."""
+    try:
+        re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid regular expression ({err})") from None
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as the rest of tfpose3d reports them: one `tfpose3d: error:` line, status 2."""
+
+    def error(self, message: str) -> None:
+        print(f"tfpose3d: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+# Options whose value may start with a minus sign (a box left of or above the image): argparse would read
+# "-10,20,30,40" as an unknown flag, so such a value is joined to its option before parsing.
+_SIGNED_VALUES = ("--box",)
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _SIGNED_VALUES and re.match(r"-[\d.]", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _probability(text: str) -> float:
@@ -75,7 +122,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--out", required=True, help="output .npz")
     imp.add_argument("--joint-map", help='JSON {"unit_mm": .., "bones": {motion bone: [BVH joint, end joint or null]}} '
                      "for skeletons named neither as Bandai Namco's nor as CMU's")
-    imp.add_argument("--test-pattern", default=None, help="regex on clip names that selects the test split")
+    imp.add_argument("--test-pattern", type=_regex, default=None, help="regex on clip names that selects the test split")
     imp.add_argument("--source", default="", help="attribution text stored with the poses")
     imp.set_defaults(func=_import_bvh)
     ren = dsub.add_parser("render", help="render a motion set on random bodies to sharded TFRecords")
@@ -205,23 +252,32 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="instead, real photographs with 2D joints (annotations.json as in real-photos-dev): the 2D "
                         "error of the model (a run, .keras, SavedModel or .tflite) against the mean 2D pose of the "
                         "training renders (from --data or the run's data)")
+    p.add_argument("--crops", choices=("annotation", "detector"), default="annotation",
+                   help="with --photos: crops framed on the annotated joints (default), or the whole pipeline on the "
+                        "whole photos (detector, aligned crops), scored on the people it finds")
     p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from tfpose3d.config import read_run
     from tfpose3d.data.sources import open_source
     from tfpose3d.evaluate import evaluate, run_source
 
     source = open_source(args.data) if args.data else run_source(args.model)
+    with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
+        saved = read_run(args.model) if Path(args.model).is_dir() else None
+        if saved is not None and saved[1].preset in PRESETS:
+            print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
     if args.photos:
         from tfpose3d import contract
         from tfpose3d.data.photos import training_mean_2d
         from tfpose3d.evaluate import evaluation_dir, evaluate_photos
 
         source.check(("train",))
-        out = evaluation_dir(args.model, args.out)
-        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out, args.flip)
+        out = evaluation_dir(args.model, args.out) / ("" if args.crops == "annotation" else "detector")
+        table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out, args.flip,
+                                args.crops)
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"pictures: {out / 'photos.png'}")
         return 0
@@ -292,18 +348,17 @@ def _export(args: argparse.Namespace) -> int:
 
 PREDICT_HELP = """3D pose of the people in photos, and of one person through a video.
 
-A photo of any size: each person the detector finds (OpenCV's HOG pedestrian detector, best on upright,
-mostly whole people) or the one in --box is cropped as in training and estimated; JSON on stdout, and
-<image>_pose_<k>.png per person. A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one
-person is followed, each frame estimated and the 3D poses smoothed (--smooth); <video>_poses.jsonl, one line
-per frame, and with --video-out an .mp4 or .gif with both skeletons.
+A photo of any size: BlazePose's person detector (over the whole photo, its tiles and where OpenCV's HOG sees
+a person) finds the people, or --box gives one; each is cropped upright on their hips and shoulders,
+estimated, cropped again on that pose as the training renders are framed, and estimated again. JSON on
+stdout (joints in the photo's pixels, the 3D pose in its camera's axes), and <image>_pose_<k>.png per person.
+A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person is followed from their own
+pose, found again by the detector when lost, each frame estimated and the 3D poses smoothed (--smooth);
+<video>_poses.jsonl, one line per frame, and with --video-out an .mp4 or .gif with both skeletons.
 
-How accurate: the models are trained on rendered people only. cpu-quick: on held-out renders its 3D error is
-about half of the mean pose's (104 mm against 191), but on real photographs its 2D joints are no closer to the
-truth than the mean 2D pose of the training renders (1.09 times that pose's error on the real dev photos, 1.03
-with --flip). cpu-pretrained, on a trunk pretrained on real photographs: 77.9 mm on renders and 0.84 of the
-mean 2D pose's error on the photos (BlazePose itself: 0.82; docs/results.md). Treat either's output on real
-photos as a rough guess, not a measurement.
+Without --model: the main job's export, serving_models/tfpose3d/<newest version> (./setup.sh writes it).
+How accurate each model is, on renders and on real photographs: docs/results.md. The models learnt 3D from
+rendered people only: treat their output on real photos as an estimate, not a measurement.
 """
 
 
@@ -312,18 +367,19 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="3D pose of the people in photos and of a person through videos",
                        description=PREDICT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="SavedModel folder, .keras or .tflite file")
+    p.add_argument("--model", default=None, help="SavedModel folder, .keras or .tflite file (default: the main job's "
+                   "export, serving_models/tfpose3d/<newest version>)")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
     p.add_argument("--box", default=None, metavar="x,y,w,h|whole",
                    help="the person's box in pixels (skips detection), or 'whole' when the person fills the image")
     p.add_argument("--smooth", choices=SMOOTHERS, default="window",
                    help="videos: 'causal' (One Euro filter, for live use), 'window' (Savitzky-Golay over 9 frames, "
                         "for files; 4 frames late) or 'none'")
-    p.add_argument("--strength", type=float, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
+    p.add_argument("--strength", type=_positive_number, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
     p.add_argument("--video-out", default=None, metavar="FILE.mp4|FILE.gif",
                    help="videos: also draw each frame with its 2D and 3D skeletons (one video: this file; several: "
                         "<video>_pose.<suffix> in --out-dir)")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second of a folder of frames")
+    p.add_argument("--fps", type=_positive_number, default=30.0, help="frames per second of a folder of frames")
     p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
     p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average "
                    "(twice the compute)")
@@ -334,22 +390,25 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tfpose3d.predict import Predictor, predict_photos, predict_video, to_json
-    from tfpose3d.video import FrameReader, is_video
+    from tfpose3d.export import latest_export
+    from tfpose3d.predict import Predictor, output_names, predict_photos, predict_video, to_json
+    from tfpose3d.video import FrameReader, check_video_out, is_video
 
-    if not args.strength > 0:
-        raise ValueError(f"--strength must be positive, got {args.strength}")
+    names = dict(zip(args.inputs, output_names(args.inputs)))
     videos = [p for p in args.inputs if is_video(p)]
     photos = [p for p in args.inputs if not is_video(p)]
-    # A missing, empty or unreadable video stops here, before anything is written.
+    # A missing, empty or unreadable video, or a video output that cannot or must not be written, stops here,
+    # before anything is written.
     readers = [FrameReader(video, args.fps) for video in videos]
-    predictor = Predictor(args.model, args.threads, args.flip)
-    results = predict_photos(predictor, photos, args.out_dir, args.box) if photos else []
-    for reader in readers:
-        out = args.video_out
-        if out and len(readers) > 1:
-            out = str(Path(args.out_dir) / f"{reader.path.stem}_pose{Path(args.video_out).suffix}")
-        results.append(predict_video(predictor, reader, args.out_dir, args.box, args.smooth, args.strength, out))
+    outs = {video: args.video_out if len(videos) == 1 or not args.video_out else
+            str(Path(args.out_dir) / f"{names[video]}_pose{Path(args.video_out).suffix}") for video in videos}
+    for out in filter(None, outs.values()):
+        check_video_out(out, args.inputs)
+    predictor = Predictor(args.model or latest_export(), args.threads, args.flip)
+    results = predict_photos(predictor, photos, args.out_dir, args.box, [names[p] for p in photos]) if photos else []
+    for video, reader in zip(videos, readers):
+        results.append(predict_video(predictor, reader, args.out_dir, args.box, args.smooth, args.strength, outs[video],
+                                     name=names[video]))
     print(to_json(results))
     return 0
 
@@ -357,7 +416,7 @@ def _predict(args: argparse.Namespace) -> int:
 def build_parser(
     adders: Sequence[Adder] = (_add_model, _add_data, _add_train, _add_evaluate, _add_ablate, _add_export, _add_predict),
 ) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tfpose3d",
         description="3D human pose from one image (Park, Hwang & Kwak 2016), Keras 3 / TensorFlow.",
     )
@@ -393,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; returns the exit status (2 for a user error, printed as one line) instead of exiting."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as stop:  # --help, or argparse's message for a bad flag
         return int(stop.code or 0)
     try:

@@ -58,7 +58,7 @@ def check_images(images: Any) -> np.ndarray:
         raise ValueError(f"images must have 3 (RGB) channels, got {array.shape[-1]} in shape {array.shape}")
     if array.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must be {IMAGE_SIZE}x{IMAGE_SIZE}, got {array.shape[1]}x{array.shape[2]}; "
-                         "crop a person with tfpose3d.data.images.crop_square, or use tfpose3d.predict.Predictor.predict_image")
+                         "crop a person with tfpose3d.data.images.crop_region, or use tfpose3d.predict.Predictor.predict_image")
     if array.dtype == INPUT_DTYPE:
         return array
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():

@@ -1,31 +1,50 @@
-"""Finding people in a whole photograph, and framing each the way the model was trained.
+"""Finding people in a whole photograph: BlazePose's own person detector, over the whole image and in tiles.
 
-The detector is OpenCV's HOG pedestrian detector (Dalal & Triggs, CVPR 2005):
-its weights are compiled into OpenCV, so nothing is downloaded, and it runs in
-tens of milliseconds on a CPU. It finds upright, mostly whole people best;
-`bench/detector_photos.py` measures it on the real dev photographs. Any other
-detector plugs in by returning `Detection`s, and `--box` skips detection.
+The detector is MediaPipe's BlazePose person detector (`pose_detection.tflite`, Apache 2.0, shipped unchanged
+as `data/pose_detection.tflite`, see data/ATTRIBUTION.md), run through LiteRT. For every person it finds a
+face box and four keypoints: the middle of the hips, a point on the circle that holds the whole body, the
+middle of the shoulders and a point on the circle that holds the upper body. The person's `Region` is
+MediaPipe's: a square on the hips' middle, 1.25 times the body circle's diameter, turned so that the body's
+axis points up, so that a person lying, leaning or upside down is cropped upright.
+
+The detector sees 224 x 224 pixels, so people smaller than about a tenth of the image are lost on the whole
+image alone; `tiles` also searches overlapping squares of the image at finer scales, and the detections of
+all views are merged on their face boxes (MediaPipe's weighted non-maximum suppression), where people in a
+crowd overlap least. `bench/detector_photos.py` measures it on the real dev photographs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
+from tfpose3d.data.images import crop_region
 
-# Dalal & Triggs' 64x128 window holds the person with about 16 px of margin on every side: the person's
-# own box is the middle half of the window's width and three quarters of its height.
-_WINDOW_TO_PERSON = np.array([0.5, 0.75])
+ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
+INPUT = 224  # the detector's input side
+# MediaPipe's pose_detection graph: its SSD anchors (strides 8, 16 and 32, two, two and six anchors a cell)
+# and the ROI it derives from the body circle.
+_STRIDES = ((8, 2), (16, 2), (32, 6))
+ROI_SCALE = 1.25
+# Keypoints of a detection, in MediaPipe's order.
+HIPS, BODY_CIRCLE, SHOULDERS, UPPER_CIRCLE = range(4)
 
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
-    """A person's box in image pixels, (x, y, w, h) from the top-left corner, and the detector's score."""
+    """A person found (or given): an axis-aligned box in image pixels (x, y, w, h), the detector's score,
+    and, from the detector, the four keypoints (4, 2) in image pixels and the face box."""
 
     box: tuple[float, float, float, float]
     score: float = 1.0
+    keypoints: np.ndarray | None = dataclasses.field(default=None, compare=False)
+    face: tuple[float, float, float, float] | None = None
 
     @property
     def lo(self) -> np.ndarray:
@@ -34,6 +53,22 @@ class Detection:
     @property
     def hi(self) -> np.ndarray:
         return self.lo + np.array(self.box[2:], np.float64)
+
+    def torso(self) -> np.ndarray:
+        """(2, 2) where the detection puts the middle of the hips and of the shoulders: its keypoints, or for a
+        plain box its centre for both."""
+        if self.keypoints is None:
+            return np.stack([(self.lo + self.hi) / 2] * 2)
+        return self.keypoints[[HIPS, SHOULDERS]]
+
+    def region(self, margin: float) -> Region:
+        """Where to crop the person: MediaPipe's aligned square from the keypoints, or for a plain box an
+        upright square `margin` times its longer side."""
+        if self.keypoints is None:
+            return Region(tuple((self.lo + self.hi) / 2), float(max(self.box[2:])) * margin)
+        hips, circle = self.keypoints[HIPS], self.keypoints[BODY_CIRCLE]
+        radius = float(np.linalg.norm(circle - hips))
+        return Region(tuple(hips), 2 * radius * ROI_SCALE, upright_angle(hips, circle))
 
 
 def parse_box(text: str) -> Detection:
@@ -49,15 +84,16 @@ def parse_box(text: str) -> Detection:
     return Detection(tuple(values))
 
 
-def iou(a: Detection, b: Detection) -> float:
-    """Intersection over union of two boxes.
+def iou(a: Detection | Sequence[float], b: Detection | Sequence[float]) -> float:
+    """Intersection over union of two boxes (x, y, w, h).
 
     Example:
         >>> iou(Detection((0, 0, 10, 10)), Detection((5, 0, 10, 10)))
         0.3333333333333333
     """
-    overlap = np.clip(np.minimum(a.hi, b.hi) - np.maximum(a.lo, b.lo), 0, None).prod()
-    return float(overlap / (np.prod(a.box[2:]) + np.prod(b.box[2:]) - overlap))
+    a, b = (np.asarray(x.box if isinstance(x, Detection) else x, np.float64) for x in (a, b))
+    overlap = np.clip(np.minimum(a[:2] + a[2:], b[:2] + b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    return float(overlap / (a[2:].prod() + b[2:].prod() - overlap))
 
 
 def crop_margin() -> float:
@@ -65,45 +101,173 @@ def crop_margin() -> float:
     return H36M_CAMERAS.crop_margin / BODY_OVER_JOINTS
 
 
+def pose_region(joints_2d: np.ndarray) -> Region:
+    """Where to crop a person whose joints (17, 2, image pixels) are known: as the renderer framed the
+    training bodies, turned upright."""
+    return body_region(joints_2d, H36M_CAMERAS.crop_margin)
+
+
 def touches_border(detection: Detection, width: int, height: int) -> bool:
     """Whether the box reaches an edge of the image: the person may be cut off there."""
     return bool(np.any(detection.lo <= 1) or detection.hi[0] >= width - 1 or detection.hi[1] >= height - 1)
 
 
-class PersonDetector:
-    """People in an RGB image, best first.
+@functools.lru_cache(maxsize=1)
+def anchors() -> np.ndarray:
+    """(2254, 2) the centres of the detector's SSD anchors, as fractions of its input (MediaPipe's
+    SsdAnchorsCalculator for pose detection, whose anchors all have unit size).
+
+    Example:
+        >>> anchors().shape, anchors()[0].tolist()
+        ((2254, 2), [0.017857142857142856, 0.017857142857142856])
+    """
+    out = []
+    for stride, per_cell in _STRIDES:
+        cells = INPUT // stride
+        y, x = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
+        out.append(np.repeat(np.stack([x.ravel(), y.ravel()], 1), per_cell, axis=0))
+    return np.concatenate(out)
+
+
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The detector's raw outputs (2254, 12) and (2254,) as MediaPipe decodes them, for the anchors whose
+    score passes `threshold`: scores (K,), face boxes (K, 4) x, y, w, h and keypoints (K, 4, 2), all as
+    fractions of the detector's input."""
+    scores = 1 / (1 + np.exp(-np.clip(raw_scores.astype(np.float64), -100, 100)))
+    keep = scores >= threshold
+    raw, centres = raw_boxes[keep] / INPUT, anchors()[keep]
+    size = raw[:, 2:4]
+    boxes = np.concatenate([raw[:, :2] + centres - size / 2, size], 1)
+    keypoints = raw[:, 4:12].reshape(-1, 4, 2) + centres[:, None]
+    return scores[keep], boxes, keypoints
+
+
+def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, overlap: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """MediaPipe's weighted non-maximum suppression: best first, each detection is the score-weighted mean of
+    the boxes and keypoints that overlap it by more than `overlap` (intersection over union), which are then
+    dropped. Returns (score, box, keypoints) per person."""
+    order = list(np.argsort(-scores))
+    out = []
+    while order:
+        best = order[0]
+        near = [i for i in order if iou(boxes[best], boxes[i]) > overlap]
+        weights = scores[near] / scores[near].sum()
+        out.append((float(scores[best]), weights @ boxes[near], np.tensordot(weights, keypoints[near], 1)))
+        order = [i for i in order if i not in near]
+    return out
+
+
+def views(width: int, height: int, tiles: int) -> list[tuple[float, float, float]]:
+    """The squares the detector looks at, (x, y, side) in image pixels: the whole image (letterboxed), then
+    for each level k = 1..`tiles` squares of side 2/(k+1) of the shorter image side, overlapping by half or more.
+
+    Example:
+        >>> views(200, 100, 1)
+        [(-50.0, 0.0, 200.0), (0.0, 0.0, 100.0), (50.0, 0.0, 100.0), (100.0, 0.0, 100.0)]
+    """
+    out = [((width - max(width, height)) / 2, (height - max(width, height)) / 2, float(max(width, height)))]
+    for level in range(1, tiles + 1):
+        side = 2 * min(width, height) / (level + 1)
+        # Evenly spread, at most half a side apart, the last ending at the image's far edge.
+        xs, ys = (np.linspace(0, extent - side, int(np.ceil((extent - side) / (side / 2))) + 1) for extent in (width, height))
+        if len(xs) == 1 and len(ys) == 1:
+            continue  # the whole square image again
+        out += [(float(x), float(y), float(side)) for y in ys for x in xs]
+    return out
+
+
+class HogProposals:
+    """Upright people as OpenCV's HOG pedestrian detector (Dalal & Triggs, CVPR 2005) sees them: the squares
+    `margin` times each found person's box. It finds small, whole, upright people that BlazePose's detector
+    misses in crowds, with many false boxes, so `PersonDetector` only searches its squares again.
 
     Args:
-        min_score: the HOG classifier's margin below which a window is not a person.
-        overlap: boxes overlapping a better one by more than this intersection over union are dropped.
+        margin: the square's side over the longer side of the person's box.
         long_side: the image is scaled so its longer side is about this many pixels (small images up to
             twice), so that people of a tenth to the whole of the image height are searched.
+    """
+
+    # Dalal & Triggs' 64x128 window holds the person with about 16 px of margin on every side: the person's
+    # own box is the middle half of the window's width and three quarters of its height.
+    WINDOW_TO_PERSON = (0.5, 0.75)
+
+    def __init__(self, margin: float, long_side: int = 1000):
+        import cv2
+
+        self.margin, self.long_side = margin, long_side
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def __call__(self, image: np.ndarray) -> list[Region]:
+        import cv2
+
+        scale = min(2.0, self.long_side / max(image.shape[:2]))
+        if min(image.shape[0] * scale / 128, image.shape[1] * scale / 64) < 1:
+            return []  # smaller than HOG's window (and a size OpenCV must never be handed)
+        small = cv2.resize(np.ascontiguousarray(image[..., ::-1]), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        windows, scores = self._hog.detectMultiScale(small, winStride=(8, 8), padding=(16, 16), scale=1.05)
+        if len(windows) == 0:
+            return []
+        windows = np.asarray(windows, np.float64) / scale
+        size = windows[:, 2:] * self.WINDOW_TO_PERSON
+        boxes = np.concatenate([windows[:, :2] + (windows[:, 2:] - size) / 2, size], 1)
+        keep = np.ravel(cv2.dnn.NMSBoxes(boxes.tolist(), np.ravel(scores).astype(float).tolist(), 0.3, 0.5))
+        return [Region(tuple(boxes[i, :2] + boxes[i, 2:] / 2), float(boxes[i, 2:].max() * self.margin)) for i in keep]
+
+
+class PersonDetector:
+    """People in an RGB image, best first: BlazePose's person detector over the whole image, its tiles and the
+    squares where HOG sees an upright person (a cascade: HOG proposes, BlazePose decides and aligns).
+
+    Args:
+        threshold: the lowest detection score kept (MediaPipe's is 0.5; over tiles and proposals 0.6 keeps
+            false boxes down, `bench/detector_photos.py`).
+        overlap: detections whose face boxes overlap a better one by more than this are merged into it.
+        tiles: finer levels of overlapping tiles searched besides the whole image (0: the whole image only).
+        proposals: also search the squares around HOG's people (`HogProposals`), 1.5 times their framing.
+        threads: CPU threads for LiteRT.
 
     Example:
         >>> PersonDetector()(np.zeros((240, 320, 3), np.uint8))
         []
     """
 
-    def __init__(self, min_score: float = 0.3, overlap: float = 0.5, long_side: int = 1000):
-        import cv2
+    def __init__(self, threshold: float = 0.6, overlap: float = 0.3, tiles: int = 1, proposals: bool = True,
+                 threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
 
-        self.min_score, self.overlap, self.long_side = min_score, overlap, long_side
-        self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        if not ASSET.is_file():
+            raise FileNotFoundError(f"{ASSET}: the person detector is missing; rebuild it with "
+                                    "`python -m tfpose3d.data.make_blazepose_asset` (see data/ATTRIBUTION.md)")
+        self.threshold, self.overlap, self.tiles = threshold, overlap, tiles
+        self.proposals = HogProposals(1.5 * crop_margin()) if proposals else None
+        self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = {tuple(d["shape"][1:]): d["index"] for d in self._interpreter.get_output_details()}
+        self._boxes, self._scores = outputs[(len(anchors()), 12)], outputs[(len(anchors()), 1)]
+
+    def raw(self, square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detector's raw outputs for one 224 x 224 RGB uint8 image: (2254, 12) and (2254,)."""
+        self._interpreter.set_tensor(self._input, (square[None].astype(np.float32) / 127.5 - 1.0))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._boxes)[0], self._interpreter.get_tensor(self._scores)[0, :, 0]
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
-        import cv2
-
         h, w = image.shape[:2]
-        scale = min(2.0, self.long_side / max(h, w))
-        small = cv2.resize(np.ascontiguousarray(image[..., ::-1]), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        windows, scores = self._hog.detectMultiScale(small, winStride=(8, 8), padding=(16, 16), scale=1.05)
-        if len(windows) == 0:
-            return []
-        windows = np.asarray(windows, np.float64) / scale
-        size = windows[:, 2:] * _WINDOW_TO_PERSON
-        boxes = np.concatenate([windows[:, :2] + (windows[:, 2:] - size) / 2, size], 1)
-        scores = np.ravel(scores).astype(float)
-        keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.min_score, self.overlap)
-        order = sorted(np.ravel(keep).tolist(), key=lambda i: -scores[i])
-        return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i])) for i in order]
+        searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
+        searched += self.proposals(image) if self.proposals else []
+        scores, boxes, keypoints = [], [], []
+        for region in searched:
+            s, b, k = decode(*self.raw(crop_region(image, region, INPUT)), self.threshold)
+            corner = np.asarray(region.centre) - region.side / 2
+            scores.append(s)
+            boxes.append(np.concatenate([b[:, :2] * region.side + corner, b[:, 2:] * region.side], 1))
+            keypoints.append(k * region.side + corner)
+        found = weighted_nms(np.concatenate(scores), np.concatenate(boxes), np.concatenate(keypoints), self.overlap)
+        people = []
+        for score, face, points in found:
+            radius = np.linalg.norm(points[BODY_CIRCLE] - points[HIPS])
+            box = (*(points[HIPS] - radius), 2 * radius, 2 * radius)
+            people.append(Detection(tuple(float(v) for v in box), score, points, tuple(float(v) for v in face)))
+        return people

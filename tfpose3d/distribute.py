@@ -49,6 +49,8 @@ def read_tf_config() -> dict:
         host, sep, port = str(address).rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ValueError(f"TF_CONFIG address {address!r} is not host:port")
+        if not 0 < int(port) <= 65535:
+            raise ValueError(f"TF_CONFIG address {address!r}: port {port} is outside 1-65535")
     return config
 
 

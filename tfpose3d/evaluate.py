@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ import pandas as pd
 from tfpose3d import contract, metrics, skeleton
 from tfpose3d.config import read_run
 from tfpose3d.data import render
-from tfpose3d.data.photos import PhotoSet
+from tfpose3d.data.camera import Region
+from tfpose3d.data.images import read_rgb
+from tfpose3d.data.photos import PhotoSet, found_people
 from tfpose3d.data.sources import MocapSource, Source, open_source
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 
@@ -112,18 +115,53 @@ def evaluation_dir(model_path: str | os.PathLike, out_dir: str | os.PathLike | N
 
 
 def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,
-                    out_dir: str | os.PathLike, flip: bool = False) -> pd.DataFrame:
+                    out_dir: str | os.PathLike, flip: bool = False, crops: str = "annotation") -> pd.DataFrame:
     """2D error on real photographs, for a run folder or any exported form, against always answering `mean_2d`.
 
-    Errors are fractions of the crop side over the annotated joints; PCK counts joints within 10% of it.
-    `mean_2d` (17, 2) is the mean training-render 2D pose as a fraction of the image side. Writes
-    photos.md, photos.csv and photos.png (predictions over each crop) into `out_dir`.
+    Errors are fractions of the annotation crop's side over the annotated joints; PCK counts joints within 10%
+    of it. `mean_2d` (17, 2) is the mean training-render 2D pose as a fraction of the image side. `crops`:
+    "annotation" feeds the model the crops framed on each person's annotated joints; "detector" runs the
+    whole pipeline on the whole photos (`Predictor.predict_image`: detector, aligned crops, a second crop from
+    the first pose) and scores the people it finds, beside the mean 2D pose on the same people. Writes
+    photos.md, photos.csv and photos.png (predictions over each annotation crop) into `out_dir`.
     """
     from tfpose3d.predict import Predictor
 
     photos = PhotoSet.load(folder)
-    pred = Predictor(model_path, flip=flip)(photos.crops)["joints_2d"] / contract.IMAGE_SIZE
-    return photo_report(photos, pred, mean_2d, out_dir, f"{model_path} on the photos in {folder}")
+    predictor = Predictor(model_path, flip=flip)
+    if crops == "annotation":
+        pred = predictor(photos.crops)["joints_2d"] / contract.IMAGE_SIZE
+        return photo_report(photos, pred, mean_2d, out_dir, f"{model_path} on the photos in {folder}")
+    if crops != "detector":
+        raise ValueError(f"crops {crops!r}: expected 'annotation' or 'detector'")
+    pred = pipeline_predictions(photos, lambda image: [(p.box.region(1.0), p.joints_2d) for p in predictor.predict_image(image)])
+    found = np.isfinite(pred).all((1, 2))
+    subset = photos.subset(found)
+    table = photo_report(subset, pred[found], mean_2d, out_dir,
+                         f"{model_path} on the photos in {folder}, from the detector's crops: "
+                         f"{found.sum()} of {len(found)} people found")
+    table["people in photos"] = len(found)
+    return table
+
+
+def pipeline_predictions(photos: PhotoSet, pipeline: Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]) -> np.ndarray:
+    """(N, 17, 2) the joints a whole-photo `pipeline` gives each annotated person, as fractions of that person's
+    annotation crop side (so they score as `PhotoSet.score` scores crops); NaN for people it does not find.
+
+    `pipeline(image)` returns (region, joints_2d in image pixels) per person found; the region and the torso
+    of those joints say whom it found (`photos.found_people`).
+    """
+    pred = np.full_like(photos.joints_2d, np.nan)
+    size = contract.IMAGE_SIZE
+    for image in dict.fromkeys(p["image"] for p in photos.people):
+        index = [i for i, p in enumerate(photos.people) if p["image"] == image]
+        people = pipeline(read_rgb(image))
+        match = found_people([photos.people[i] for i in index], [region for region, _ in people],
+                             [np.stack(skeleton.torso_ends(joints)) for _, joints in people])
+        for i, k in zip(index, match):
+            if k is not None:
+                pred[i] = photos.regions[i].into_crop(people[k][1], size) / size
+    return pred
 
 
 BLANK_GREY = 48  # the background of photos_skeletons.png

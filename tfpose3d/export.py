@@ -217,6 +217,20 @@ def next_version(model_dir: Path) -> int:
     return max(versions, default=0) + 1
 
 
+# Where ./setup.sh exports the main job's model, which `tfpose3d predict` uses when given no --model.
+MAIN_EXPORT = Path("serving_models") / "tfpose3d"
+
+
+def latest_export(model_dir: str | os.PathLike = MAIN_EXPORT) -> Path:
+    """The newest version folder under `model_dir` (TF Serving's layout), with an error that says what to do."""
+    model_dir = Path(model_dir)
+    version = next_version(model_dir) - 1
+    if version == 0:
+        raise FileNotFoundError(f"{model_dir}: no exported model here; run ./setup.sh (the main job exports it "
+                                "there) or pass --model")
+    return model_dir / str(version)
+
+
 def export(
     model: keras.Model,
     out_dir: str | os.PathLike,

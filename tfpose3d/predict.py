@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from tfpose3d import contract, skeleton
-from tfpose3d.data.images import crop_square, read_rgb
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, touches_border
+from tfpose3d.data.camera import Region, turn_3d
+from tfpose3d.data.images import crop_region, read_rgb
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, pose_region, touches_border
 from tfpose3d.export import form_of
 
 if TYPE_CHECKING:
@@ -35,22 +36,33 @@ class Person:
 
     Attributes:
         box: where the person was found (or the box given), image pixels.
+        region: the square the model saw, turned so that the person is upright in it.
         joints_2d: (17, 2) in the image's pixels.
-        pose_3d: (17, 3) millimetres, relative to the pelvis, camera axes (x right, y down, z forward).
+        pose_3d: (17, 3) millimetres, relative to the pelvis, in the camera axes of the whole image (x right,
+            y down, z forward).
+        confidence: the mean over joints of the 2D heatmaps' peak probability, in [0, 1].
         at_border: the box reaches the image's edge, so the person may be cut off and joints beyond it guessed.
         crop: the 225x225 crop the model saw, and `crop_joints_2d` (17, 2) its 2D joints in it.
+        track_id: in a video, the person's id: it stays while they are followed, and when they are found
+            again where they were lost.
     """
 
     box: Detection
+    region: Region
     joints_2d: np.ndarray
     pose_3d: np.ndarray
+    confidence: float
     at_border: bool
     crop: np.ndarray
     crop_joints_2d: np.ndarray
+    track_id: int | None = None
 
     def to_json(self) -> dict:
         return {
             "box_xywh": [round(v, 1) for v in self.box.box], "score": round(self.box.score, 3), "at_border": self.at_border,
+            "crop": {"centre_px": [round(v, 1) for v in self.region.centre], "side_px": round(self.region.side, 1),
+                     "angle_deg": round(float(np.degrees(self.region.angle)), 1)},
+            "confidence": round(self.confidence, 3), **({} if self.track_id is None else {"id": self.track_id}),
             "joints_2d_px": np.round(self.joints_2d, 1).tolist(), "pose_3d_mm": np.round(self.pose_3d, 1).tolist(),
         }
 
@@ -104,33 +116,76 @@ class Predictor:
     def detect(self, image: str | os.PathLike | np.ndarray) -> list[Detection]:
         return self.detector(_as_image(image))
 
-    def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None) -> list[Person]:
+    def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None,
+                      regions: Sequence[Region] | None = None) -> list[Person]:
         """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
-        else those the detector finds, best first. An empty list when there is nobody."""
+        else those the detector finds, best first. An empty list when there is nobody.
+
+        Each person is estimated twice: first in the box's crop (for a detection, turned upright on its hips
+        and shoulders), then in the crop their estimated joints give, framed as the training renders are.
+        `regions` (one per box, framed from a pose already, as a tracker's from the last frame) are estimated
+        once.
+        """
         image = _as_image(image)
         boxes = self.detector(image) if boxes is None else list(boxes)
         if not boxes:
             return []
-        size = contract.IMAGE_SIZE
-        crops, corners, scales = zip(*(crop_square(image, b.lo, b.hi, crop_margin(), size) for b in boxes))
-        out = self(np.stack(crops))
+        if regions is None:
+            first = self.estimate(image, [b.region(crop_margin()) for b in boxes])
+            regions = [pose_region(joints) for joints, *_ in first]
+        people = self.estimate(image, regions)
         h, w = image.shape[:2]
-        return [
-            Person(box, out["joints_2d"][i] / scales[i] + corners[i], out["pose_3d"][i], touches_border(box, w, h),
-                   crops[i], out["joints_2d"][i])
-            for i, box in enumerate(boxes)
-        ]
+        return [Person(box, region, joints, pose, confidence, touches_border(box, w, h), crop, crop_joints)
+                for box, (joints, region, pose, confidence, crop, crop_joints) in zip(boxes, people)]
+
+    def estimate(self, image: np.ndarray, regions: Sequence[Region]) -> list[tuple]:
+        """For each region of the image: (joints_2d in image pixels, the region, pose_3d in the image's camera
+        axes, confidence, crop, joints_2d in the crop)."""
+        size = contract.IMAGE_SIZE
+        crops = np.stack([crop_region(image, region, size) for region in regions])
+        out = self(crops)
+        peaks = out["heatmaps_2d"].reshape(len(crops), skeleton.NUM_JOINTS, -1).max(-1).mean(-1)
+        return [(region.from_crop(out["joints_2d"][i], size), region, turn_3d(out["pose_3d"][i], region).astype(np.float32),
+                 float(peaks[i]), crops[i], out["joints_2d"][i]) for i, region in enumerate(regions)]
 
 
 def given_box(spec: str, image: np.ndarray) -> Detection:
-    """A user's `--box`: "x,y,w,h" in pixels, or "whole" for a person who fills the image."""
+    """A user's `--box`: "x,y,w,h" in pixels, or "whole" for a person who fills the image. A box partly past
+    the image's edges is clipped to it; one wholly outside is an error that names it."""
     from tfpose3d.detect import parse_box
 
-    return Detection((0.0, 0.0, float(image.shape[1]), float(image.shape[0]))) if spec == "whole" else parse_box(spec)
+    h, w = image.shape[:2]
+    if spec == "whole":
+        return Detection((0.0, 0.0, float(w), float(h)))
+    box = parse_box(spec)
+    lo, hi = np.clip(box.lo, 0, [w, h]), np.clip(box.hi, 0, [w, h])
+    if np.any(hi - lo <= 0):
+        raise ValueError(f"--box {spec}: the box lies wholly outside the {w}x{h} image")
+    return Detection((float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])), box.score)
 
 
-def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os.PathLike, box: str | None = None) -> list[dict]:
-    """Each photo's people, as JSON-ready dicts; writes <stem>_pose_<k>.png per person into out_dir.
+def output_names(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """A name for each input's outputs: its file name without the suffix, with as many of its folders before it
+    as it takes to tell apart inputs of the same name.
+
+    Example:
+        >>> output_names(["a/x.jpg", "b/x.jpg", "c/y.mp4"])
+        ['a_x', 'b_x', 'y']
+    """
+    parts = [Path(p).with_suffix("").parts for p in paths]
+    names = []
+    for own in parts:
+        depth = 1
+        while depth < len(own) and sum(other[-depth:] == own[-depth:] for other in parts) > 1:
+            depth += 1
+        names.append("_".join(own[-depth:]))
+    return names
+
+
+def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os.PathLike, box: str | None = None,
+                   names: Sequence[str] | None = None) -> list[dict]:
+    """Each photo's people, as JSON-ready dicts; writes <name>_pose_<k>.png per person into out_dir (`names`:
+    one per photo, default `output_names(paths)`).
 
     Every photo is read and searched before anything is written; a photo with nobody found is an error that
     names it (a `box` says where the person is instead: "x,y,w,h" or "whole").
@@ -143,14 +198,14 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
         found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
     empty = [str(p) for p, people in found if not people]
     if empty:
-        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds upright, mostly whole people. "
+        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds people whose face it sees, "
                          "Pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
     out_dir = _out_folder(out_dir)
     results = []
-    for path, people in found:
+    for (path, people), name in zip(found, names or output_names(paths)):
         entries = []
         for k, person in enumerate(people):
-            figure = out_dir / f"{Path(path).stem}_pose_{k}.png"
+            figure = out_dir / f"{name}_pose_{k}.png"
             viz.pose_figure(person.crop, person.crop_joints_2d, person.pose_3d, figure)
             entries.append({**person.to_json(), "figure": str(figure)})
             if person.at_border:
@@ -169,22 +224,33 @@ def _out_folder(out_dir: str | os.PathLike) -> Path:
 
 def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Iterator[tuple[Any, Person | None]]:
     """(frame, the followed person or None) for each frame: the `box` given (see `given_box`) in every
-    frame, or else detection and tracking."""
+    frame, or else one person followed by `video.Tracker` (the detector runs only to find them)."""
     from tfpose3d.video import Tracker
 
     tracker = Tracker()
     for frame in frames:
-        followed = given_box(box, frame.image) if box else tracker.update(predictor.detector(frame.image))
-        person = predictor.predict_image(frame.image, [followed])[0] if followed else None
-        tracker.follow(None if person is None else person.joints_2d)
+        h, w = frame.image.shape[:2]
+        if box:
+            person = predictor.predict_image(frame.image, [given_box(box, frame.image)])[0]
+        else:
+            person = None
+            if tracker.expected is not None:
+                person = predictor.predict_image(frame.image, [tracker.box], [tracker.expected])[0]
+                person = person if tracker.keeps(person, w, h) else None
+            if person is None:
+                found = tracker.choose(predictor.detector(frame.image))
+                person = predictor.predict_image(frame.image, [found])[0] if found else None
+        tracker.follow(person, w, h)
+        if person is not None:
+            person.track_id = max(tracker.id, 0)
         yield frame, person
 
 
 def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, out_dir: str | os.PathLike, box: str | None = None,
                   smoothing: str = "window", strength: float = 1.0, video_out: str | os.PathLike | None = None,
-                  fps: float = 30.0, progress: bool = True) -> dict:
+                  fps: float = 30.0, progress: bool = True, name: str | None = None) -> dict:
     """Poses of one person through a video file or a folder of frames (or a `FrameReader` already opened on
-    one), into <stem>_poses.jsonl in out_dir.
+    one), into <name>_poses.jsonl in out_dir (`name`: default the file or folder name without its suffix).
 
     Each line is one frame: index, time, the person's box, 2D joints (pixels) and 3D pose (mm, smoothed by
     `smoothing` at `strength`, see `tfpose3d.smooth`), or nulls where nobody was found. Lines are written as
@@ -201,7 +267,7 @@ def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, o
         parse_box(box)  # a malformed box stops here, before anything is written
     stream = smooth.smoother(smoothing, reader.fps, strength)
     out_dir = _out_folder(out_dir)
-    lines_path = out_dir / f"{Path(path).stem}_poses.jsonl"
+    lines_path = out_dir / f"{name or Path(path).stem}_poses.jsonl"
     writer = FrameWriter(video_out, reader.fps) if video_out else None
     done = found = 0
 

@@ -14,7 +14,7 @@ from tfpose3d.config import ModelConfig, TrainConfig
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-quick": {
-        "description": "the paper's layers at width 0.25 on 128 px, sized for 2 CPU cores (under 20 minutes)",
+        "description": "the paper's network from scratch, width 0.25 on 128 px, for the paper's tables on 2 CPU cores (under 20 minutes); blind on real photographs",
         "model": {"image_size": 128, "grid_size": 16, "width": 0.25, "dropout": 0.1},
         "train": {
             "epochs": 18, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-pretrained": {
-        "description": "the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen, pretrained trunk: the CPU preset closest to the real-photo goal (about 17 minutes on 2 CPU cores)",
+        "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen trunk, pretrained on real photographs; the model for real photos (about 17 minutes on 2 CPU cores)",
         # The trunk only runs forward (about 160 images/s here), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.

@@ -25,6 +25,11 @@ from tfpose3d.contract import OUTPUT_NAMES, SIGNATURE, check_images
 REST_FORMS = ("instances", "inputs")
 
 
+class ServingUnavailable(ConnectionError):
+    """No TensorFlow Serving answered at the address: nothing listening, refused, unreachable or timed out.
+    `ServingClient.predict_rest` and `predict_grpc` both raise it, naming the address."""
+
+
 def rest_request(images: Any, form: str = "instances") -> dict:
     """The JSON body of a REST :predict call, in the row ("instances") or columnar ("inputs") form."""
     batch = check_images(images)
@@ -94,6 +99,9 @@ class ServingClient:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as err:
             raise ValueError(f"{url}: HTTP {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+        except (urllib.error.URLError, OSError) as err:  # refused, unreachable, timed out
+            reason = getattr(err, "reason", err)
+            raise ServingUnavailable(f"{url}: no TensorFlow Serving answered ({reason})") from None
         return parse_rest_response(body)
 
     def predict_grpc(self, images: Any) -> dict[str, np.ndarray]:
@@ -103,7 +111,16 @@ class ServingClient:
         import tensorflow as tf
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+        request = grpc_request(images, self.model_name, self.version)
         with grpc.insecure_channel(self.grpc_target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            response = stub.Predict(grpc_request(images, self.model_name, self.version), timeout=self.timeout)
+            try:
+                response = stub.Predict(request, timeout=self.timeout)
+            except grpc.RpcError as err:
+                code = err.code() if hasattr(err, "code") else None
+                if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise ServingUnavailable(f"{self.grpc_target}: no TensorFlow Serving answered over gRPC "
+                                             f"({code.name})") from None
+                raise ValueError(f"{self.grpc_target}: TensorFlow Serving error {code.name if code else ''}: "
+                                 f"{err.details() if hasattr(err, 'details') else err}") from None
         return {k: tf.make_ndarray(response.outputs[k]) for k in OUTPUT_NAMES}

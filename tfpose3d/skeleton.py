@@ -65,3 +65,11 @@ def root_indices(roots: tuple[str, ...] | list[str]) -> tuple[int, ...]:
     if not roots:
         raise ValueError("At least one root joint is required")
     return tuple(JOINT_INDEX[r] for r in roots)
+
+
+def torso_ends(joints_2d):
+    """The middle of the hips and the middle of the shoulders of (..., 17, 2) joints: the two points whose
+    line the crops are turned upright along (as BlazePose aligns on its hips and shoulders)."""
+    hips = (joints_2d[..., JOINT_INDEX["r_hip"], :] + joints_2d[..., JOINT_INDEX["l_hip"], :]) / 2
+    shoulders = (joints_2d[..., JOINT_INDEX["r_shoulder"], :] + joints_2d[..., JOINT_INDEX["l_shoulder"], :]) / 2
+    return hips, shoulders

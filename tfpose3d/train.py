@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -11,6 +12,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import keras
 import numpy as np
@@ -166,6 +168,27 @@ def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     ]
 
 
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold `out`/.lock while training into `out`: a second process training into the same folder stops with
+    an error that names the first, instead of training over it. The lock goes with the process that holds it,
+    however it ends."""
+    import fcntl
+
+    with open(out / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise ValueError(f"--out {out}: another tfpose3d train (process {handle.read().strip() or '?'}) is training "
+                             "into this folder; wait for it to end or pick another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
 def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = None, verbose: int | None = None,
           worker_timeout_s: float = 300.0, photos: str | os.PathLike | None = None) -> Pose3DEstimator:
     """Train into `out_dir`; rerunning the same command resumes where a killed run stopped.
@@ -205,9 +228,17 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     if val_split == "test":
         print(f"{source.spec} has no val split: validating on test, so the best checkpoint"
               f"{' and the plateau' if config.plateau_patience else ''} are chosen on the test figures' own images")
-    if is_chief(strategy):
-        out.mkdir(parents=True, exist_ok=True)
-        (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
+    with contextlib.ExitStack() as lock:
+        if is_chief(strategy):
+            out.mkdir(parents=True, exist_ok=True)
+            lock.enter_context(run_lock(out))
+            (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
+        return _fit(config, out, source, val_split, strategy, watched_photos, verbose, worker_timeout_s)
+
+
+def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strategy: tf.distribute.Strategy,
+         watched_photos: PhotoSet | None, verbose: int | None, worker_timeout_s: float) -> Pose3DEstimator:
+    """`train`'s `model.fit` and what it writes, once the run folder is set up."""
 
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from tfpose3d.data.images import read_rgb
-from tfpose3d.data.render import BODY_OVER_JOINTS
-from tfpose3d.detect import Detection, iou
+from tfpose3d.data.camera import Region
+from tfpose3d.detect import Detection, pose_region
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -101,42 +101,71 @@ class FrameReader:
 
 
 class Tracker:
-    """Follows one person across frames, from detections and from the person's own estimated joints.
+    """Follows one person across frames from their own estimated pose, as BlazePose tracks, and says when to
+    look for them again.
 
     Args:
-        min_overlap: intersection over union with the expected box that a detection needs to be the person.
-        inertia: how much of the expected box is kept when a detection matches (steadies the crop).
+        min_confidence: below this pose confidence (`Person.confidence`) the person counts as lost, and the
+            next frame is searched by the detector again.
+        same_person: a detection whose centre lies within this many of the last crop's sides from that crop's
+            centre is taken as the same person when they are found again (else a new id starts).
 
-    The first person is the best-scored detection. After that the person is
-    expected where their estimated 2D joints were in the last frame (the box
-    around them, grown to a whole person's extent); a matching detection
-    corrects that box, and when the detector misses, the joints alone carry
-    the track (as BlazePose tracks), so a detector that finds a person only
-    now and then still gives every frame a crop.
+    While a person is followed, each frame's first crop is the one their last pose gives (`expected`), so the
+    detector runs only on the first frame and after the person is lost: when the pose's confidence drops or
+    the crop leaves the image.
     """
 
-    def __init__(self, min_overlap: float = 0.3, inertia: float = 0.5):
-        self.min_overlap, self.inertia = min_overlap, inertia
-        self.expected: Detection | None = None
+    def __init__(self, min_confidence: float = 0.2, same_person: float = 0.5):
+        self.min_confidence, self.same_person = min_confidence, same_person
+        self.expected: Region | None = None
+        self.box: Detection | None = None
+        self.id = -1
+        self._last: Region | None = None
 
-    def update(self, detections: list[Detection]) -> Detection | None:
-        """The person's box in this frame, or None while nobody has been found."""
-        if self.expected is None:
-            return detections[0] if detections else None
-        best = max(detections, key=lambda d: iou(d, self.expected), default=None)
-        if best is None or iou(best, self.expected) < self.min_overlap:
-            return self.expected
-        mixed = self.inertia * np.asarray(self.expected.box) + (1 - self.inertia) * np.asarray(best.box)
-        return Detection(tuple(float(v) for v in mixed), best.score)
+    def choose(self, detections: list[Detection]) -> Detection | None:
+        """The detection to follow when nobody is followed: the one nearest to where the person was lost
+        (keeping their id), else the best one (a new id)."""
+        if not detections:
+            return None
+        if self._last is not None:
+            centre = np.asarray(self._last.centre)
+            near = min(detections, key=lambda d: np.linalg.norm((d.lo + d.hi) / 2 - centre))
+            if np.linalg.norm((near.lo + near.hi) / 2 - centre) <= self.same_person * self._last.side:
+                return near
+        self.id += 1
+        return detections[0]
 
-    def follow(self, joints_2d: np.ndarray | None) -> None:
-        """The person's estimated joints (17, 2) in this frame, or None when the person is lost."""
-        if joints_2d is None:
-            self.expected = None
-            return
-        lo, hi = joints_2d.min(0), joints_2d.max(0)
-        centre, half = (lo + hi) / 2, (hi - lo) / 2 * BODY_OVER_JOINTS
-        self.expected = Detection(tuple(float(v) for v in (*(centre - half), *(2 * half))))
+    def keeps(self, person: Any, width: int, height: int) -> bool:
+        """Whether a `tfpose3d.predict.Person` estimated in the expected crop is still the person: a sure pose
+        whose crop's centre is inside the image."""
+        x, y = person.region.centre
+        return person.confidence >= self.min_confidence and 0 <= x < width and 0 <= y < height
+
+    def follow(self, person: Any | None, width: int, height: int) -> None:
+        """The person estimated in this frame, or None: sets the next frame's crop, or drops the track."""
+        if person is not None:
+            self._last, self.box = person.region, person.box
+        self.expected = pose_region(person.joints_2d) if person is not None and self.keeps(person, width, height) else None
+
+
+VIDEO_OUT_SUFFIXES = (".gif", ".mp4", ".avi", ".mov", ".m4v")
+
+
+def check_video_out(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> None:
+    """Refuse, before anything is written, a video output that would overwrite an input, lies under a file, or
+    has a suffix this writes."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        raise ValueError(f"--video-out {path}: write one of {', '.join(VIDEO_OUT_SUFFIXES)}")
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise ValueError(f"--video-out {path} is one of the inputs; it would be overwritten")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--video-out {path}: {parent} is a file, not a folder")
+            break
+    if path.is_dir():
+        raise ValueError(f"--video-out {path} is a folder")
 
 
 class FrameWriter:
@@ -148,19 +177,27 @@ class FrameWriter:
 
     def __init__(self, path: str | os.PathLike, fps: float):
         self.path, self.fps = Path(path), fps
-        suffix = self.path.suffix.lower()
-        if suffix not in (".gif", ".mp4", ".avi", ".mov", ".m4v"):
-            raise ValueError(f"{self.path}: write a .mp4, .avi, .mov, .m4v or .gif")
-        self._gif: list | None = [] if suffix == ".gif" else None
+        check_video_out(self.path)
+        self._gif: list | None = [] if self.path.suffix.lower() == ".gif" else None
         self._video = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the first frame, which every frame gets
 
     def __enter__(self) -> "FrameWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return self
 
     def write(self, image: np.ndarray) -> None:
+        """Add a frame; one of another size than the first is scaled to fit inside it, centred on black."""
         from PIL import Image
 
+        if self._size is None:
+            self._size = (image.shape[1], image.shape[0])
+        elif (image.shape[1], image.shape[0]) != self._size:
+            scale = min(self._size[0] / image.shape[1], self._size[1] / image.shape[0])
+            fitted = Image.fromarray(image).resize((max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))))
+            canvas = Image.new("RGB", self._size)
+            canvas.paste(fitted, ((self._size[0] - fitted.width) // 2, (self._size[1] - fitted.height) // 2))
+            image = np.asarray(canvas)
         if self._gif is not None:
             self._gif.append(Image.fromarray(image))
             return

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tfpose3d.data.camera import square_crop
+from tfpose3d.data.camera import Region
 
 
 # A 100-megapixel photo is 300 MB as RGB; larger is a scan or a mistake, and decoding it could exhaust memory.
@@ -17,7 +17,8 @@ MAX_PIXELS = 100_000_000
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file; FileNotFoundError or ValueError naming the file and the problem."""
+    """(H, W, 3) uint8 RGB of an image file, turned as its EXIF orientation says (as a photo viewer shows it);
+    FileNotFoundError or ValueError naming the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
@@ -29,36 +30,34 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
             if w * h > MAX_PIXELS:
                 raise ValueError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS // 1_000_000} this reads; "
                                  "downscale it first")
-            return np.asarray(im.convert("RGB"))
+            # A camera's orientation tag says how a viewer turns the stored pixels: read them as shown.
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
 
-def crop_square(image: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float, size: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The square `margin` times the longer side of the box [lo, hi] (pixels), centred on it, resized to `size`.
+def crop_region(image: np.ndarray, region: Region, size: int) -> np.ndarray:
+    """The square `region` of `image` (turned upright by its angle), resized to `size` x `size`; black outside.
 
-    What lies outside the image is black. Returns the crop (size, size, 3)
-    uint8, its top-left corner in the image and its scale (crop pixels per
-    image pixel): image = crop / scale + corner.
+    Image pixel p lands at `region.to_crop(size) @ [*p, 1]` in the crop.
 
     Example:
-        >>> crop, corner, scale = crop_square(np.zeros((100, 200, 3), np.uint8), np.array([50, 20]), np.array([90, 80]), 1.5, 45)
-        >>> crop.shape, corner.tolist(), scale
-        ((45, 45, 3), [25.0, 5.0], 0.5)
+        >>> image = np.zeros((100, 200, 3), np.uint8); image[20:40, 60:80] = 255
+        >>> crop = crop_region(image, Region((70.0, 30.0), 40.0), 20)
+        >>> crop[5:15, 5:15].min(), crop[:4].max()
+        (255, 0)
     """
-    if not np.max(np.asarray(hi) - np.asarray(lo)) * margin > 0:
-        raise ValueError(f"the box {np.asarray(lo).tolist()}..{np.asarray(hi).tolist()} is empty")
-    corner, scale, _ = square_crop(np.asarray(lo, np.float64), np.asarray(hi, np.float64), margin, size, np.zeros(4))
-    side = size / scale
+    to_crop = region.to_crop(size)
     picture = Image.fromarray(np.asarray(image, np.uint8))
-    # Image.transform samples the float box exactly (crop() would round it to whole pixels) but does not
-    # filter: shrinking several times over first averages whole blocks of pixels, or the crop aliases.
-    factor = int(side / size)
+    # Bilinear sampling does not filter: shrinking several times over first averages whole blocks of pixels,
+    # or the crop aliases.
+    factor = int(region.side / size)
     if factor > 1:
         picture = picture.reduce(factor)
-    box = tuple(float(v) / max(factor, 1) for v in (*corner, *(corner + side)))
-    crop = picture.transform((size, size), Image.Transform.EXTENT, box, Image.Resampling.BILINEAR)
-    return np.asarray(crop), corner, scale
+        to_crop = to_crop @ np.diag([factor, factor, 1.0])
+    inverse = np.linalg.inv(np.vstack([to_crop, [0.0, 0.0, 1.0]]))[:2]
+    crop = picture.transform((size, size), Image.Transform.AFFINE, tuple(inverse.ravel()), Image.Resampling.BILINEAR)
+    return np.asarray(crop)
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Convert BlazePose's landmark network, up to its middle depth, into `blazepose_trunk.npz`.
+"""Convert BlazePose's landmark network, up to its middle depth, into `blazepose_trunk.npz`, and copy its
+person detector, unchanged, to `pose_detection.tflite`.
 
 Run once, by hand; the package never imports this module. The source is MediaPipe's BlazePose GHUM "full"
 landmark network, which the Apache-2.0 `mediapipe==0.10.14` wheel on PyPI carries (newer wheels have no
@@ -17,6 +18,7 @@ compare against the Keras rebuild. The wheel's licence text goes to MEDIAPIPE-LI
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import zipfile
@@ -27,6 +29,10 @@ import numpy as np
 OUT = Path(__file__).with_name("blazepose_trunk.npz")
 LICENCE = Path(__file__).with_name("MEDIAPIPE-LICENSE.txt")  # Apache 2.0 asks for its text beside the work
 MEMBER = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
+DETECTOR = "mediapipe/modules/pose_detection/pose_detection.tflite"
+DETECTOR_OUT = Path(__file__).with_name("pose_detection.tflite")
+# The detector is shipped byte for byte as the wheel holds it, which this checks.
+DETECTOR_SHA256 = "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
 INPUT = 256
 # The 8x8x288 map where BlazePose's regression branch leaves its shared encoder: the features whose heads read
 # the real dev photos best for their cost (docs/results.md, "Real photographs", section 8).
@@ -172,6 +178,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     with zipfile.ZipFile(args.wheel) as wheel, tempfile.TemporaryDirectory() as tmp:
+        detector = wheel.read(DETECTOR)
+        if hashlib.sha256(detector).hexdigest() != DETECTOR_SHA256:
+            raise SystemExit(f"{args.wheel}: {DETECTOR} is not the file this converter was written for")
+        DETECTOR_OUT.write_bytes(detector)
         tflite = wheel.read(MEMBER)
         LICENCE.write_bytes(wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/LICENSE"))))
         path = Path(tmp) / "model.tflite"

@@ -18,7 +18,8 @@ import numpy as np
 
 from tfpose3d import contract, skeleton
 from tfpose3d.data import render
-from tfpose3d.data.images import crop_square, read_rgb
+from tfpose3d.data.camera import Region, body_region
+from tfpose3d.data.images import crop_region, read_rgb
 
 if TYPE_CHECKING:  # sources is tf.data; photos are also scored where TensorFlow is not installed
     from tfpose3d.data.sources import Source
@@ -40,9 +41,16 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
         data = json.loads(path.read_text())
         if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
             raise ValueError("joint_names differ from the Human3.6M order")
-        people = [{"image": folder / p["image"], "set": p.get("set", ""), "box": tuple(p["bbox"]) if p.get("bbox") else None,
-                   "joints_2d": np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)}
-                  for p in data["people"]]
+        people = []
+        for k, p in enumerate(data["people"]):
+            if len(p["joints_2d"]) != skeleton.NUM_JOINTS:
+                raise ValueError(f"person {k} ({p.get('image')}) has {len(p['joints_2d'])} joints, not "
+                                 f"the {skeleton.NUM_JOINTS} of joint_names")
+            joints = np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)
+            if joints.shape != (skeleton.NUM_JOINTS, 2) or not np.isfinite(joints).all(1).any():
+                raise ValueError(f"person {k} ({p.get('image')}) has no annotated joint (each is [x, y] or null)")
+            people.append({"image": folder / p["image"], "set": p.get("set", ""),
+                           "box": tuple(p["bbox"]) if p.get("bbox") else None, "joints_2d": joints})
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: not a photo annotation file ({err.__class__.__name__}: {err})") from None
     if not people:
@@ -51,10 +59,43 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
 
 
 def crop_person(image: np.ndarray, joints_2d: np.ndarray, size: int, margin: float = render.H36M_CAMERAS.crop_margin) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop around the annotated joints, as the renderer frames a person; returns it and the joints in it."""
-    seen = joints_2d[np.isfinite(joints_2d).all(1)]
-    crop, corner, scale = crop_square(image, seen.min(0), seen.max(0), margin, size)
-    return crop, (joints_2d - corner) * scale
+    """A square crop around the annotated joints, as the renderer frames a person (turned upright on the hips
+    and shoulders where they are annotated); returns it and the joints in it."""
+    region = body_region(joints_2d, margin)
+    return crop_region(image, region, size), region.into_crop(joints_2d, size)
+
+
+def found_people(people: list[dict], regions: list[Region], torsos: list[np.ndarray], share: float = 0.8,
+                 near: float = 0.2) -> list[int | None]:
+    """For each annotated person (`read_photos` entries of one photo), the index of the detection that found
+    them, else None.
+
+    Detection k is its crop `regions[k]` and where it puts the person's torso, `torsos[k]` (2, 2): the middle
+    of the hips and of the shoulders (`skeleton.torso_ends`), from the detector's keypoints or the estimated
+    pose. It finds a person when the region holds at least `share` of their annotated joints and the torso
+    lies within `near` of the person's height (the longer side of their joints' box) from the annotated one
+    (from the joints' box centre where hips or shoulders are not annotated): a large crop around a neighbour
+    holds a person's joints too, but puts the torso on the neighbour. Each detection finds one person at most,
+    the nearest pairs first.
+    """
+    pairs = []
+    for i, person in enumerate(people):
+        joints = person["joints_2d"]
+        seen = joints[np.isfinite(joints).all(1)]
+        size = max(float(np.max(seen.max(0) - seen.min(0))), 1.0)
+        truth = np.stack(skeleton.torso_ends(joints))
+        truth = np.where(np.isfinite(truth), truth, (seen.min(0) + seen.max(0)) / 2)
+        for k, (region, torso) in enumerate(zip(regions, torsos)):
+            distance = float(np.linalg.norm(np.asarray(torso) - truth, axis=-1).mean()) / size
+            if distance <= near and np.mean(region.holds(seen)) >= share:
+                pairs.append((distance, i, k))
+    match: list[int | None] = [None] * len(people)
+    used: set[int] = set()
+    for _, i, k in sorted(pairs):
+        if match[i] is None and k not in used:
+            match[i] = k
+            used.add(k)
+    return match
 
 
 def training_mean_2d(source: Source, image_size: int, count: int = 5000) -> np.ndarray:
@@ -69,20 +110,29 @@ class PhotoSet:
 
     Attributes:
         people: `read_photos` entries.
-        crops: (N, 225, 225, 3) uint8, each person framed as the renderer frames a body.
+        crops: (N, 225, 225, 3) uint8, each person framed as the renderer frames a body (`crop_person`).
         joints_2d: (N, 17, 2) annotated joints as fractions of the crop side, NaN where not annotated.
+        regions: (N,) where each crop lies in its photo (`camera.Region`).
     """
 
     people: list[dict]
     crops: np.ndarray
     joints_2d: np.ndarray
+    regions: tuple[Region, ...]
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "PhotoSet":
         people = read_photos(folder)
         size = contract.IMAGE_SIZE
         crops, joints = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
-        return cls(people, np.stack(crops), np.stack(joints) / size)
+        regions = tuple(body_region(p["joints_2d"], render.H36M_CAMERAS.crop_margin) for p in people)
+        return cls(people, np.stack(crops), np.stack(joints) / size, regions)
+
+    def subset(self, keep: np.ndarray) -> "PhotoSet":
+        """The people where `keep` (N,) is true."""
+        index = np.flatnonzero(keep)
+        return PhotoSet([self.people[i] for i in index], self.crops[index], self.joints_2d[index],
+                        tuple(self.regions[i] for i in index))
 
     def distances(self, joints_2d: np.ndarray) -> np.ndarray:
         """(N, 17) distance of `joints_2d` (N or 1, 17, 2; fractions of the side) from each annotated joint, NaN elsewhere."""

@@ -133,9 +133,32 @@ def read_manifest(data_dir: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: corrupt manifest ({err})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list) or not isinstance(manifest.get("count"), int):
-        raise ValueError(f"{path}: corrupt manifest (it needs a 'shards' list and a 'count')")
+    if (not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list)
+            or not all(isinstance(name, str) for name in manifest["shards"])
+            or not isinstance(manifest.get("count"), int) or manifest["count"] < 0):
+        raise ValueError(f"{path}: not a tfpose3d dataset manifest (it needs a 'shards' list of file names and a "
+                         "'count'); render one with `tfpose3d data render`")
     return manifest
+
+
+def check_example(path: str, serialized: bytes) -> None:
+    """Raise an error naming `path` when a record is not a tf.train.Example of this format (another tool's)."""
+    try:
+        features = tf.train.Example.FromString(serialized).features.feature
+    except Exception:  # protobuf's DecodeError, whose module differs between protobuf versions
+        raise ValueError(f"{path}: its records are not tf.train.Example protos; not a tfpose3d dataset") from None
+    for key, spec in FEATURES.items():
+        if key not in features:
+            if spec.default_value is None:
+                raise ValueError(f"{path}: its records lack the feature {key!r}; written by another tool? "
+                                 "Render a dataset with `tfpose3d data render`")
+            continue
+        kind = features[key].WhichOneof("kind")
+        values = getattr(features[key], kind).value if kind else []
+        expected = spec.shape[0] if spec.shape else 1
+        if (kind == "float_list") != (spec.dtype == tf.float32) or len(values) != expected:
+            raise ValueError(f"{path}: feature {key!r} holds {len(values)} {kind or 'values'}, expected {expected} "
+                             f"{'floats' if spec.dtype == tf.float32 else 'byte strings'}; not a tfpose3d dataset")
 
 
 def shard_files(data_dir: str | os.PathLike) -> list[str]:
@@ -153,6 +176,8 @@ def verify(data_dir: str | os.PathLike) -> None:
     total = 0
     for path in shard_files(data_dir):
         try:
+            for first in tf.data.TFRecordDataset(path).take(1):
+                check_example(path, first.numpy())
             total += int(tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda n, _: n + 1))
         except tf.errors.DataLossError as err:
             reason = err.message.splitlines()[0].split(" [[")[0]

@@ -18,14 +18,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import threadpoolctl
 
+from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import appearance, body, images, imaging, mocap, raster, scenes
 from tfpose3d.data.body import Body
-from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, square_crop
+from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, square_crop, upright_angle
 
 # Names what the renderer draws; rendered-data folders and manifests carry it, so data drawn by an
 # earlier renderer is never mistaken for this one's.
-VERSION = "mesh-3"
+VERSION = "mesh-4"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,22 +99,28 @@ class CameraRange:
     aim_jitter: float = 150.0
     crop_margin: float = 1.45
     focal: tuple[float, float] = (1.0, 1.0)  # times Human3.6M's focal length
-    roll_degrees: float = 0.0  # s.d. of the camera's roll
+    roll_degrees: float = 6.0  # s.d. of the camera's roll, after `upright`
     crop_jitter: float = 0.0  # s.d. of the crop's shift and log-scale, in crop sides
+    # Roll the camera so that the line from the hips to the shoulders points straight up in the image: the
+    # crop a person detector's alignment gives (`tfpose3d.detect`), so that training and test crops agree.
+    upright: bool = True
 
-    def sample(self, target: np.ndarray, rng: np.random.Generator) -> Camera:
-        """A camera at a random azimuth, distance and height, aimed near `target`, with Human3.6M intrinsics."""
+    def sample(self, target: np.ndarray, rng: np.random.Generator, joints: np.ndarray | None = None) -> Camera:
+        """A camera at a random azimuth, distance and height, aimed near `target`, with Human3.6M intrinsics;
+        rolled so that `joints` (17, 3, world) stand upright in its image when `upright` and they are given."""
         azimuth = rng.uniform(0, 2 * np.pi)
         distance = rng.uniform(*self.distance)
         position = np.array([target[0] + distance * np.sin(azimuth), rng.uniform(*self.height), target[2] + distance * np.cos(azimuth)])
         rotation = look_at(position, target + rng.normal(0, self.aim_jitter, 3))
-        if self.roll_degrees:
-            roll = np.radians(rng.normal(0, self.roll_degrees))
-            c, s = np.cos(roll), np.sin(roll)
-            rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ rotation
         fx, fy, cx, cy, _, _ = H36M_INTRINSICS[list(H36M_INTRINSICS)[rng.integers(4)]]
         zoom = rng.uniform(*self.focal)
-        return Camera(position, rotation, np.array([fx * zoom, fy * zoom, cx, cy]))
+        intrinsics = np.array([fx * zoom, fy * zoom, cx, cy])
+        roll = np.radians(rng.normal(0, self.roll_degrees)) if self.roll_degrees else 0.0
+        if self.upright and joints is not None:
+            roll += upright_angle(*skeleton.torso_ends(project((joints - position) @ rotation.T, intrinsics)))
+        # Rolling by `roll` turns the image about the principal point as a crop of that angle is turned.
+        c, s = np.cos(roll), np.sin(roll)
+        return Camera(position, np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) @ rotation, intrinsics)
 
     def crop_box(self, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The joints' box [lo, hi] moved and scaled as a person detector's box would be."""
@@ -134,7 +141,7 @@ BODY_OVER_JOINTS = 1.15
 # first floor, tilted, loosely framed).
 H36M_CAMERAS = CameraRange()
 VARIED_CAMERAS = CameraRange(distance=(2000.0, 10000.0), height=(300.0, 3000.0), aim_jitter=250.0, focal=(0.5, 2.5),
-                             roll_degrees=6.0, crop_jitter=0.08)
+                             crop_jitter=0.08)
 
 
 @dataclasses.dataclass
@@ -165,7 +172,7 @@ def render_body(
     are the crop's, so projecting `joints_3d` with them gives `joints_2d`.
     """
     cameras = VARIED_CAMERAS if look.cameras else H36M_CAMERAS
-    camera = camera or cameras.sample(joints[0], rng)
+    camera = camera or cameras.sample(joints[0], rng, joints)
     vertices_cam = camera.to_camera(vertices)
     joints_cam = camera.to_camera(joints)
     if box is None:

@@ -1,0 +1,110 @@
+"""Whole photographs end to end: the package's pipeline beside BlazePose's own, on the real dev photos.
+
+Each row is scored on the people it finds (a person is found by the crop square that holds 80% of their
+annotated joints), against the mean 2D pose of the training renders on those same people, as fractions of
+each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
+
+- a model on the annotation crops (the crops framed on each person's annotated joints, turned upright on
+  the annotated hips and shoulders): every person, the reference the pipelines are held to;
+- a model through the package's pipeline (`Predictor.predict_image`: the detector cascade, the detector's
+  aligned crop, then a crop framed on that first pose);
+- BlazePose GHUM full's landmark model on the annotation crops;
+- BlazePose's own pipeline as MediaPipe runs it on a photo: its detector on the whole image (score 0.5), its
+  aligned region (body circle x 1.25), its landmark model on that 256 px crop;
+- BlazePose's landmark model on the package's detector's regions.
+
+Both BlazePose files come from MediaPipe's wheel (bench/blazepose_photos.py says how to extract the landmark
+model; the detector is the package's own data/pose_detection.tflite).
+
+Run: .venv/bin/python bench/photo_pipeline.py --model serving_models/tfpose3d/1 \
+         --landmarks /tmp/mp/pose_landmark_full.tflite --data data/<the main job's renders> \
+         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ai_edge_litert.interpreter import Interpreter
+
+from tfpose3d import contract
+from tfpose3d.data.images import crop_region
+from tfpose3d.data.photos import PhotoSet, training_mean_2d
+from tfpose3d.data.sources import open_source
+from tfpose3d.detect import PersonDetector, crop_margin
+from tfpose3d.evaluate import photo_report, pipeline_predictions
+from tfpose3d.predict import Predictor
+
+from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
+
+
+class Landmarks:
+    """BlazePose's landmark model on a region of a photo: (17, 2) Human3.6M joints in the photo's pixels."""
+
+    def __init__(self, path: str):
+        self.interpreter = Interpreter(model_path=path, num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = {tuple(d["shape"]): d["index"] for d in self.interpreter.get_output_details()}[(1, 195)]
+
+    def __call__(self, image: np.ndarray, region) -> np.ndarray:
+        self.interpreter.set_tensor(self.input, crop_region(image, region, INPUT)[None].astype(np.float32) / 255)
+        self.interpreter.invoke()
+        points = self.interpreter.get_tensor(self.output).reshape(39, 5)[:33, :2]
+        return region.from_crop(to_h36m(points[None])[0], INPUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the main job's model (any exported form)")
+    parser.add_argument("--landmarks", required=True, help="pose_landmark_full.tflite from MediaPipe's wheel")
+    parser.add_argument("--data", required=True, help="the training renders whose mean 2D pose is the reference")
+    parser.add_argument("--photos", default="../shared/data/real-photos-dev")
+    parser.add_argument("--out", default="runs/photo-pipeline", type=Path)
+    args = parser.parse_args()
+    for flag, path in (("--landmarks", args.landmarks),):
+        if not Path(path).is_file():
+            parser.error(f"{flag} {path}: no such file (see bench/blazepose_photos.py for how to extract it)")
+
+    photos = PhotoSet.load(args.photos)
+    mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
+    predictor = Predictor(args.model, threads=1)
+    landmarks = Landmarks(args.landmarks)
+    mediapipe = PersonDetector(threshold=0.5, tiles=0, proposals=False, threads=1)
+    ours = PersonDetector(threads=1)
+    size = contract.IMAGE_SIZE
+
+    def regions_then_landmarks(detector: PersonDetector):
+        return lambda image: [(region, landmarks(image, region))
+                              for region in (d.region(crop_margin()) for d in detector(image))]
+
+    rows = {
+        "model, annotation crops": predictor(photos.crops)["joints_2d"] / size,
+        "model, the package's pipeline": pipeline_predictions(
+            photos, lambda image: [(p.box.region(crop_margin()), p.joints_2d) for p in predictor.predict_image(image)]),
+        "BlazePose landmarks, annotation crops": to_h36m(blazepose(args.landmarks, photos.crops)[0]),
+        "BlazePose's own pipeline (its detector, whole image)": pipeline_predictions(photos, regions_then_landmarks(mediapipe)),
+        "BlazePose landmarks on the package's detector's regions": pipeline_predictions(photos, regions_then_landmarks(ours)),
+    }
+    table = []
+    for k, (name, pred) in enumerate(rows.items()):
+        found = np.isfinite(pred).all((1, 2))
+        report = photo_report(photos.subset(found), pred[found], mean_2d, args.out / f"row{k}", name).set_index("predictor")
+        model, mean = report.loc["model"], report.loc["mean 2D pose"]
+        table.append({"row": k, "predictor": name, "people found": f"{found.sum()} of {len(found)}",
+                      "2D error (of crop side)": model["2D error (of crop side)"],
+                      "mean 2D pose's, same people": mean["2D error (of crop side)"],
+                      "vs mean 2D": model["2D error (of crop side)"] / mean["2D error (of crop side)"],
+                      "PCK@0.1": model["PCK@0.1"]})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {platform.processor() or platform.machine()}; model {args.model}; pictures under {args.out}\n")
+    print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main()

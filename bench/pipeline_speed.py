@@ -1,0 +1,77 @@
+"""Speed of the whole-photo pipeline on one CPU thread: person detection per photo and pose per person, the
+package's (LiteRT float32 and int8) beside MediaPipe's (its detector on the whole image, pose_landmark_full).
+
+Detection is timed on each dev photo; pose on each annotated person's crop region, the package's as
+`Predictor.predict_image` runs it (two estimates: the detector's crop, then the crop framed on that pose)
+and BlazePose's as MediaPipe runs it on a photo (one landmark call). Medians over photos and people, each
+after a warm-up call, in one run.
+
+Run: .venv/bin/python bench/pipeline_speed.py serving_models/tfpose3d/1 --landmarks /tmp/mp/pose_landmark_full.tflite
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from tfpose3d.data.images import read_rgb
+from tfpose3d.data.photos import PhotoSet
+from tfpose3d.detect import PersonDetector
+from tfpose3d.export import FORMS
+from tfpose3d.predict import Predictor, pose_region
+
+from photo_pipeline import Landmarks  # a script beside this one
+
+
+def median_ms(calls: list[Callable[[], object]]) -> float:
+    calls[0]()  # warm-up
+    times = []
+    for call in calls:
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("export_dir", type=Path, help="the main job's export (serving_models/tfpose3d/N)")
+    parser.add_argument("--landmarks", required=True, help="pose_landmark_full.tflite from MediaPipe's wheel")
+    parser.add_argument("--photos", default="../shared/data/real-photos-dev")
+    args = parser.parse_args()
+    photos = PhotoSet.load(args.photos)
+    images = {p["image"]: read_rgb(p["image"]) for p in photos.people}
+    people = [(images[p["image"]], region) for p, region in zip(photos.people, photos.regions)]
+    rows = []
+    for name, detector in (("the package's (BlazePose's detector over tiles and HOG's squares)", PersonDetector(threads=1)),
+                           ("MediaPipe's (BlazePose's detector, whole image)",
+                            PersonDetector(threshold=0.5, tiles=0, proposals=False, threads=1))):
+        rows.append({"step": "find people, per photo", "pipeline": name,
+                     "ms (median)": median_ms([lambda im=im: detector(im) for im in images.values()])})
+    for kind in ("tflite_float32", "tflite_int8"):
+        predictor = Predictor(FORMS[kind].path(args.export_dir, args.export_dir.parent.name), threads=1)
+
+        def twice(image, region, predictor=predictor):
+            first = predictor.estimate(image, [region])[0][0]
+            return predictor.estimate(image, [pose_region(first)])
+
+        rows.append({"step": "pose, per person (two estimates)", "pipeline": f"the package's, LiteRT {kind[7:]}",
+                     "ms (median)": median_ms([lambda im=im, r=r: twice(im, r) for im, r in people])})
+    landmarks = Landmarks(args.landmarks)
+    rows.append({"step": "pose, per person (one estimate)", "pipeline": "MediaPipe's pose_landmark_full, LiteRT float32",
+                 "ms (median)": median_ms([lambda im=im, r=r: landmarks(im, r) for im, r in people])})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {platform.processor() or platform.machine()}, 1 thread; {len(images)} photos, "
+          f"{len(people)} people\n")
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".1f"))
+
+
+if __name__ == "__main__":
+    main()
