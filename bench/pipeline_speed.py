@@ -55,14 +55,14 @@ def main() -> None:
                             PersonDetector(threshold=0.5, tiles=0, proposals=False, threads=1))):
         rows.append({"step": "find people, per photo", "pipeline": name,
                      "ms (median)": median_ms([lambda im=im: detector(im) for im in images.values()])})
-    for kind in ("tflite_float32", "tflite_int8"):
+    for kind in ("float32", "int8"):
         predictor = Predictor(FORMS[kind].path(args.export_dir, args.export_dir.parent.name), threads=1)
 
         def twice(image, region, predictor=predictor):
             first = predictor.estimate(image, [region])[0][0]
             return predictor.estimate(image, [pose_region(first)])
 
-        rows.append({"step": "pose, per person (two estimates)", "pipeline": f"the package's, LiteRT {kind[7:]}",
+        rows.append({"step": "pose, per person (two estimates)", "pipeline": f"the package's, LiteRT {kind}",
                      "ms (median)": median_ms([lambda im=im, r=r: twice(im, r) for im, r in people])})
     landmarks = Landmarks(args.landmarks)
     rows.append({"step": "pose, per person (one estimate)", "pipeline": "MediaPipe's pose_landmark_full, LiteRT float32",

@@ -1,3 +1,5 @@
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +105,46 @@ def test_shipped_motion_set_and_its_split():
     assert set(poses.subjects[np.unique(test.clip)]) == {"proud", "tired", "exhausted"}
     with pytest.raises(FileNotFoundError, match="not a shipped name"):
         mocap.load_motion("cmu-all")
+
+
+def _renamed(text: str, rename) -> str:
+    """BVH text with every ROOT/JOINT name passed through `rename` (End Sites have no names)."""
+    return re.sub(r"^(\s*(?:ROOT|JOINT)\s+)(\S+)", lambda m: m.group(1) + rename(m.group(2)), text, flags=re.M)
+
+
+BANDAI_WALK = SHARED / "dataset-1" / "dataset-1_walk_normal_001.bvh"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="Bandai Namco BVH folder not present")
+def test_the_shape_alone_gives_back_the_hand_written_joint_map():
+    # Every file of the shipped motion's source, its names ignored: the proposal is the convention written by hand.
+    for path in sorted(SHARED.glob("*/*.bvh"))[::12]:
+        proposal = bvh.propose_joint_map(bvh.parse_bvh(path.read_text()))
+        assert proposal == {"unit_mm": 10.0, "bones": bvh.BANDAI_NAMCO["bones"]}, path.name
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="Bandai Namco BVH folder not present")
+def test_unknown_names_get_a_proposed_joint_map_that_imports_the_same_motion(tmp_path, capsys):
+    names = {}
+    anonymous = tmp_path / "anonymous.bvh"
+    anonymous.write_text(_renamed(BANDAI_WALK.read_text(), lambda n: names.setdefault(n, f"bone{len(names):02d}")))
+    out = tmp_path / "motion.npz"
+    assert main(["data", "import-bvh", str(anonymous), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    proposal = tmp_path / "motion.joint-map.json"
+    assert "read from the skeleton's shape" in err and f"--joint-map {proposal}" in err and not out.exists()
+    mapped = json.loads(proposal.read_text())
+    assert mapped["bones"]["l_thigh"] == [names["UpperLeg_L"], names["LowerLeg_L"]]
+    assert main(["data", "import-bvh", str(anonymous), "--out", str(out), "--joint-map", str(proposal)]) == 0
+    assert len(mocap.load_motion(out)) == len(bvh.parse_bvh(BANDAI_WALK.read_text()).motion)
+    for got, expected in zip(bvh.import_bvh(anonymous, bvh.load_joint_map(proposal)), bvh.import_bvh(BANDAI_WALK)):
+        np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+def test_mixamo_names_are_recognised_under_their_namespace():
+    joints = sorted({j for pair in bvh.MIXAMO["bones"].values() for j in pair if j})
+    convention = bvh.detect_convention([f"mixamorig:{j}" for j in joints] + ["mixamorig:HeadTop_End"])
+    assert convention["bones"]["l_thigh"] == ["mixamorig:LeftUpLeg", "mixamorig:LeftLeg"]
+    assert convention["bones"]["head"] == ["mixamorig:Head", None]
+    with pytest.raises(bvh.UnknownNaming):
+        bvh.detect_convention([f"rig:{j}" for j in joints[:-3]])

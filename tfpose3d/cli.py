@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import math
 import re
 import sys
@@ -148,7 +149,16 @@ def _import_bvh(args: argparse.Namespace) -> int:
 
     joint_map = bvh.load_joint_map(args.joint_map) if args.joint_map else None
     pattern = args.test_pattern if args.test_pattern is not None else mocap.DEFAULT_TEST_PATTERN
-    poses = mocap.from_bvh_files(args.files, joint_map, pattern, source=args.source)
+    try:
+        poses = mocap.from_bvh_files(args.files, joint_map, pattern, source=args.source)
+    except bvh.UnknownNaming as err:
+        if err.proposal is None:
+            raise
+        proposal = Path(args.out).with_suffix(".joint-map.json")
+        proposal.write_text(json.dumps(err.proposal, indent=2) + "\n")
+        raise ValueError(f"unknown BVH joint names; a joint map read from the skeleton's shape is in {proposal}: "
+                         f"check it (each motion bone: the joint that turns it, the joint at its end), then run "
+                         f"again with --joint-map {proposal}") from None
     poses.save(args.out)
     test = int((poses.splits == "test").sum())
     print(f"{args.out}: {len(poses)} frames from {len(poses.clips)} clips ({test} clips held out for test)")

@@ -45,7 +45,17 @@ CMU = {  # the CMU motion-capture database's BVH conversion (and MakeHuman's "cm
         "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
     }),
 }
-CONVENTIONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU}
+MIXAMO = {  # Mixamo's rigs (and the many tools that follow its naming), after any "mixamorig:" namespace
+    "unit_mm": 10.0,  # centimetres
+    "bones": _sided({
+        "hips": ("Hips", "Spine"), "lower_back": ("Spine", "Spine1"), "spine": ("Spine1", "Spine2"),
+        "chest": ("Spine2", "Neck"), "neck": ("Neck", "Head"), "head": ("Head", None),
+        "{s}_clavicle": ("{Side}Shoulder", "{Side}Arm"), "{s}_upper_arm": ("{Side}Arm", "{Side}ForeArm"),
+        "{s}_forearm": ("{Side}ForeArm", "{Side}Hand"), "{s}_hand": ("{Side}Hand", None),
+        "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
+    }),
+}
+CONVENTIONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU, "mixamo": MIXAMO}
 
 
 def _joints_of(convention: dict) -> set[str]:
@@ -176,17 +186,152 @@ def _parse(text: str, source: str) -> BvhMotion:
     return BvhMotion(names, parents, np.array(offsets), channels, values.reshape(num_frames, num_channels), float(frame_time.group(1)))
 
 
-def detect_convention(names: list[str]) -> dict:
-    """The built-in convention whose joint names all occur in `names`."""
-    present = set(names)
+def _namespace(names: list[str]) -> str:
+    """The prefix every joint name shares up to a ':' or '|' (Mixamo's "mixamorig:"), else ""."""
+    first = names[0]
+    for sep in (":", "|"):
+        if sep in first:
+            prefix = first[: first.index(sep) + 1]
+            if all(n.startswith(prefix) for n in names):
+                return prefix
+    return ""
+
+
+def detect_convention(names: list[str], motion: "BvhMotion | None" = None) -> dict:
+    """The built-in convention whose joint names all occur in `names` (after a namespace every name shares).
+
+    Where none does, the error names the joints found and, when `motion` is given, carries a joint map
+    proposed from the skeleton's shape (`propose_joint_map`) as its `proposal` attribute.
+    """
+    prefix = _namespace(names)
+    present = {n[len(prefix):] for n in names}
     for convention in CONVENTIONS.values():
         if _joints_of(convention) <= present:
-            return convention
-    raise ValueError(
+            return {**convention, "bones": {bone: [prefix + j if j else None for j in pair]
+                                            for bone, pair in convention["bones"].items()}}
+    error = UnknownNaming(
         "Unknown BVH skeleton naming; pass --joint-map FILE.json giving, for each motion bone "
         f"({', '.join(body.MOTION_BONE_NAMES)}), [the joint that turns it, the joint at its end or null], "
         f"among these joints found in the file: {', '.join(names)}"
     )
+    if motion is not None:
+        try:
+            error.proposal = propose_joint_map(motion)
+        except ValueError:
+            pass
+    raise error
+
+
+class UnknownNaming(ValueError):
+    """A BVH skeleton whose joint names no built-in convention has; `proposal` is a joint map read from the
+    skeleton's shape, or None where the shape could not be read."""
+
+    proposal: dict | None = None
+
+
+def propose_joint_map(motion: BvhMotion) -> dict:
+    """A joint map read from the skeleton's shape alone, whatever its names, for a person to check.
+
+    From the root, the first joint with several branches is the hips: the branch with the most ends is the
+    upper body, the two alike among the others the legs. Up the spine, the first joint with several branches
+    is the chest: its two alike branches are the arms, the longest other one the neck and head. Along a leg or
+    an arm, the two longest bones in a row are the thigh and shin, or the upper arm and forearm. In the first
+    frame, the hips-to-chest line is up and the lower foot points forward, which says which side is the person's
+    left. The unit is the one (mm, cm, inch, CMU's, m) that makes the leg about 85 cm long.
+    """
+    names, parents = motion.names, motion.parents
+    children: list[list[int]] = [[] for _ in names]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            children[p].append(j)
+    # Posed frames: rest poses differ between tools (T, A, every bone along x); a person does not.
+    frames = motion.globals()[1]
+    at = frames[0]  # bone lengths, which every frame shares
+
+    def subtree(j: int) -> list[int]:
+        return [j] + [k for c in children[j] for k in subtree(c)]
+
+    def branching(j: int) -> int:
+        while len(children[j]) == 1:
+            j = children[j][0]
+        return j
+
+    def longest(j: int) -> list[int]:  # j ... the end of its longest chain of joints
+        return [j] + max((longest(c) for c in children[j]), key=len, default=[])
+
+    def alike(branches: list[int]) -> tuple[int, int]:  # the two branches of the same size, largest first
+        sizes = {c: len(subtree(c)) for c in branches}
+        pairs = [(a, b) for i, a in enumerate(branches) for b in branches[i + 1:] if sizes[a] == sizes[b]]
+        if not pairs:
+            raise ValueError(f"no two alike branches among {[names[c] for c in branches]}")
+        return max(pairs, key=lambda ab: sizes[ab[0]])
+
+    def pair(chain: list[int]) -> int:  # where the two longest bones in a row start
+        lengths = [np.linalg.norm(at[b] - at[a]) for a, b in zip(chain, chain[1:])]
+        if len(lengths) < 2:
+            raise ValueError(f"the limb at {names[chain[0]]} has fewer than two bones")
+        return max(range(len(lengths) - 1), key=lambda i: lengths[i] + lengths[i + 1])
+
+    hips = branching(0)
+    ends = {c: sum(not children[k] for k in subtree(c)) for c in children[hips]}
+    if len(children[hips]) < 2:
+        raise ValueError("the skeleton does not branch into legs and a body")
+    upper = max(children[hips], key=lambda c: ends[c])
+    lower = [c for c in children[hips] if c != upper]
+    legs = alike(lower) if len(lower) > 1 else tuple(children[branching(lower[0])][:2])
+    chest = branching(upper)
+    arms = alike(children[chest])
+    neck_branch = max((c for c in children[chest] if c not in arms), key=lambda c: len(longest(c)), default=None)
+    if neck_branch is None or len(legs) < 2:
+        raise ValueError("the skeleton has no head, or fewer than two legs")
+    leg_chains = [longest(c) for c in legs]
+    arm_chains = [longest(c) for c in arms]
+    up = unit(frames[:, chest] - frames[:, hips])
+    feet, lows = [], []
+    for chain in leg_chains:
+        i = pair(chain)
+        if i + 3 >= len(chain):
+            raise ValueError(f"the leg at {names[chain[0]]} has no foot below its shin")
+        foot = frames[:, chain[i + 3]] - frames[:, chain[i + 2]]
+        feet.append(foot - np.sum(foot * up, -1, keepdims=True) * up)
+        lows.append(np.sum(frames[:, chain[i + 2]] * up, -1))
+    # The foot on the ground points forward; one in the air may point anywhere (a runner's, behind).
+    forward = np.where((lows[0] <= lows[1])[:, None], feet[0], feet[1])
+    left = unit(np.cross(up, forward))  # per frame; the sides are voted over all frames
+
+    bones: dict[str, list[str | None]] = {}
+    spine = [hips]
+    while spine[-1] != chest:
+        spine.append(children[spine[-1]][0] if len(children[spine[-1]]) == 1 else
+                     next(c for c in children[spine[-1]] if chest in subtree(c)))
+    head_chain = longest(neck_branch)
+    head = head_chain[-2] if len(head_chain) > 1 else head_chain[0]
+    following = lambda j: spine[spine.index(j) + 1] if j != chest else neck_branch  # noqa: E731
+    middle = spine[1:-1] or spine[-1:]
+    bones["hips"] = [names[hips], names[following(hips)]]
+    bones["lower_back"] = [names[middle[0]], names[following(middle[0])]]
+    bones["spine"] = [names[middle[-1]], names[following(middle[-1])]]
+    bones["chest"] = [names[chest], names[neck_branch]]
+    bones["neck"] = [names[neck_branch], names[head] if head != neck_branch else None]
+    bones["head"] = [names[head], None]
+    for chains, limb in ((leg_chains, "leg"), (arm_chains, "arm")):
+        # Of the two alike limbs, the one further to the person's left over the frames is the left one.
+        score = [np.sum((frames[:, c[pair(c)]] - frames[:, hips]) * left, -1).mean() for c in chains]
+        for chain, s in zip(chains, ("l", "r") if score[0] > score[1] else ("r", "l")):
+            i = pair(chain)
+            if limb == "leg":
+                bones[f"{s}_thigh"], bones[f"{s}_shin"] = [names[chain[i]], names[chain[i + 1]]], [names[chain[i + 1]], names[chain[i + 2]]]
+                bones[f"{s}_foot"] = [names[chain[i + 2]], names[chain[i + 3]]]
+            else:
+                bones[f"{s}_clavicle"] = [names[chain[max(i - 1, 0)]], names[chain[i]]]
+                bones[f"{s}_upper_arm"], bones[f"{s}_forearm"] = [names[chain[i]], names[chain[i + 1]]], [names[chain[i + 1]], names[chain[i + 2]]]
+                bones[f"{s}_hand"] = [names[chain[i + 2]], None]
+    leg = np.mean([np.linalg.norm(at[c[pair(c) + 1]] - at[c[pair(c)]]) + np.linalg.norm(at[c[pair(c) + 2]] - at[c[pair(c) + 1]])
+                   for c in leg_chains])
+    guess = 850.0 / max(float(leg), 1e-9)
+    unit_mm = min((1.0, 10.0, 25.4, CMU["unit_mm"], 1000.0), key=lambda u: abs(np.log(u / guess)))
+    unit_mm = unit_mm if abs(np.log(unit_mm / guess)) < np.log(1.25) else round(guess, 3)
+    return {"unit_mm": unit_mm, "bones": {b: bones[b] for b in body.MOTION_BONE_NAMES}}
 
 
 def load_joint_map(path: str | os.PathLike) -> dict:
@@ -222,7 +367,7 @@ def to_motion(motion: BvhMotion, convention: dict | None = None, source: str = "
     its twist from the pelvis or chest frame (the hips and shoulders), so files
     whose rest pose is a T-pose, an A-pose, or every bone along x all work.
     """
-    convention = convention or detect_convention(motion.names)
+    convention = convention or detect_convention(motion.names, motion)
     index = {n: i for i, n in enumerate(motion.names)}
     missing = sorted(j for j in _joints_of(convention) if j not in index)
     if missing:
