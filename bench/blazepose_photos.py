@@ -50,9 +50,9 @@ SAME = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wri
 
 
 def to_h36m(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 17, 2) Human3.6M joints from (N, 33, 2) BlazePose landmarks."""
+    """(N, 17, D) Human3.6M joints from (N, 33, D) BlazePose landmarks (image or world, D = 2 or 3)."""
     index = {name: k for k, name in enumerate(skeleton.JOINT_NAMES)}
-    out = np.zeros((len(landmarks), 17, 2))
+    out = np.zeros((len(landmarks), 17, landmarks.shape[-1]))
     for name, k in SAME.items():
         out[:, index[name]] = landmarks[:, k]
     pelvis = landmarks[:, [23, 24]].mean(1)

@@ -33,7 +33,7 @@ def main() -> None:
 
     run = args.runs / args.main
     summary = json.loads((run / "train_summary.json").read_text())
-    print(f"\n## {args.main}\nmodel.fit seconds: {summary['seconds_this_session']}, parameters: {summary['parameters']:,}")
+    print(f"\n## {args.main}\nmodel.fit seconds: {summary['seconds_this_process']}, parameters: {summary['parameters']:,}")
     table = pd.read_csv(run / "evaluation" / "summary.csv")
     print(table.to_markdown(index=False, floatfmt=".3g"))
     print(f"model / mean pose MPJPE: {table.iloc[0]['MPJPE (mm)'] / table.iloc[1]['MPJPE (mm)']:.1%}")

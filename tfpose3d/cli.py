@@ -180,7 +180,9 @@ def _preview(args: argparse.Namespace) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out {args.out} must name a .png file")
-    samples = RecordsSource(args.data).samples(args.split, IMAGE_SIZE).take(args.count)
+    source = RecordsSource(args.data)
+    source.check((args.split,))
+    samples = source.samples(args.split, IMAGE_SIZE).take(args.count)
     tiles = [viz.draw_skeleton_2d(s["image"], s["joints_2d"]) for s in samples.as_numpy_iterator()]
     if not tiles:
         raise ValueError(f"{args.data}: the dataset holds no samples")

@@ -157,17 +157,25 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, o
     return out
 
 
+# Tiles smaller than this hold no person the detector could find (it would see blown-up pixels), and a
+# strip of a photo would be cut into thousands.
+MIN_TILE = 96
+
+
 def views(width: int, height: int, tiles: int) -> list[tuple[float, float, float]]:
     """The squares the detector looks at, (x, y, side) in image pixels: the whole image (letterboxed), then
-    for each level k = 1..`tiles` squares of side 2/(k+1) of the shorter image side, overlapping by half or more.
+    for each level k = 1..`tiles` squares of side 2/(k+1) of the shorter image side (at least `MIN_TILE`),
+    overlapping by half or more.
 
     Example:
-        >>> views(200, 100, 1)
-        [(-50.0, 0.0, 200.0), (0.0, 0.0, 100.0), (50.0, 0.0, 100.0), (100.0, 0.0, 100.0)]
+        >>> views(400, 200, 1)
+        [(0.0, -100.0, 400.0), (0.0, 0.0, 200.0), (100.0, 0.0, 200.0), (200.0, 0.0, 200.0)]
     """
     out = [((width - max(width, height)) / 2, (height - max(width, height)) / 2, float(max(width, height)))]
     for level in range(1, tiles + 1):
         side = 2 * min(width, height) / (level + 1)
+        if side < MIN_TILE:
+            break
         # Evenly spread, at most half a side apart, the last ending at the image's far edge.
         xs, ys = (np.linspace(0, extent - side, int(np.ceil((extent - side) / (side / 2))) + 1) for extent in (width, height))
         if len(xs) == 1 and len(ys) == 1:

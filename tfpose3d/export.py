@@ -118,6 +118,9 @@ class SavedModelForm(Form):
             signature = tf.saved_model.load(str(path)).signatures[name]
         except KeyError:
             raise ValueError(f"{path}: SavedModel has no '{name}' signature" + (" (exported before test-time flip existed)" if flip else "")) from None
+        except (IndexError, OSError, ValueError, tf.errors.OpError) as err:  # a variables file cut short, a lost file
+            raise ValueError(f"{path}: the SavedModel cannot be read; its variables/ look cut short or damaged "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); export it again") from None
         return lambda x: {k: v.numpy() for k, v in signature(**{contract.INPUT_NAME: tf.constant(x)}).items()}
 
 

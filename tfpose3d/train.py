@@ -83,7 +83,7 @@ def _mean_pose_error(source: Source, config: TrainConfig, split: str) -> float:
 
 
 class EpochSeconds(keras.callbacks.Callback):
-    """Wall-clock seconds of each epoch (training and validation) of this session."""
+    """Wall-clock seconds of each epoch (training and validation) run by this process."""
 
     def __init__(self):
         super().__init__()
@@ -272,7 +272,7 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
             # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
             model.load_weights(write / "best.keras")
         model.save(write / "model.keras")
-        summary = {"seconds_this_session": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
+        summary = {"seconds_this_process": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
                    "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
     best = f" (the weights of epoch {plateau[0].rule.best_epoch}, the best on {val_split})" if plateau else ""

@@ -1,0 +1,108 @@
+"""The main job beside MediaPipe's BlazePose GHUM full on the same crops, in 2D and 3D: one table.
+
+- Held-out renders (the test split of --data: bodies and motions the model never saw), each crop fed to
+  both: 2D error as a fraction of the crop side against the mean 2D pose of the training renders; 3D
+  MPJPE with the pelvises together, P-MPJPE (after a similarity alignment), MPJPE over the 12 limb joints
+  (shoulders, elbows, wrists, hips, knees, ankles); bone lengths (metric size): the mean relative error of
+  each of the 16 bones and the share of people whose every limb bone is within 10% of the truth.
+- Real dev photographs, annotation crops (turned upright on the annotated torso): 2D only (no 3D truth).
+
+BlazePose's 33 landmarks, 2D and its metric world landmarks alike, go to Human3.6M's 17 joints as
+bench/blazepose_photos.py maps them (pelvis and thorax the middles of the hips and shoulders, spine half way,
+neck at the nose, head above the ears). Its world landmarks are in metres, x right, y down, z away from the
+camera, as the camera axes of the renders; they are scaled to millimetres.
+
+Run: cd bench && ../.venv/bin/python versus_blazepose.py --model ../serving_models/tfpose3d/1 \
+         --landmarks /tmp/mp/pose_landmark_full.tflite --data ../data/bandai-namco-mesh-4-plain-20000-2000-s0 \
+         [--renders 500] [--photos ../../shared/data/real-photos-dev]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+
+import numpy as np
+import pandas as pd
+from ai_edge_litert.interpreter import Interpreter
+
+from tfpose3d import contract, metrics, skeleton
+from tfpose3d.data.photos import PhotoSet, training_mean_2d
+from tfpose3d.data.sources import open_source
+from tfpose3d.predict import Predictor
+
+from blazepose_photos import SAME, blazepose_input, to_h36m  # a script beside this one
+
+LIMBS = [skeleton.JOINT_INDEX[name] for name in SAME]
+
+
+def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 17, 2) joints as fractions of the crop side and (N, 17, 3) world joints in mm, pelvis at the origin."""
+    interpreter = Interpreter(model_path=path, num_threads=1)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    outputs = {tuple(d["shape"]): d["index"] for d in interpreter.get_output_details()}
+    flat, world = [], []
+    for crop in crops:
+        interpreter.set_tensor(index, blazepose_input(crop)[None])
+        interpreter.invoke()
+        flat.append(interpreter.get_tensor(outputs[(1, 195)]).reshape(39, 5)[:33, :2] / blazepose_input(crop).shape[0])
+        world.append(interpreter.get_tensor(outputs[(1, 117)]).reshape(39, 3)[:33] * 1000.0)
+    return to_h36m(np.stack(flat)), metrics.align_root(to_h36m(np.stack(world)))
+
+
+def scores_3d(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    pred, true = metrics.align_root(pred), metrics.align_root(true)
+    relative = np.abs(metrics.bone_lengths(pred) / metrics.bone_lengths(true) - 1)
+    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+    return {"MPJPE (mm)": metrics.mpjpe(pred, true), "P-MPJPE (mm)": metrics.p_mpjpe(pred, true),
+            "limb MPJPE (mm)": float(metrics.joint_errors(pred, true)[:, LIMBS].mean()),
+            "bone error (of length)": float(relative.mean()),
+            "people with every limb bone within 10%": float((relative[:, limb_bones] <= 0.1).all(1).mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the main job's model (any exported form)")
+    parser.add_argument("--landmarks", required=True, help="pose_landmark_full.tflite from MediaPipe's wheel")
+    parser.add_argument("--data", required=True, help="the main job's rendered data (its test split is scored)")
+    parser.add_argument("--renders", type=int, default=500)
+    parser.add_argument("--photos", default="../shared/data/real-photos-dev")
+    args = parser.parse_args()
+
+    source = open_source(args.data)
+    size = contract.IMAGE_SIZE
+    mean_2d = training_mean_2d(source, size)
+    samples = list(source.samples("test", size).take(args.renders).as_numpy_iterator())
+    crops = np.stack([s["image"] for s in samples])
+    true_2d = np.stack([s["joints_2d"] for s in samples]) / size
+    true_3d = np.stack([s["joints_3d"] for s in samples]).astype(np.float64)
+    photos = PhotoSet.load(args.photos)
+    predictor = Predictor(args.model, threads=1)
+
+    def error_2d(pred: np.ndarray, truth: np.ndarray) -> float:
+        return float(np.nanmean(np.linalg.norm(pred - truth, axis=-1)))
+
+    rows = []
+    ours = predictor(crops)
+    theirs_2d, theirs_3d = blazepose(args.landmarks, crops)
+    photo_ours = predictor(photos.crops)["joints_2d"] / size
+    photo_theirs = blazepose(args.landmarks, photos.crops)[0]
+    for name, render_2d, render_3d, photo_2d in (
+            ("main job", ours["joints_2d"] / size, ours["pose_3d"], photo_ours),
+            ("BlazePose GHUM full", theirs_2d, theirs_3d, photo_theirs),
+            ("mean pose (2D: the training renders'; 3D: these renders' own)", np.broadcast_to(mean_2d, true_2d.shape),
+             np.broadcast_to(metrics.mean_pose(true_3d), true_3d.shape), np.broadcast_to(mean_2d, photos.joints_2d.shape))):
+        rows.append({"predictor": name,
+                     "renders 2D / mean 2D": error_2d(render_2d, true_2d) / error_2d(mean_2d, true_2d),
+                     **scores_3d(np.asarray(render_3d, np.float64), true_3d),
+                     "photos 2D / mean 2D": error_2d(photo_2d, photos.joints_2d) / error_2d(mean_2d, photos.joints_2d)})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {platform.processor() or platform.machine()}; {len(samples)} held-out renders of "
+          f"{args.data}; {len(photos.people)} people in {args.photos}\n")
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
+
+
+if __name__ == "__main__":
+    main()

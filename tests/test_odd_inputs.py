@@ -1,0 +1,226 @@
+"""Odd and wrong inputs across the commands, as one table: a new case is one row.
+
+Each row: the command line (built from a set of prepared odd files), the exit status it must end with, the
+words its one `tfpose3d: error:` line must hold (for status 2), and what must exist, or not, afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfpose3d import ModelConfig, build_model, skeleton
+from tfpose3d.cli import main
+from tfpose3d.train import run_lock
+from tfpose3d.video import FrameReader, FrameWriter
+
+
+class Files:
+    """The odd files the rows use, made once in a temporary folder."""
+
+    def __init__(self, root: Path, data: Path):
+        self.root, self.data = root, data  # data: a small rendered dataset that is right
+        self.model = root / "m.keras"
+        build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0)).save(self.model)
+        rng = np.random.default_rng(0)
+        self.photo = self.image("photo.png", rng.integers(0, 256, (120, 90, 3), dtype=np.uint8))
+        # Stored 40 wide and 100 high, shown turned a quarter (EXIF orientation 6): 100 wide, 40 high.
+        self.turned = root / "turned.jpg"
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.fromarray(rng.integers(0, 256, (100, 40, 3), dtype=np.uint8)).save(self.turned, exif=exif)
+        self.thin = self.image("thin.png", rng.integers(0, 256, (3, 4000, 3), dtype=np.uint8))
+        self.same_a = self.image("a/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
+        self.same_b = self.image("b/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
+        self.mixed = root / "mixed"
+        for i, shape in enumerate(((64, 48), (80, 80), (40, 100))):
+            self.image(f"mixed/{i:03d}.png", rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
+        self.video = root / "clip.mp4"
+        with FrameWriter(self.video, 10.0) as writer:
+            for _ in range(3):
+                writer.write(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        self.a_file = root / "a_file"
+        self.a_file.write_text("not a folder")
+        self.manifest = root / "other_manifest"  # a dataset.json of another shape
+        self.manifest.mkdir()
+        (self.manifest / "dataset.json").write_text(json.dumps({"shards": [1, 2], "count": 2}))
+        self.foreign = root / "foreign"  # TFRecords another tool wrote
+        self.foreign.mkdir()
+        with tf.io.TFRecordWriter(str(self.foreign / "part-0.tfrecord")) as w:
+            feature = {"image/raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"]))}
+            w.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+        (self.foreign / "dataset.json").write_text(json.dumps({"shards": ["part-0.tfrecord"], "count": 1}))
+        self.fourteen = self.annotations("fourteen", [[[10.0, 10.0]] * 14])
+        self.nobody = self.annotations("nobody", [[None] * 17])
+        self.bvh = root / "odd.bvh"
+        self.bvh.write_text("HIERARCHY\nROOT A\n{\n OFFSET 0 0 0\n CHANNELS 3 Xposition Yposition Zposition\n"
+                            " End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\nFrames: 1\nFrame Time: 0.1\n0 0 0\n")
+        self.locked = root / "locked_run"
+        self.locked.mkdir()
+        # A SavedModel whose variables were cut short (a copy interrupted, a full disk).
+        assert main(["export", str(self.model), "--out", str(root / "serving"), "--tflite", "none"]) == 0
+        self.cut = root / "serving" / "tfpose3d" / "1"
+        data = next((self.cut / "variables").glob("variables.data-*"))
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])
+
+    def image(self, name: str, pixels: np.ndarray) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        return path
+
+    def annotations(self, name: str, people: list) -> Path:
+        folder = self.root / name
+        (folder / "images").mkdir(parents=True)
+        Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(folder / "images" / "p.png")
+        (folder / "annotations.json").write_text(json.dumps({
+            "joint_names": list(skeleton.JOINT_NAMES),
+            "people": [{"image": "images/p.png", "joints_2d": joints} for joints in people]}))
+        return folder
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    argv: Callable[[Files, Path], list[str]]  # (files, a fresh output folder) -> the command line
+    status: int
+    words: str = ""  # in the error line, for status 2
+    exists: Callable[[Files, Path], list[Path]] = lambda f, out: []
+    absent: Callable[[Files, Path], list[Path]] = lambda f, out: []
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def predict(*args: str) -> Callable[[Files, Path], list[str]]:
+    """`tfpose3d predict --model <tiny model> ... --out-dir <out>`; "{photo}" and the like name Files' paths."""
+    return lambda f, out: ["predict", "--model", str(f.model), *[a.format(**{k: str(v) for k, v in vars(f).items()})
+                                                                 for a in args], "--out-dir", str(out)]
+
+
+CASES = [
+    # Arguments that parse but make no sense.
+    Case("regex", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(out / "m.npz"), "--test-pattern", "(["],
+         2, "--test-pattern", absent=lambda f, out: [out / "m.npz"]),
+    Case("fps zero", predict("{mixed}", "--fps", "0"), 2, "argument --fps", absent=lambda f, out: [out]),
+    Case("strength nan", predict("{video}", "--strength", "nan"), 2, "argument --strength", absent=lambda f, out: [out]),
+    Case("strength inf", predict("{video}", "--strength", "inf"), 2, "argument --strength", absent=lambda f, out: [out]),
+    Case("epochs zero", lambda f, out: ["train", "--out", str(out), "--epochs", "0"], 2, "argument --epochs",
+         absent=lambda f, out: [out]),
+    Case("port outside 0-65535", lambda f, out: ["train", "--strategy", "multi-worker", "--out", str(out)], 2,
+         "port 99999 is outside", absent=lambda f, out: [out],
+         env={"TF_CONFIG": json.dumps({"cluster": {"worker": ["127.0.0.1:99999"]}, "task": {"type": "worker", "index": 0}})}),
+    Case("box outside", predict("{photo}", "--box", "500,500,10,10"), 2, "wholly outside", absent=lambda f, out: [out]),
+    Case("box negative, clipped", predict("{photo}", "--box", "-10,-20,50,60"), 0,
+         exists=lambda f, out: [out / "photo_pose_0.png"]),
+    Case("box three numbers", predict("{photo}", "--box", "1,2,3"), 2, "four numbers", absent=lambda f, out: [out]),
+    Case("unknown flag", predict("{photo}", "--boxx", "1"), 2, "unrecognized arguments", absent=lambda f, out: [out]),
+    # Files that are almost right.
+    Case("manifest of another shape", lambda f, out: ["data", "preview", "--data", str(f.manifest), "--out", str(out / "p.png")],
+         2, "not a tfpose3d dataset manifest", absent=lambda f, out: [out / "p.png"]),
+    Case("tfrecords of another tool", lambda f, out: ["train", "--data", str(f.foreign), "--out", str(out)],
+         2, "lack the feature 'image/encoded'", absent=lambda f, out: [out]),
+    Case("tfrecords of another tool, preview", lambda f, out: ["data", "preview", "--data", str(f.foreign), "--out",
+                                                               str(out / "p.png")], 2, "written by another tool",
+         absent=lambda f, out: [out / "p.png"]),
+    Case("14 joints", lambda f, out: ["evaluate", str(f.model), "--photos", str(f.fourteen), "--data", str(f.data)],
+         2, "has 14 joints"),
+    Case("no annotated joint", lambda f, out: ["evaluate", str(f.model), "--photos", str(f.nobody), "--data", str(f.data)],
+         2, "no annotated joint"),
+    Case("savedmodel cut short", lambda f, out: ["predict", "--model", str(f.cut), str(f.photo), "--box", "whole",
+                                                 "--out-dir", str(out)], 2, "cut short or damaged",
+         absent=lambda f, out: [out]),
+    Case("unknown bvh naming, too small to read", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(out / "m.npz")],
+         2, "--joint-map", absent=lambda f, out: [out / "m.npz"]),
+    # Images that are odd but valid.
+    Case("exif orientation", predict("{turned}", "--box", "whole"), 0, exists=lambda f, out: [out / "turned_pose_0.png"]),
+    Case("extreme aspect ratio", predict("{thin}"), 2, "no person found", absent=lambda f, out: [out]),
+    Case("same names, two folders", predict("{same_a}", "{same_b}", "--box", "whole"), 0,
+         exists=lambda f, out: [out / "a_same_pose_0.png", out / "b_same_pose_0.png"]),
+    Case("frames of several sizes", lambda f, out: predict("{mixed}", "--box", "whole", "--video-out", str(out / "v.gif"))(f, out),
+         0, exists=lambda f, out: [out / "v.gif", out / "mixed_poses.jsonl"]),
+    # Outputs that must not destroy anything.
+    Case("video out is the input", predict("{video}", "--video-out", "{video}"), 2, "is one of the inputs",
+         exists=lambda f, out: [f.video], absent=lambda f, out: [out]),
+    Case("video out under a file", predict("{video}", "--video-out", "{a_file}/v.mp4"), 2, "is a file, not a folder",
+         absent=lambda f, out: [out]),
+    Case("video out suffix", predict("{video}", "--video-out", "{root}/v.txt"), 2, "write one of",
+         absent=lambda f, out: [out]),
+    Case("photo out folder is a file", lambda f, out: ["predict", "--model", str(f.model), str(f.photo), "--box", "whole",
+                                                       "--out-dir", str(f.a_file)], 2, "is a file"),
+    Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2, "not a model"),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, data_dir) -> Files:
+    return Files(tmp_path_factory.mktemp("odd"), data_dir)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_odd_input(case: Case, files: Files, tmp_path: Path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    assert main(case.argv(files, out)) == case.status
+    err = capsys.readouterr().err
+    if case.status == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("tfpose3d: error:") and case.words in lines[0], err
+    for path in case.exists(files, out):
+        assert path.exists(), path
+    for path in case.absent(files, out):
+        assert not path.exists(), path
+
+
+def test_the_table_counts_its_cases():
+    assert len(CASES) == len({c.name for c in CASES}) >= 20
+
+
+def test_what_the_odd_valid_cases_wrote(files: Files, tmp_path: Path, capsys):
+    # The EXIF-turned photo is read as shown: the whole-image box is 100 wide and 40 high.
+    assert main(predict("{turned}", "--box", "whole")(files, tmp_path / "t")) == 0
+    assert json.loads(capsys.readouterr().out)[0]["people"][0]["box_xywh"] == [0, 0, 100, 40]
+    # A box partly past the corner is clipped to the photo (90 x 120).
+    assert main(predict("{photo}", "--box", "-10,-20,50,60")(files, tmp_path / "b")) == 0
+    assert json.loads(capsys.readouterr().out)[0]["people"][0]["box_xywh"] == [0, 0, 40, 40]
+    # Frames of three sizes: each drawn, all at one size.
+    assert main(predict("{mixed}", "--box", "whole", "--video-out", str(tmp_path / "v.mp4"))(files, tmp_path / "v")) == 0
+    reader = FrameReader(tmp_path / "v.mp4")
+    assert reader.count == 3 and len({f.image.shape for f in reader}) == 1
+
+
+def test_frames_of_another_size_are_fitted_into_the_first(tmp_path):
+    with FrameWriter(tmp_path / "v.mp4", 10.0) as writer:
+        for shape in ((64, 48), (128, 48), (32, 96)):
+            writer.write(np.full((*shape, 3), 200, np.uint8))
+    frames = [f.image for f in FrameReader(tmp_path / "v.mp4")]
+    assert len(frames) == 3 and {f.shape for f in frames} == {(64, 48, 3)}
+    # The tall frame is scaled to 64 high and centred: black bars left and right, the picture in the middle.
+    assert frames[1][:, :8].max() < 40 and frames[1][:, 20:28].min() > 150
+
+
+def test_a_second_trainer_on_the_same_folder_stops(files: Files, capsys):
+    args = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1"]
+    with run_lock(files.locked):  # another process training into it, as far as the lock can tell
+        assert main(["train", "--out", str(files.locked), "--data", str(files.data), *args]) == 2
+        assert "another tfpose3d train (process" in capsys.readouterr().err
+        assert not (files.locked / "config.json").exists()
+    assert main(["train", "--out", str(files.locked), "--data", str(files.data), *args]) == 0  # free again
+
+
+def test_a_serving_client_with_nothing_listening_raises_one_documented_error():
+    from tfpose3d.distribute import free_ports
+    from tfpose3d.serving import ServingClient, ServingUnavailable
+
+    rest, grpc_port = free_ports(2)
+    client = ServingClient(f"http://127.0.0.1:{rest}", grpc_target=f"127.0.0.1:{grpc_port}", timeout=5)
+    image = np.zeros((1, 225, 225, 3), np.uint8)
+    for call, address in ((client.predict_rest, f"127.0.0.1:{rest}"), (client.predict_grpc, f"127.0.0.1:{grpc_port}")):
+        with pytest.raises(ServingUnavailable, match=f"{address}.*no TensorFlow Serving answered"):
+            call(image)
