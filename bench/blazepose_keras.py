@@ -3,7 +3,7 @@
 The first step of the pretrained-trunk preset that docs/results.md ("Real photographs", section 8) points to:
 the .tflite graph of MediaPipe's BlazePose GHUM "full" landmark network (see `bench/blazepose_photos.py` for
 where it comes from) is rebuilt op by op from standard Keras layers by the package's converter
-(`tfpose3d.data.make_blazepose_asset`), with its float16 weights as float32. The bench checks that the whole
+(`tools/make_blazepose_asset.py`), with its float16 weights as float32. The bench checks that the whole
 converted network gives the interpreter's landmarks on the real photos' crops and that the shipped trunk gives
 the interpreter's features stored in its asset, then times the shipped trunk
 (`tfpose3d.blazepose.BlazePoseBackbone`, to the middle depth 8x8x288) in TensorFlow on this machine: a
@@ -18,16 +18,20 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfpose3d.blazepose import BlazePoseBackbone, build_graph, trunk_asset
-from tfpose3d.data.make_blazepose_asset import graph_spec, reference_image
 from tfpose3d.data.photos import PhotoSet
 
 from blazepose_photos import INPUT, blazepose, blazepose_input  # scripts beside this one
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from make_blazepose_asset import graph_spec, reference_image  # noqa: E402  (the converter, in tools/)
 from deploy_latency import timed
 
 

@@ -72,3 +72,9 @@ def test_train_texture_flag_sets_only_the_augmentation_field():
     assert _train_config(build_parser().parse_args(["train", "--out", "r", "--preset", "cpu-quick"])) == preset
     plateau = _train_config(build_parser().parse_args(["train", "--out", "r", "--plateau-patience", "3"]))
     assert plateau == dataclasses.replace(preset, plateau_patience=3)
+
+
+def test_model_card_is_printed_and_names_the_licence_of_the_weights(capsys):
+    assert main(["model", "card"]) == 0
+    card = capsys.readouterr().out
+    assert card.startswith("# Model card") and "CC BY-NC 4.0" in card and "## Known failure modes" in card

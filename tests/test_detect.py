@@ -166,7 +166,6 @@ def test_the_detector_input_is_scaled_as_mediapipe_scales_it():
 def test_the_shipped_detector_is_the_wheels_file():
     import hashlib
 
-    from tfpose3d.data.make_blazepose_asset import DETECTOR_SHA256
-    from tfpose3d.detect import ASSET
+    from tfpose3d.detect import ASSET, ASSET_SHA256
 
-    assert hashlib.sha256(ASSET.read_bytes()).hexdigest() == DETECTOR_SHA256
+    assert hashlib.sha256(ASSET.read_bytes()).hexdigest() == ASSET_SHA256

@@ -7,7 +7,7 @@ import sys as _sys
 # configs and the renderer also run where another backend is set (bench/gpu_keras.py on JAX).
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-__version__ = "0.2.0"
+from tfpose3d.version import __version__  # noqa: E402,F401
 
 from tfpose3d import terminal as _terminal  # noqa: E402
 

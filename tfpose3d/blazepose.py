@@ -3,7 +3,7 @@
 Trained on real photographs of people, these features read the real dev photos far better than any trunk
 trained from scratch on renders (docs/results.md, "Real photographs"). The network is shipped as
 `data/blazepose_trunk.npz`: its layers as data (class, arguments, inputs) and its float16 weights, converted
-from the .tflite by `tfpose3d.data.make_blazepose_asset` (licence and attribution in data/ATTRIBUTION.md).
+from the .tflite by `tools/make_blazepose_asset.py` (licence and attribution in data/ATTRIBUTION.md).
 Every layer is a standard Keras layer, so a model with this trunk saves, loads with `safe_mode=True` and
 exports like any other.
 """
@@ -31,7 +31,7 @@ def trunk_asset(path: str = str(ASSET)) -> dict[str, Any]:
     """The shipped trunk: `graph` (layer dicts), `weights` (layer name -> arrays) and the `reference` pair."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: the BlazePose trunk asset is missing; rebuild it with "
-                                "`python -m tfpose3d.data.make_blazepose_asset` (see data/ATTRIBUTION.md)")
+                                "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
     with np.load(path) as data:
         weights: dict[str, list[np.ndarray]] = {}
         for key in sorted((k for k in data.files if ":" in k), key=lambda k: (k.split(":")[0], int(k.split(":")[1]))):

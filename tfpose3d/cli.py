@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import tfpose3d
 from tfpose3d.config import STRATEGIES, VARIANTS
-from tfpose3d.data.render import LOOKS, SPLITS
+from tfpose3d.data.options import LOOKS, SPLITS
 from tfpose3d.distribute import WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.presets import PRESETS
@@ -104,6 +104,13 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--preset", choices=sorted(PRESETS), default="paper")
     s.add_argument("--variant", choices=VARIANTS, default=None, help="default: the preset's (full)")
     s.set_defaults(func=_model_summary)
+    c = msub.add_parser("card", help="print the main job's model card: intended use, data and licences, limits")
+    c.set_defaults(func=_model_card)
+
+
+def _model_card(args: argparse.Namespace) -> int:
+    print((Path(tfpose3d.__file__).parent / "data" / "MODEL_CARD.md").read_text(), end="")
+    return 0
 
 
 def _model_summary(args: argparse.Namespace) -> int:

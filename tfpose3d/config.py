@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tfpose3d import skeleton
-from tfpose3d.data.options import Augment, RenderOptions
-from tfpose3d.data.render import look_named
+from tfpose3d.data.options import Augment, RenderOptions, look_named
 
 # How `tfpose3d.distribute` may place a run.
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -162,7 +161,7 @@ class TrainConfig:
             with `plateau_patience`).
         seed: weights, data order and augmentation.
         train_images, test_images: rendered images when training on the shipped motion capture.
-        look: what the renderer varies beyond body and pose (a row of `tfpose3d.data.render.LOOKS`).
+        look: what the renderer varies beyond body and pose (a row of `tfpose3d.data.options.LOOKS`).
         validation_steps: validation batches per epoch (None: the whole test set).
         augment: pipeline augmentation.
         strategy: "default" (one device), "mirrored" (all local GPUs, or CPUs) or

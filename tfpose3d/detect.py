@@ -27,6 +27,8 @@ from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
+# The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
+ASSET_SHA256 = "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
 INPUT = 224  # the detector's input side
 # MediaPipe's pose_detection graph: its SSD anchors (strides 8, 16 and 32, two, two and six anchors a cell)
 # and the ROI it derives from the body circle.
@@ -246,7 +248,7 @@ class PersonDetector:
 
         if not ASSET.is_file():
             raise FileNotFoundError(f"{ASSET}: the person detector is missing; rebuild it with "
-                                    "`python -m tfpose3d.data.make_blazepose_asset` (see data/ATTRIBUTION.md)")
+                                    "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
         self.threshold, self.overlap, self.tiles = threshold, overlap, tiles
         self.proposals = HogProposals(1.5 * crop_margin()) if proposals else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)

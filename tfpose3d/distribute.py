@@ -135,8 +135,8 @@ class Watchdog:
 
     Example:
     >>> with Watchdog(300, "no step finished in 300 s") as dog:
-    ...     for step in steps:
-    ...         run(step); dog.beat()
+    ...     for step in range(3):
+    ...         dog.beat()  # after each step
     """
 
     def __init__(self, timeout_s: float, message: str):

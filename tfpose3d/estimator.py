@@ -74,11 +74,13 @@ class Pose3DEstimator(keras.Model):
         config: a `ModelConfig` (or its dict); default: the paper's network.
 
     Example:
-    >>> model = Pose3DEstimator(ModelConfig(variant="baseline", width=0.25, image_size=64))
+    >>> model = Pose3DEstimator(ModelConfig(variant="baseline", width=0.05, image_size=64, grid_size=8))
     >>> model.compile()
-    >>> model.fit(images, {"joints_2d": uv, "joints_3d": xyz}, epochs=1)
-    >>> model.predict(images)["pose_3d"].shape
-    (N, 17, 3)
+    >>> images = np.zeros((2, 64, 64, 3), "float32")
+    >>> uv, xyz = np.full((2, 17, 2), 32.0, "float32"), np.zeros((2, 17, 3), "float32")
+    >>> _ = model.fit(images, {"joints_2d": uv, "joints_3d": xyz}, epochs=1, verbose=0)
+    >>> model.predict(images, verbose=0)["pose_3d"].shape
+    (2, 17, 3)
     """
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None, **kwargs):
@@ -300,9 +302,9 @@ def flip_test_model(model: Pose3DEstimator) -> keras.Model:
     right swapped) and averages the two. Outputs `pose_3d`, `joints_2d` and `heatmaps_2d`; twice the compute.
 
     Example:
-    >>> flipped = flip_test_model(build_model(tfpose3d.model_preset("cpu-quick")))
-    >>> flipped.predict(images)["pose_3d"].shape      # images: (N, 128, 128, 3) float 0..255
-    (N, 17, 3)
+    >>> flipped = flip_test_model(build_model(ModelConfig(width=0.05, image_size=64, grid_size=8)))
+    >>> flipped.predict(np.zeros((2, 64, 64, 3), "float32"), verbose=0)["pose_3d"].shape
+    (2, 17, 3)
     """
     image = keras.Input(model.inputs[0].shape[1:], name="image")
     plain, mirrored = model(image), model(layers.MirrorImage()(image))

@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfpose3d import contract
 from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
+from tfpose3d.preprocessing import resize_square
 from tfpose3d.layers import FlipAverage
 
 Runner = Callable[[np.ndarray], dict]
@@ -44,7 +45,7 @@ def serving_function(model: Pose3DEstimator, flip: bool = False) -> Callable[[tf
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.cast(image, tf.float32)
         if size != contract.IMAGE_SIZE:
-            x = tf.image.resize(x, [size, size], method="bilinear")
+            x = resize_square(x, size)
         out = net(x, training=False)
         result = {name: tf.cast(out[name], tf.float32) for name in contract.OUTPUT_NAMES}
         result["joints_2d"] = result["joints_2d"] * scale

@@ -37,7 +37,7 @@ class GridSoftLabels(keras.layers.Layer):
 
     Example:
     >>> labels = GridSoftLabels(grid_size=4, image_size=8)
-    >>> labels(np.array([[[1.0, 1.0]]], "float32"))[0, 0, :3]  # on the centre of cell 0
+    >>> keras.ops.convert_to_numpy(labels(np.array([[[1.0, 1.0]]], "float32"))[0, 0, :3]).tolist()  # on cell 0's centre
     [1.0, 0.0, 0.0]
     """
 
@@ -85,7 +85,7 @@ class GridSoftArgmax(keras.layers.Layer):
         image_size: side of the square image in pixels; output is in pixels (x, y).
 
     Example:
-    >>> GridSoftArgmax(grid_size=2, image_size=10)(np.full((1, 1, 4), 0.25, "float32"))
+    >>> keras.ops.convert_to_numpy(GridSoftArgmax(grid_size=2, image_size=10)(np.full((1, 1, 4), 0.25, "float32"))).tolist()
     [[[5.0, 5.0]]]
     """
 

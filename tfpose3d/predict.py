@@ -89,10 +89,15 @@ class Predictor:
         detector: finds people in whole photos (default: `detect.PersonDetector`, made when first needed).
 
     Example:
-    >>> predictor = Predictor("export/tfpose3d/1")
-    >>> predictor(crops)["pose_3d"].shape            # crops: uint8 [N, 225, 225, 3]
-    (N, 17, 3)
-    >>> people = predictor.predict_image("holiday.jpg")   # any size; one Person per person found
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "m.keras"
+    >>> build_model(ModelConfig(width=0.05, image_size=64, grid_size=8)).save(path)
+    >>> predictor = Predictor(path)                  # or a SavedModel folder, or a .tflite file
+    >>> predictor(np.zeros((2, 225, 225, 3), np.uint8))["pose_3d"].shape
+    (2, 17, 3)
+    >>> photo = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)  # a public-domain portrait
+    >>> [person.joints_2d.shape for person in predictor.predict_image(photo)]  # one Person per person found
+    [(17, 2)]
     """
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None, flip: bool = False,

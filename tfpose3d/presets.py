@@ -19,8 +19,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {
             "epochs": 18, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
             "train_images": 20000, "test_images": 2000, "cache": True,
-            # At this budget the real-photo look costs 3D accuracy on renders (104 -> 138 mm on plain renders)
-            # and buys little on real photographs (1.09 -> 1.02 of the mean 2D pose's error; docs/results.md).
+            # At this budget the real-photo look costs 3D accuracy on renders and buys little on real
+            # photographs (docs/results.md, "Real photographs").
             "look": "plain",
         },
     },
@@ -34,8 +34,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu-long": {
         "description": "the paper's layers at width 0.5 on 128 px, on the real-photo look with varied poses (about an hour on 2 CPU cores)",
-        # Three times cpu-quick's compute: 152 mm on full-look renders (cpu-quick on that look: 164), but on
-        # real photographs still at the mean 2D pose's error, epoch after epoch (docs/results.md).
+        # Three times cpu-quick's compute: better on full-look renders, but on real photographs still at the
+        # mean 2D pose's error, epoch after epoch (docs/results.md, "Real photographs").
         "model": {"image_size": 128, "grid_size": 16, "width": 0.5, "dropout": 0.1},
         "train": {
             "epochs": 30, "steps_per_epoch": 300, "batch_size": 64, "learning_rate": 1e-3,
@@ -44,7 +44,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu-pretrained": {
         "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen trunk, pretrained on real photographs; the model for real photos (about 17 minutes on 2 CPU cores)",
-        # The trunk only runs forward (about 160 images/s here), so the schedule is a fifth of cpu-quick's
+        # The trunk only runs forward (its speed: docs/benchmarks.md), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
         "model": {"backbone": "blazepose", "train_backbone": False, "projection": 128, "image_size": 225,
@@ -58,8 +58,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "the paper's network at 225 px (102 M parameters), meant for a GPU",
         "model": {},
         "train": {
-            # 3e-4 held the single-root variants at the mean pose on a GPU; 1e-4 took all four off it
-            # (docs/results.md, "Table 2 on a GPU again").
+            # A lower rate than the other presets: at the paper's size a higher one held the single-root
+            # variants at the mean pose on a GPU (docs/results.md, "Table 2 on a GPU again").
             "epochs": 60, "steps_per_epoch": 1000, "batch_size": 64, "learning_rate": 1e-4,
             "train_images": 100000, "test_images": 5000, "cache": False, "look": "full",
         },

@@ -3,12 +3,13 @@
 REST needs numpy alone (the module imports only `tfpose3d.contract`); gRPC
 imports tensorflow and tensorflow-serving-api when it is used.
 
-Example:
+Example (the calls need a running server):
 >>> client = ServingClient("http://localhost:8501", grpc_target="localhost:8500")
->>> client.predict_rest(images)["pose_3d"].shape        # images: uint8 [N, 225, 225, 3]
-(N, 17, 3)
->>> client.predict_grpc(images)["joints_2d"].shape
-(N, 17, 2)
+>>> images = np.zeros((2, 225, 225, 3), np.uint8)
+>>> client.predict_rest(images)["pose_3d"].shape  # doctest: +SKIP
+(2, 17, 3)
+>>> client.predict_grpc(images)["joints_2d"].shape  # doctest: +SKIP
+(2, 17, 2)
 """
 
 from __future__ import annotations

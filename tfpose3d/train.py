@@ -21,6 +21,7 @@ import tensorflow as tf
 from tfpose3d import contract, metrics
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
+from tfpose3d.preprocessing import resize_square
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
@@ -112,7 +113,7 @@ class PhotoWatch(keras.callbacks.Callback):
     def __init__(self, photos: PhotoSet, mean_2d: np.ndarray, image_size: int):
         super().__init__()
         self.photos, self.image_size = photos, image_size
-        self.images = tf.image.resize(photos.crops, [image_size, image_size], method="bilinear")
+        self.images = resize_square(photos.crops, image_size)
         self.baseline = photos.score(mean_2d[None])["2D error"]
 
     def on_epoch_end(self, epoch, logs=None):

@@ -44,7 +44,7 @@ def crop_region(image: np.ndarray, region: Region, size: int) -> np.ndarray:
     Example:
         >>> image = np.zeros((100, 200, 3), np.uint8); image[20:40, 60:80] = 255
         >>> crop = crop_region(image, Region((70.0, 30.0), 40.0), 20)
-        >>> crop[5:15, 5:15].min(), crop[:4].max()
+        >>> int(crop[5:15, 5:15].min()), int(crop[:4].max())
         (255, 0)
     """
     to_crop = region.to_crop(size)

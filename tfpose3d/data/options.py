@@ -52,7 +52,7 @@ class RenderOptions:
         train_images, test_images: images per split.
         seed: the training split's seed; the test split uses seed + 1, the val split seed + 2.
         root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
-        look: a row of `render.LOOKS`, what varies beyond body and pose.
+        look: a row of `LOOKS`, what varies beyond body and pose.
     """
 
     train_images: int = 20000
@@ -60,3 +60,58 @@ class RenderOptions:
     seed: int = 0
     root: str | os.PathLike | None = None
     look: str = "full"
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """What the renderer varies beyond the body: the ingredients of real-photo appearance, and of poses.
+
+    Args:
+        photo_backgrounds: how often a real photograph stands behind the person (else a procedural room).
+        textures: patterned clothes, textured skin and hair, a face.
+        occluders: how often things stand in front of the person.
+        imaging: blur, noise, low light, colour casts, vignetting, JPEG.
+        cameras: varied focal length, height, distance and roll, and a crop jittered like a detector's box
+            (sometimes cutting off feet or hands); else Human3.6M-like cameras and a centred crop.
+        poses: how often a training pose is varied beyond the captured ones (`mocap.MotionSet.vary`: limbs
+            from other frames, joints turned further); held-out clips are always rendered as captured.
+    """
+
+    photo_backgrounds: float = 0.7
+    textures: bool = True
+    occluders: float = 0.4
+    imaging: bool = True
+    cameras: bool = True
+    poses: float = 0.0
+
+
+# Each look adds one ingredient to the one before, but the last: the real-photo ablation trains one model per
+# row, and "plain-poses" measures varied poses alone.
+LOOKS: dict[str, Look] = {
+    "plain": Look(0.0, False, 0.0, False, False),
+    "backgrounds": Look(0.7, False, 0.0, False, False),
+    "appearance": Look(0.7, True, 0.0, False, False),
+    "occluders": Look(0.7, True, 0.4, False, False),
+    "imaging": Look(0.7, True, 0.4, True, False),
+    "full": Look(),
+    "poses": Look(poses=0.5),
+    "plain-poses": Look(0.0, False, 0.0, False, False, 0.5),
+}
+
+
+# What each means: `tfpose3d.data.sources`.
+SPLITS = ("train", "val", "test")
+
+
+def check_split(split: str) -> None:
+    """An error naming the splits, for any other `split`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def look_named(name: str, split: str = "train") -> Look:
+    """The row `name` of `LOOKS`, with an error that lists the names; for the held-out splits ("val", "test"),
+    without varied poses (held-out clips measure the captured poses themselves)."""
+    if name not in LOOKS:
+        raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
+    return LOOKS[name] if split == "train" else dataclasses.replace(LOOKS[name], poses=0.0)

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfpose3d import skeleton
 from tfpose3d.data import mocap, records, render
 from tfpose3d.data.options import Augment
+from tfpose3d.preprocessing import resize_square
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -53,7 +54,7 @@ def resize_sample(sample: dict, size: int) -> dict:
     """
     old = tf.cast(tf.shape(sample["image"])[0], tf.float32)
     k = size / old
-    image = tf.image.resize(sample["image"], [size, size], method="bilinear")
+    image = resize_square(sample["image"], size)
     return {
         **sample,
         "image": tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8),

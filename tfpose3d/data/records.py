@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-import tfpose3d
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import mocap, render
+from tfpose3d.version import __version__
 
 MANIFEST = "dataset.json"
 SHARD_SIZE = 1000
@@ -112,7 +112,7 @@ def write_rendered(
         manifest = {
             "count": count, "seed": seed, "split": split, "image_size": IMAGE_SIZE, "shards": shards,
             "poses": poses_name, "renderer": render.VERSION, "look": look, "source": poses.source, "joint_names": list(skeleton.JOINT_NAMES),
-            "frames_in_split": len(poses), "tfpose3d_version": tfpose3d.__version__,
+            "frames_in_split": len(poses), "tfpose3d_version": __version__,
             "format": {k: str(v.shape) for k, v in FEATURES.items()},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))

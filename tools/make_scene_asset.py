@@ -7,7 +7,7 @@ public domain or CC BY, and shows no person up close (crowd scenes and people we
     apt-get download gcompris-qt-data blender-data lomiri-wallpapers-16.04 palapeli-data
     pip download --no-deps scikit-image scikit-learn
     pip install OpenEXR zstandard          # conversion only: Blender's EXR maps, zstd inside Qt archives
-    python -m tfpose3d.data.make_scene_asset /tmp/scenes
+    python tools/make_scene_asset.py /tmp/scenes
 
 Debian packages are unpacked with `dpkg-deb -x`; GCompris keeps its photos in Qt resource archives (.rcc),
 read here; Blender's HDR environment maps are tone-mapped and cut into four views around the horizon.
@@ -240,7 +240,7 @@ def convert(downloads: Path, out: Path, notes: Path) -> dict:
         "# Scene photographs: attribution and licences\n\n"
         "`scene_photos.npz` holds these photographs, resized to at most 512 px and re-encoded as JPEG "
         "(quality 85); Blender's environment maps are tone-mapped and cut into four views. Made by "
-        "`python -m tfpose3d.data.make_scene_asset` (its docstring gives the commands). CC BY photos: "
+        "`python tools/make_scene_asset.py` (its docstring gives the commands). CC BY photos: "
         "(c) their authors, licensed under the Creative Commons Attribution licence of the version named, "
         "https://creativecommons.org/licenses/ ; changes: resized, re-encoded.\n\n"
         "| # | photo | licence | author and source | taken from |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
@@ -251,7 +251,7 @@ def convert(downloads: Path, out: Path, notes: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("downloads", type=Path, help="folder with the .deb and .whl files (see the docstring)")
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parents[1] / "tfpose3d" / "data"
     parser.add_argument("--out", type=Path, default=here / "scene_photos.npz")
     parser.add_argument("--notes", type=Path, default=here / "SCENES.md")
     args = parser.parse_args()

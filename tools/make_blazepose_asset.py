@@ -6,7 +6,7 @@ landmark network, which the Apache-2.0 `mediapipe==0.10.14` wheel on PyPI carrie
 model files):
 
     pip download --no-deps mediapipe==0.10.14 -d /tmp/mp
-    python -m tfpose3d.data.make_blazepose_asset /tmp/mp/mediapipe-0.10.14-*.whl
+    python tools/make_blazepose_asset.py /tmp/mp/mediapipe-0.10.14-*.whl
 
 The .tflite graph is read with the flatbuffer schema that ships with TensorFlow and rewritten op by op as
 standard Keras layers (`graph`: class, arguments and inputs of each layer), with the weights as they are in
@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(__file__).with_name("blazepose_trunk.npz")
-LICENCE = Path(__file__).with_name("MEDIAPIPE-LICENSE.txt")  # Apache 2.0 asks for its text beside the work
+from tfpose3d import detect
+
+DATA = Path(__file__).resolve().parents[1] / "tfpose3d" / "data"  # where the package ships its assets
+OUT = DATA / "blazepose_trunk.npz"
+LICENCE = DATA / "MEDIAPIPE-LICENSE.txt"  # Apache 2.0 asks for its text beside the work
 MEMBER = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
 DETECTOR = "mediapipe/modules/pose_detection/pose_detection.tflite"
-DETECTOR_OUT = Path(__file__).with_name("pose_detection.tflite")
-# The detector is shipped byte for byte as the wheel holds it, which this checks.
-DETECTOR_SHA256 = "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
 INPUT = 256
 # The 8x8x288 map where BlazePose's regression branch leaves its shared encoder: the features whose heads read
 # the real dev photos best for their cost (docs/results.md, "Real photographs", section 8).
@@ -179,9 +179,9 @@ def main() -> None:
     args = parser.parse_args()
     with zipfile.ZipFile(args.wheel) as wheel, tempfile.TemporaryDirectory() as tmp:
         detector = wheel.read(DETECTOR)
-        if hashlib.sha256(detector).hexdigest() != DETECTOR_SHA256:
-            raise SystemExit(f"{args.wheel}: {DETECTOR} is not the file this converter was written for")
-        DETECTOR_OUT.write_bytes(detector)
+        if hashlib.sha256(detector).hexdigest() != detect.ASSET_SHA256:
+            raise SystemExit(f"{args.wheel}: {DETECTOR} is not the file the package was written for")
+        detect.ASSET.write_bytes(detector)
         tflite = wheel.read(MEMBER)
         LICENCE.write_bytes(wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/LICENSE"))))
         path = Path(tmp) / "model.tflite"

