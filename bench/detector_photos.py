@@ -17,9 +17,7 @@ Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-pho
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import time
 from collections import defaultdict
 from typing import Callable
@@ -30,6 +28,7 @@ import pandas as pd
 from tfpose3d.data.images import read_rgb
 from tfpose3d.data.photos import found_people, read_photos
 from tfpose3d.detect import Detection, HogProposals, PersonDetector, crop_margin
+from provenance import provenance  # a script beside this one
 
 
 def blazepose(**options) -> Callable[[np.ndarray], list[Detection]]:
@@ -73,8 +72,7 @@ def main() -> None:
         rows.append({"detector": name, "people found": f"{found} of {sum(map(len, by_image.values()))}",
                      "held only (a box holds 80% of their joints)": holding,
                      "false boxes": false, "median ms a photo (1 thread)": 1000 * statistics.median(seconds)})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {platform.processor() or platform.machine()}, {len(photos)} photos\n")
+    print(provenance(f"{len(photos)} photos, 1 thread") + "\n")
     print(pd.DataFrame(per_photo).pivot(index="photo", columns="detector", values="found").to_markdown())
     print()
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".0f"))

@@ -24,8 +24,6 @@ Run: .venv/bin/python bench/photo_pipeline.py --model serving_models/tfpose3d/1 
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,7 @@ from tfpose3d.evaluate import photo_report, pipeline_predictions
 from tfpose3d.predict import Predictor
 
 from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
+from provenance import provenance  # a script beside this one
 
 
 class Landmarks:
@@ -101,8 +100,7 @@ def main() -> None:
                       "mean 2D pose's, same people": mean["2D error (of crop side)"],
                       "vs mean 2D": model["2D error (of crop side)"] / mean["2D error (of crop side)"],
                       "PCK@0.1": model["PCK@0.1"]})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {platform.processor() or platform.machine()}; model {args.model}; pictures under {args.out}\n")
+    print(provenance(f"model {args.model}; pictures under {args.out}") + "\n")
     print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".3f"))
 
 

@@ -12,9 +12,7 @@ Run: .venv/bin/python bench/pipeline_speed.py serving_models/tfpose3d/1 --landma
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Callable
@@ -28,6 +26,7 @@ from tfpose3d.export import FORMS
 from tfpose3d.predict import Predictor, pose_region
 
 from photo_pipeline import Landmarks  # a script beside this one
+from provenance import provenance  # a script beside this one
 
 
 def median_ms(calls: list[Callable[[], object]]) -> float:
@@ -67,9 +66,7 @@ def main() -> None:
     landmarks = Landmarks(args.landmarks)
     rows.append({"step": "pose, per person (one estimate)", "pipeline": "MediaPipe's pose_landmark_full, LiteRT float32",
                  "ms (median)": median_ms([lambda im=im, r=r: landmarks(im, r) for im, r in people])})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {platform.processor() or platform.machine()}, 1 thread; {len(images)} photos, "
-          f"{len(people)} people\n")
+    print(provenance(f"1 thread; {len(images)} photos, {len(people)} people") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".1f"))
 
 

@@ -20,8 +20,6 @@ Run: cd bench && ../.venv/bin/python versus_blazepose.py --model ../serving_mode
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -33,6 +31,7 @@ from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
 
 from blazepose_photos import SAME, blazepose_input, to_h36m  # a script beside this one
+from provenance import provenance  # a script beside this one
 
 LIMBS = [skeleton.JOINT_INDEX[name] for name in SAME]
 
@@ -98,9 +97,8 @@ def main() -> None:
                      "renders 2D / mean 2D": error_2d(render_2d, true_2d) / error_2d(mean_2d, true_2d),
                      **scores_3d(np.asarray(render_3d, np.float64), true_3d),
                      "photos 2D / mean 2D": error_2d(photo_2d, photos.joints_2d) / error_2d(mean_2d, photos.joints_2d)})
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {platform.processor() or platform.machine()}; {len(samples)} held-out renders of "
-          f"{args.data}; {len(photos.people)} people in {args.photos}\n")
+    print(provenance(f"{len(samples)} held-out renders of {args.data}; {len(photos.people)} people in {args.photos}")
+          + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
 
 
