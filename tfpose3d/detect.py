@@ -1,4 +1,5 @@
-"""Finding people in a whole photograph: BlazePose's own person detector, over the whole image and in tiles.
+"""Finding people in a whole photograph: BlazePose's own person detector, over the whole image, its tiles and
+the places where HOG sees a person.
 
 The detector is MediaPipe's BlazePose person detector (`pose_detection.tflite`, Apache 2.0, shipped unchanged
 as `data/pose_detection.tflite`, see data/ATTRIBUTION.md), run through LiteRT. For every person it finds a
@@ -8,9 +9,10 @@ MediaPipe's: a square on the hips' middle, 1.25 times the body circle's diameter
 axis points up, so that a person lying, leaning or upside down is cropped upright.
 
 The detector sees 224 x 224 pixels, so people smaller than about a tenth of the image are lost on the whole
-image alone; `tiles` also searches overlapping squares of the image at finer scales, and the detections of
-all views are merged on their face boxes (MediaPipe's weighted non-maximum suppression), where people in a
-crowd overlap least. `bench/detector_photos.py` measures it on the real dev photographs.
+image alone; `tiles` also searches overlapping squares of the image at finer scales, and OpenCV's HOG
+pedestrian detector proposes more squares (`HogProposals`), which BlazePose's detector searches again. The
+detections of all views are merged on their face boxes (MediaPipe's weighted non-maximum suppression), where
+people in a crowd overlap least. `bench/detector_photos.py` measures it on the real dev photographs.
 """
 
 from __future__ import annotations

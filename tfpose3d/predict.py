@@ -203,8 +203,8 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
         found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
     empty = [str(p) for p, people in found if not people]
     if empty:
-        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds people whose face it sees, "
-                         "Pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
+        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds people whose face or outline it sees; "
+                         "pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
     out_dir = _out_folder(out_dir)
     results = []
     for (path, people), name in zip(found, names or output_names(paths)):
