@@ -148,3 +148,63 @@ def test_mixamo_names_are_recognised_under_their_namespace():
     assert convention["bones"]["head"] == ["mixamorig:Head", None]
     with pytest.raises(bvh.UnknownNaming):
         bvh.detect_convention([f"rig:{j}" for j in joints[:-3]])
+
+
+def _bvh(tree, frames: int = 3) -> str:
+    """BVH text of a skeleton given as (name, offset, [children]) in a still pose (every rotation zero)."""
+    lines, channels = ["HIERARCHY"], 0
+
+    def write(node, depth, root=False):
+        nonlocal channels
+        name, offset, children = node
+        pad = "  " * depth
+        lines.append(f"{pad}{'ROOT' if root else 'JOINT'} {name}\n{pad}{{\n{pad}  OFFSET {' '.join(map(str, offset))}")
+        lines.append(f"{pad}  CHANNELS {6 if root else 3} {'Xposition Yposition Zposition ' if root else ''}"
+                     "Zrotation Xrotation Yrotation")
+        channels += 6 if root else 3
+        for child in children:
+            write(child, depth + 1)
+        if not children:
+            lines.append(f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET 0 -2 0\n{pad}  }}")
+        lines.append(pad + "}")
+
+    write(tree, 0, root=True)
+    still = ["0 95 0" + " 0" * (channels - 3)] * frames
+    return "\n".join(lines) + f"\nMOTION\nFrames: {frames}\nFrame Time: 0.0333333\n" + "\n".join(still) + "\n"
+
+
+def _person(side_names):
+    """A standing person, feet forward (+z), arms hanging, in centimetres; `side_names(side, part)` names limbs."""
+    def leg(s, x):
+        return (side_names(s, "Hip"), (x, 0, 0), [(side_names(s, "Knee"), (0, -43, 0), [
+            (side_names(s, "Ankle"), (0, -42, 0), [(side_names(s, "Toe"), (0, -6, 14), [])])])])
+
+    def arm(s, x):
+        return (side_names(s, "Collar"), (x * 0.3, 20, 0), [(side_names(s, "Shoulder"), (x, 0, 0), [
+            (side_names(s, "Elbow"), (0, -29, 0), [(side_names(s, "Wrist"), (0, -25, 0), [])])])])
+
+    spine = ("Chest", (0, 10, 0), [("Chest2", (0, 11, 0), [("Chest3", (0, 10, 0), [
+        ("lowerneck", (0, 14, 0), [("Head", (0, 9, 0), [])]), arm("L", 15), arm("R", -15)])])])
+    return ("Hips", (0, 0, 0), [spine, leg("L", 9), leg("R", -9)])
+
+
+def test_names_that_agree_with_the_shape_are_recognised(tmp_path, capsys):
+    # CMU's other BVH naming (LeftHip, LeftKnee, Chest2, lowerneck, LeftCollar): no table lists it, but its
+    # names agree with what the skeleton's shape says, so it imports without a joint map.
+    path = tmp_path / "cmu_other.bvh"
+    path.write_text(_bvh(_person(lambda s, part: ("Left" if s == "L" else "Right") + part)))
+    assert main(["data", "import-bvh", str(path), "--out", str(tmp_path / "m.npz")]) == 0
+    convention = bvh.detect_convention(bvh.parse_bvh(path.read_text()).names, bvh.parse_bvh(path.read_text()))
+    assert convention["bones"]["l_thigh"] == ["LeftHip", "LeftKnee"] and convention["bones"]["r_foot"] == ["RightAnkle", "RightToe"]
+    assert convention["bones"]["l_upper_arm"] == ["LeftShoulder", "LeftElbow"] and convention["unit_mm"] == 10.0
+    assert convention["bones"]["neck"] == ["lowerneck", "Head"] and convention["bones"]["chest"] == ["Chest3", "lowerneck"]
+
+
+def test_names_that_contradict_the_shape_get_a_proposal_to_check(tmp_path, capsys):
+    # The person's left limbs named right: the shape is read, the names disagree, so a person must look.
+    path = tmp_path / "swapped.bvh"
+    path.write_text(_bvh(_person(lambda s, part: ("Right" if s == "L" else "Left") + part)))
+    assert main(["data", "import-bvh", str(path), "--out", str(tmp_path / "m.npz")]) == 2
+    proposal = json.loads((tmp_path / "m.joint-map.json").read_text())
+    assert proposal["bones"]["l_thigh"] == ["RightHip", "RightKnee"]  # by the shape: the person's left
+    assert "read from the skeleton's shape" in capsys.readouterr().err

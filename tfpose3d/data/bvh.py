@@ -200,8 +200,10 @@ def _namespace(names: list[str]) -> str:
 def detect_convention(names: list[str], motion: "BvhMotion | None" = None) -> dict:
     """The built-in convention whose joint names all occur in `names` (after a namespace every name shares).
 
-    Where none does, the error names the joints found and, when `motion` is given, carries a joint map
-    proposed from the skeleton's shape (`propose_joint_map`) as its `proposal` attribute.
+    Where none does and `motion` is given, the skeleton's shape is read (`propose_joint_map`); when the
+    names agree with that reading (`names_agree`: every left limb named left, every right one right), that map
+    is the convention. Otherwise the error names the joints found and carries the map read from the shape as
+    its `proposal` attribute, for a person to check.
     """
     prefix = _namespace(names)
     present = {n[len(prefix):] for n in names}
@@ -209,17 +211,43 @@ def detect_convention(names: list[str], motion: "BvhMotion | None" = None) -> di
         if _joints_of(convention) <= present:
             return {**convention, "bones": {bone: [prefix + j if j else None for j in pair]
                                             for bone, pair in convention["bones"].items()}}
+    if motion is not None:
+        try:
+            proposal = propose_joint_map(motion)
+        except ValueError:
+            proposal = None
+        if proposal is not None and names_agree(proposal):
+            return proposal
     error = UnknownNaming(
         "Unknown BVH skeleton naming; pass --joint-map FILE.json giving, for each motion bone "
         f"({', '.join(body.MOTION_BONE_NAMES)}), [the joint that turns it, the joint at its end or null], "
         f"among these joints found in the file: {', '.join(names)}"
     )
-    if motion is not None:
-        try:
-            error.proposal = propose_joint_map(motion)
-        except ValueError:
-            pass
+    error.proposal = proposal if motion is not None else None
     raise error
+
+
+def _side_of(name: str) -> str | None:
+    """"l" or "r" where a joint's name says its side (LeftKnee, lThigh, L_Hip, LHipJoint, UpperLeg_L, knee.r),
+    else None: its words (split at case changes, digits and punctuation) hold "left" or "l", or "right" or "r"."""
+    words = {w.lower() for w in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", re.split(r"[:|]", name)[-1])}
+    left, right = bool(words & {"left", "l"}), bool(words & {"right", "r"})
+    return "l" if left and not right else "r" if right and not left else None
+
+
+def names_agree(joint_map: dict) -> bool:
+    """Whether a joint map read from a skeleton's shape agrees with its joint names: the joints of every left
+    limb bone are named left and those of every right one right (the names then confirm the reading).
+
+    Example:
+        >>> names_agree({"bones": {"l_thigh": ["LeftHip", "LeftKnee"], "r_thigh": ["RightHip", "RightKnee"]}})
+        True
+        >>> names_agree({"bones": {"l_thigh": ["RightHip", "RightKnee"], "r_thigh": ["LeftHip", "LeftKnee"]}})
+        False
+    """
+    sided = [(bone[0], joint) for bone, pair in joint_map["bones"].items() if bone[:2] in ("l_", "r_")
+             for joint in pair if joint]
+    return bool(sided) and all(_side_of(joint) == side for side, joint in sided)
 
 
 class UnknownNaming(ValueError):
