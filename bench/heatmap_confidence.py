@@ -1,5 +1,6 @@
-"""How sure the 2D heatmaps are on real photographs and on held-out renders: mean peak probability and entropy,
-and the photos' 2D error read from the heatmaps' likeliest cells instead of their soft-argmax.
+"""How sure the 2D heatmaps are on real photographs, on held-out renders and on crops with nobody in them: mean
+peak probability and entropy, and the photos' 2D error read from the heatmaps' likeliest cells instead of their
+soft-argmax.
 
 Run: .venv/bin/python bench/heatmap_confidence.py MODEL --photos ../shared/data/real-photos-dev --data DATA [--renders 200]
 """
@@ -35,6 +36,12 @@ def main() -> None:
     print("| images | mean peak probability | mean entropy (nats) |\n|---|---|---|")
     print("| real photos | %.2f | %.2f |" % confidence(photo))
     print("| held-out renders | %.2f | %.2f |" % confidence(predictor(renders.astype(np.uint8))["heatmaps_2d"]))
+    # Crops with nobody in them: where the tracker's confidence floor (`video.Tracker`) must sit above.
+    nobody = np.stack([np.random.default_rng(k).integers(0, 256, (225, 225, 3), dtype=np.uint8) for k in range(8)]
+                      + [np.full((225, 225, 3), v, np.uint8) for v in (40, 128, 220)])
+    print("| noise and blank crops | %.2f | %.2f |" % confidence(predictor(nobody)["heatmaps_2d"]))
+    peaks = photo.reshape(*photo.shape[:2], -1).max(-1).mean(-1)
+    print(f"per person on the photos: {np.percentile(peaks, [10, 50, 90]).round(3).tolist()} (10th, 50th, 90th percentile)")
     print(f"uniform entropy: {np.log(photo.shape[-1] * photo.shape[-2]):.2f}")
     # Whether the soft-argmax's average of an unsure heatmap is what goes wrong, or the heatmap itself.
     grid = photo.shape[-1]
