@@ -98,11 +98,6 @@ class Region:
         affine = self.to_crop(size)
         return (np.asarray(points, np.float64) - affine[:, 2]) @ np.linalg.inv(affine[:, :2]).T
 
-    def corners(self) -> np.ndarray:
-        """(4, 2) the square's corners in image pixels."""
-        unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64)
-        return self.from_crop(unit, 1)
-
     def holds(self, points: np.ndarray) -> np.ndarray:
         """(N,) whether each point (N, 2), image pixels, lies inside the square."""
         inside = self.into_crop(points, 1)
