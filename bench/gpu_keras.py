@@ -58,7 +58,7 @@ import pandas as pd  # noqa: E402
 from tfpose3d import metrics, skeleton  # noqa: E402
 from tfpose3d.config import VARIANTS, TrainConfig  # noqa: E402
 from tfpose3d.data import images, mocap, render  # noqa: E402
-from tfpose3d.preprocessing import resize_square  # noqa: E402
+from tfpose3d.callbacks import PhotoWatch  # noqa: E402
 from tfpose3d.data.photos import PCK_FRACTION, PhotoSet  # noqa: E402
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model  # noqa: E402
 from tfpose3d.presets import train_preset  # noqa: E402
@@ -142,13 +142,10 @@ def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, f
 
 
 def photo_scores(model: Pose3DEstimator, photos: PhotoSet, mean_2d: np.ndarray) -> dict[str, float]:
-    """2D error on real photographs as a fraction of the mean training pose's (as `tfpose3d evaluate --photos`)."""
-    size = model.config.image_size
-    crops = resize_square(photos.crops, size) if size != photos.crops.shape[1] else photos.crops
-    pred = model.predict(crops, batch_size=64, verbose=0)["joints_2d"].astype(np.float64) / size
-    model_score, mean_score = photos.score(pred), photos.score(mean_2d[None])
-    return {"photo 2D error / mean-2D's": model_score["2D error"] / mean_score["2D error"],
-            f"photo PCK@{PCK_FRACTION:g}": model_score[f"PCK@{PCK_FRACTION:g}"]}
+    """2D error on real photographs as a fraction of the mean training pose's (as `tfpose3d train --photos`)."""
+    measured = PhotoWatch(photos, mean_2d, model.config.image_size).measure(model)
+    return {"photo 2D error / mean-2D's": measured["photos_vs_mean_2d"],
+            f"photo PCK@{PCK_FRACTION:g}": measured[f"photos_pck@{PCK_FRACTION:g}"]}
 
 
 class Batches(keras.utils.PyDataset):

@@ -21,12 +21,12 @@ import tensorflow as tf
 from tfpose3d import contract, metrics
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
-from tfpose3d.preprocessing import resize_square
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
 )
+from tfpose3d.callbacks import PhotoWatch, PlateauStop
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
 
 
@@ -95,55 +95,6 @@ class EpochSeconds(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(round(time.perf_counter() - self._start, 2))
-
-
-class PhotoWatch(keras.callbacks.Callback):
-    """Each epoch's 2D error on real photographs, logged beside the losses (history.csv, TensorBoard).
-
-    It shows how training on renders carries over to photos, epoch by epoch; it never chooses the model (the
-    best checkpoint follows the held-out renders). Logs `photos_2d_error`, a fraction of the crop side, and
-    `photos_vs_mean_2d`, over the error of always answering the training renders' mean 2D pose.
-
-    Args:
-        photos: the people to measure on.
-        mean_2d: (17, 2) the mean 2D pose of the training renders, a fraction of the image side.
-        image_size: the model's input side; crops are resized to it as the serving signature resizes.
-    """
-
-    def __init__(self, photos: PhotoSet, mean_2d: np.ndarray, image_size: int):
-        super().__init__()
-        self.photos, self.image_size = photos, image_size
-        self.images = resize_square(photos.crops, image_size)
-        self.baseline = photos.score(mean_2d[None])["2D error"]
-
-    def on_epoch_end(self, epoch, logs=None):
-        joints = self.model.predict(self.images, batch_size=64, verbose=0)["joints_2d"] / self.image_size
-        error = self.photos.score(joints)["2D error"]
-        if logs is not None:
-            logs.update(photos_2d_error=error, photos_vs_mean_2d=error / self.baseline)
-
-
-class PlateauStop(keras.callbacks.Callback):
-    """Cuts the learning rate and ends training as `rule` says from each epoch's validation MPJPE. Its count is
-    kept in `path` (plateau.json), so a resumed run goes on counting where the killed one stopped.
-
-    Args:
-        rule: the plateau rule; a count saved in `path` replaces it.
-        path: where the count is written after every epoch.
-    """
-
-    def __init__(self, rule: Plateau, path: Path):
-        super().__init__()
-        self.path = path
-        self.rule = Plateau(**json.loads(path.read_text())) if path.is_file() else rule
-
-    def on_epoch_end(self, epoch, logs=None):
-        action = self.rule.update(float(logs["val_pose_3d_mpjpe"]))
-        if action == "cut":
-            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            self.model.optimizer.learning_rate = rate * self.rule.cut
-        self.model.stop_training = action == "stop"
-        self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
 
 
 def _best_so_far(run: Path) -> float | None:
