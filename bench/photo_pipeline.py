@@ -35,7 +35,7 @@ from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.detect import PersonDetector, crop_margin
-from tfpose3d.evaluate import photo_report, pipeline_predictions
+from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
 from tfpose3d.predict import Predictor
 
 from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
@@ -84,8 +84,7 @@ def main() -> None:
 
     rows = {
         "model, annotation crops": predictor(photos.crops)["joints_2d"] / size,
-        "model, the package's pipeline": pipeline_predictions(
-            photos, lambda image: [(p.box.region(crop_margin()), p.joints_2d) for p in predictor.predict_image(image)]),
+        "model, the package's pipeline": pipeline_predictions(photos, whole_photo(predictor)),
         "BlazePose landmarks, annotation crops": to_h36m(blazepose(args.landmarks, photos.crops)[0]),
         "BlazePose's own pipeline (its detector, whole image)": pipeline_predictions(photos, regions_then_landmarks(mediapipe)),
         "BlazePose landmarks on the package's detector's regions": pipeline_predictions(photos, regions_then_landmarks(ours)),

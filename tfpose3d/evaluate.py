@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,11 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import read_rgb
 from tfpose3d.data.photos import PhotoSet, found_people
 from tfpose3d.data.sources import MocapSource, Source, open_source
+from tfpose3d.detect import crop_margin
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
+
+if TYPE_CHECKING:
+    from tfpose3d.predict import Predictor
 
 PCK3D_MM = 150.0
 PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
@@ -134,7 +138,7 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
         return photo_report(photos, pred, mean_2d, out_dir, f"{model_path} on the photos in {folder}")
     if crops != "detector":
         raise ValueError(f"crops {crops!r}: expected 'annotation' or 'detector'")
-    pred = pipeline_predictions(photos, lambda image: [(p.box.region(1.0), p.joints_2d) for p in predictor.predict_image(image)])
+    pred = pipeline_predictions(photos, whole_photo(predictor))
     found = np.isfinite(pred).all((1, 2))
     subset = photos.subset(found)
     table = photo_report(subset, pred[found], mean_2d, out_dir,
@@ -142,6 +146,12 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
                          f"{found.sum()} of {len(found)} people found")
     table["people in photos"] = len(found)
     return table
+
+
+def whole_photo(predictor: Predictor) -> Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]:
+    """The package's photo pipeline (`Predictor.predict_image`) in the form `pipeline_predictions` reads: the
+    region the detector found each person in, and their joints in the photo's pixels."""
+    return lambda image: [(p.box.region(crop_margin()), p.joints_2d) for p in predictor.predict_image(image)]
 
 
 def pipeline_predictions(photos: PhotoSet, pipeline: Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]) -> np.ndarray:

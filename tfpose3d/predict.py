@@ -136,22 +136,21 @@ class Predictor:
         if not boxes:
             return []
         if regions is None:
-            first = self.estimate(image, [b.region(crop_margin()) for b in boxes])
-            regions = [pose_region(joints) for joints, *_ in first]
-        people = self.estimate(image, regions)
-        h, w = image.shape[:2]
-        return [Person(box, region, joints, pose, confidence, touches_border(box, w, h), crop, crop_joints)
-                for box, (joints, region, pose, confidence, crop, crop_joints) in zip(boxes, people)]
+            first = self.estimate(image, boxes, [b.region(crop_margin()) for b in boxes])
+            regions = [pose_region(person.joints_2d) for person in first]
+        return self.estimate(image, boxes, regions)
 
-    def estimate(self, image: np.ndarray, regions: Sequence[Region]) -> list[tuple]:
-        """For each region of the image: (joints_2d in image pixels, the region, pose_3d in the image's camera
-        axes, confidence, crop, joints_2d in the crop)."""
+    def estimate(self, image: np.ndarray, boxes: Sequence[Detection], regions: Sequence[Region]) -> list[Person]:
+        """The person of each box, estimated once in its region of the image."""
         size = contract.IMAGE_SIZE
         crops = np.stack([crop_region(image, region, size) for region in regions])
         out = self(crops)
         peaks = out["heatmaps_2d"].reshape(len(crops), skeleton.NUM_JOINTS, -1).max(-1).mean(-1)
-        return [(region.from_crop(out["joints_2d"][i], size), region, turn_3d(out["pose_3d"][i], region).astype(np.float32),
-                 float(peaks[i]), crops[i], out["joints_2d"][i]) for i, region in enumerate(regions)]
+        h, w = image.shape[:2]
+        return [Person(box, region, region.from_crop(out["joints_2d"][i], size),
+                       turn_3d(out["pose_3d"][i], region).astype(np.float32), float(peaks[i]),
+                       touches_border(box, w, h), crops[i], out["joints_2d"][i])
+                for i, (box, region) in enumerate(zip(boxes, regions))]
 
 
 def given_box(spec: str, image: np.ndarray) -> Detection:

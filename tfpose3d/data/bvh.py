@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,25 +36,22 @@ BANDAI_NAMCO = {
         "{s}_thigh": ("UpperLeg_{S}", "LowerLeg_{S}"), "{s}_shin": ("LowerLeg_{S}", "Foot_{S}"), "{s}_foot": ("Foot_{S}", "Toes_{S}"),
     }),
 }
+# The limbs and head as CMU's BVH conversion names them, a naming Mixamo took over.
+_CMU_LIMBS = {
+    "neck": ("Neck", "Head"), "head": ("Head", None),
+    "{s}_clavicle": ("{Side}Shoulder", "{Side}Arm"), "{s}_upper_arm": ("{Side}Arm", "{Side}ForeArm"),
+    "{s}_forearm": ("{Side}ForeArm", "{Side}Hand"), "{s}_hand": ("{Side}Hand", None),
+    "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
+}
 CMU = {  # the CMU motion-capture database's BVH conversion (and MakeHuman's "cmu_mb" rig)
     "unit_mm": 0.056444 * 1000.0,  # the conversion's unit: 1/0.45 inch
-    "bones": _sided({
-        "hips": ("Hips", "LowerBack"), "lower_back": ("LowerBack", "Spine"), "spine": ("Spine", "Spine1"),
-        "chest": ("Spine1", "Neck"), "neck": ("Neck", "Head"), "head": ("Head", None),
-        "{s}_clavicle": ("{Side}Shoulder", "{Side}Arm"), "{s}_upper_arm": ("{Side}Arm", "{Side}ForeArm"),
-        "{s}_forearm": ("{Side}ForeArm", "{Side}Hand"), "{s}_hand": ("{Side}Hand", None),
-        "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
-    }),
+    "bones": _sided({"hips": ("Hips", "LowerBack"), "lower_back": ("LowerBack", "Spine"), "spine": ("Spine", "Spine1"),
+                     "chest": ("Spine1", "Neck"), **_CMU_LIMBS}),
 }
 MIXAMO = {  # Mixamo's rigs (and the many tools that follow its naming), after any "mixamorig:" namespace
     "unit_mm": 10.0,  # centimetres
-    "bones": _sided({
-        "hips": ("Hips", "Spine"), "lower_back": ("Spine", "Spine1"), "spine": ("Spine1", "Spine2"),
-        "chest": ("Spine2", "Neck"), "neck": ("Neck", "Head"), "head": ("Head", None),
-        "{s}_clavicle": ("{Side}Shoulder", "{Side}Arm"), "{s}_upper_arm": ("{Side}Arm", "{Side}ForeArm"),
-        "{s}_forearm": ("{Side}ForeArm", "{Side}Hand"), "{s}_hand": ("{Side}Hand", None),
-        "{s}_thigh": ("{Side}UpLeg", "{Side}Leg"), "{s}_shin": ("{Side}Leg", "{Side}Foot"), "{s}_foot": ("{Side}Foot", "{Side}ToeBase"),
-    }),
+    "bones": _sided({"hips": ("Hips", "Spine"), "lower_back": ("Spine", "Spine1"), "spine": ("Spine1", "Spine2"),
+                     "chest": ("Spine2", "Neck"), **_CMU_LIMBS}),
 }
 CONVENTIONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU, "mixamo": MIXAMO}
 
@@ -211,11 +209,10 @@ def detect_convention(names: list[str], motion: "BvhMotion | None" = None) -> di
         if _joints_of(convention) <= present:
             return {**convention, "bones": {bone: [prefix + j if j else None for j in pair]
                                             for bone, pair in convention["bones"].items()}}
+    proposal = None
     if motion is not None:
-        try:
+        with contextlib.suppress(ValueError):  # a skeleton whose shape cannot be read gets no proposal
             proposal = propose_joint_map(motion)
-        except ValueError:
-            proposal = None
         if proposal is not None and names_agree(proposal):
             return proposal
     error = UnknownNaming(
@@ -223,7 +220,7 @@ def detect_convention(names: list[str], motion: "BvhMotion | None" = None) -> di
         f"({', '.join(body.MOTION_BONE_NAMES)}), [the joint that turns it, the joint at its end or null], "
         f"among these joints found in the file: {', '.join(names)}"
     )
-    error.proposal = proposal if motion is not None else None
+    error.proposal = proposal
     raise error
 
 
