@@ -22,7 +22,8 @@ from tfpose3d import contract
 from tfpose3d.data.sources import open_source
 from tfpose3d.estimator import load_model
 from tfpose3d.data.photos import training_mean_2d
-from tfpose3d.evaluate import evaluate_photos, predict_dataset, run_source, tables
+from tfpose3d.evaluate import evaluate_photos, predict_dataset, run_source
+from tfpose3d.metrics import tables
 from tfpose3d.predict import Predictor
 
 

@@ -5,9 +5,11 @@ Run: python bench/gpu_keras.py [--train-images 20000] [--budget-s 300] [--seeds 
 
 Written for the lent device machines, which hold JAX but no TensorFlow (it cannot be installed there: no
 network, and its wheels are far over what a call may carry). It runs on whatever Keras 3 backend is installed
-(KERAS_BACKEND; default tensorflow where it is installed, else jax) and needs no TensorFlow: the package's
-renderer draws the data (`render.render_indices`, the stream the training records hold) in a process pool,
-and training reads it from arrays in memory. There is no tf.data pipeline, so no augmentation and no figure
+(KERAS_BACKEND; default tensorflow where it is installed, else jax) and needs no TensorFlow. It is a script
+over the package's backend-neutral pieces: the renderer draws the data into arrays (`tfpose3d.data.arrays`,
+the seeded streams the training records hold) in a process pool, `ArrayBatches` feeds them to `model.fit`,
+`tfpose3d.callbacks` validates, watches the photos and applies the plateau rule, and `metrics.tables` and
+`tfpose3d.table2` make the tables `tfpose3d evaluate` and `tfpose3d ablate` make. There is no tf.data pipeline, so no augmentation and no figure
 "with the pipeline"; `bench/train_throughput.py` measures those where TensorFlow runs.
 
 1. `model.fit` images/s of the preset with XLA (`jit_compile`) off and on, in float32 and in mixed_float16
@@ -17,7 +19,7 @@ and training reads it from arrays in memory. There is no tf.data pipeline, so no
    measured half-way and at the end, so the table shows whether a run was still improving; with --photos
    (a copy of real-photos-dev carried with the call) each run's 2D error on the photos against the mean
    training pose's too. Writes ablation_runs.csv, ablation_per_joint.csv and ablation_per_action.csv in the
-   columns `tfpose3d ablate` uses; `--tables` prints its steps and distance tables from them where TensorFlow is installed.
+   columns `tfpose3d ablate` uses, and prints its tables (`tfpose3d.table2`).
 3. `--phases converge`: the four variants of Table 2, each trained until its validation error stops
    improving, in --processes processes sharing one GPU (the renders are cached once in --cache and read
    memory-mapped). An epoch is the preset's steps_per_epoch at its constant learning rate; after --patience
@@ -56,52 +58,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tfpose3d import metrics, skeleton  # noqa: E402
+from tfpose3d.callbacks import ArrayValidation, PhotoWatch, PlateauStop, array_predictions  # noqa: E402
 from tfpose3d.config import VARIANTS, TrainConfig  # noqa: E402
-from tfpose3d.data import images, mocap, render  # noqa: E402
-from tfpose3d.callbacks import PhotoWatch  # noqa: E402
+from tfpose3d.data.arrays import LABELS, ArrayBatches, cached_arrays  # noqa: E402
 from tfpose3d.data.photos import PCK_FRACTION, PhotoSet  # noqa: E402
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model  # noqa: E402
 from tfpose3d.presets import train_preset  # noqa: E402
+from tfpose3d.table2 import distance_table, steps_table, variant_table  # noqa: E402
 
 # float32, and the policy `TrainConfig.mixed_precision` sets.
 POLICIES = ("float32", "mixed_float16")
-LABELS = ("joints_2d", "joints_3d", "visibility")
-# A run's held-out error broken down, each written as ablation_<kind>.csv.
+# A run's held-out error broken down (`metrics.tables`), each written as ablation_<kind>.csv.
 BREAKDOWNS = ("per_joint", "per_action")
-
-
-def _decoded(sample: dict) -> dict:
-    return {"image": images.decode(sample["image"]), **{k: np.asarray(sample[k], np.float32) for k in LABELS},
-            "action": sample["action"]}
-
-
-def render_split(split: str, count: int, seed: int, size: int, look: str, workers: int) -> dict[str, np.ndarray]:
-    """Samples 0..count-1 of a split's seeded stream as arrays: image uint8 (N, S, S, 3), the raw labels and
-    each sample's action."""
-    poses = mocap.load_motion("bandai-namco").select(split)
-    samples = list(render.iter_rendered(poses, count, seed, workers, render.look_named(look, split), size, _decoded))
-    return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
-
-
-def cached_split(cache: Path, split: str, count: int, seed: int, size: int, look: str, workers: int,
-                 ) -> dict[str, np.ndarray]:
-    """`render_split`'s arrays, rendered once into `cache` and then read memory-mapped (by every process)."""
-    # The renderer's version is part of the key: another renderer draws other images from the same seeds.
-    folder = cache / f"{render.VERSION}-{split}-{count}-s{seed}-{size}px-{look}"
-    if not (folder / "done").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        for name, array in render_split(split, count, seed, size, look, workers).items():
-            np.save(folder / f"{name}.npy", array)
-        seconds = time.perf_counter() - start
-        print(f"rendered {count} {split} images at {size} px ({look} look) in {seconds:.0f} s: {count / seconds:.0f} "
-              f"images/s on {workers} processes", flush=True)
-        (folder / "done").touch()
-    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("image", *LABELS, "action")}
-
-
-def _labels(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: data[k] for k in LABELS}
 
 
 def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, steps: int, epochs: int) -> float:
@@ -111,7 +79,7 @@ def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, s
     model = Pose3DEstimator(config.model)
     compile_model(model, config, steps * (epochs + 1))
     n = steps * config.batch_size
-    x, y = data["image"][:n], {k: v[:n] for k, v in _labels(data).items()}
+    x, y = data["image"][:n], {k: data[k][:n] for k in LABELS}
     seconds = []
     for _ in range(epochs + 1):
         start = time.perf_counter()
@@ -121,46 +89,11 @@ def fit_rate(preset: str, data: dict[str, np.ndarray], policy: str, jit: bool, s
     return statistics.median(n / s for s in seconds[1:])
 
 
-def _poses(model: Pose3DEstimator, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """`model`'s 3D poses of `data`'s images, and the true ones."""
-    return (model.predict(data["image"], batch_size=256, verbose=0)["pose_3d"].astype(np.float64),
-            np.asarray(data["joints_3d"], np.float64))
-
-
-def mpjpe_on(model: Pose3DEstimator, data: dict[str, np.ndarray]) -> float:
-    """`model`'s MPJPE on `data`: the check during training (validation, half-way), without the breakdowns."""
-    return metrics.mpjpe(*_poses(model, data))
-
-
-def held_out(model: Pose3DEstimator, test: dict[str, np.ndarray]) -> dict[str, float | pd.DataFrame]:
-    """MPJPE and P-MPJPE of `model` on `test`, and its MPJPE per joint and per action (as `tfpose3d evaluate`)."""
-    (pose, true), actions = _poses(model, test), np.asarray(test["action"])
-    return {"MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
-            "per_joint": pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": metrics.joint_errors(pose, true).mean(0)}),
-            "per_action": pd.DataFrame([{"action": a, "MPJPE (mm)": metrics.mpjpe(pose[actions == a], true[actions == a])}
-                                        for a in sorted(set(actions))])}
-
-
 def photo_scores(model: Pose3DEstimator, photos: PhotoSet, mean_2d: np.ndarray) -> dict[str, float]:
     """2D error on real photographs as a fraction of the mean training pose's (as `tfpose3d train --photos`)."""
     measured = PhotoWatch(photos, mean_2d, model.config.image_size).measure(model)
     return {"photo 2D error / mean-2D's": measured["photos_vs_mean_2d"],
             f"photo PCK@{PCK_FRACTION:g}": measured[f"photos_pck@{PCK_FRACTION:g}"]}
-
-
-class Batches(keras.utils.PyDataset):
-    """Batches of `data` in the order `order` (indices, a multiple of `batch` long), copied one batch at a time."""
-
-    def __init__(self, data: dict[str, np.ndarray], order: np.ndarray, batch: int):
-        super().__init__(workers=4)
-        self.data, self.order, self.batch = data, order, batch
-
-    def __len__(self) -> int:
-        return len(self.order) // self.batch
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        rows = self.order[i * self.batch:(i + 1) * self.batch]
-        return self.data["image"][rows], {k: v[rows] for k, v in _labels(self.data).items()}
 
 
 def _model(preset: str, variant: str, seed: int, policy: str, total_steps: int | None,
@@ -173,18 +106,13 @@ def _model(preset: str, variant: str, seed: int, policy: str, total_steps: int |
     return config, model
 
 
-def _order(seed: int, renders: int, count: int) -> np.ndarray:
-    """`count` indices into the renders: pass after pass, each in its own seeded order."""
-    rng = np.random.default_rng(seed)
-    return np.concatenate([rng.permutation(renders) for _ in range(-(-count // renders))])[:count]
-
-
 def _scored(model: Pose3DEstimator, variant: str, seed: int, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
             photos: PhotoSet | None) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """The held-out error of the model as it stands (its row, and its errors per joint and per action), and its
-    2D error on `photos` where given."""
-    final = held_out(model, test)
-    row = {"variant": variant, "seed": seed, "MPJPE (mm)": final["MPJPE (mm)"], "P-MPJPE (mm)": final["P-MPJPE (mm)"]}
+    """The held-out error of the model as it stands (its row, and its errors per joint and per action, as
+    `tfpose3d evaluate` tables them), and its 2D error on `photos` where given."""
+    final = metrics.tables(array_predictions(model, test), model.config.image_size)
+    summary = final["summary"].iloc[0]
+    row = {"variant": variant, "seed": seed, "MPJPE (mm)": summary["MPJPE (mm)"], "P-MPJPE (mm)": summary["P-MPJPE (mm)"]}
     if photos is not None:
         # The training renders' mean 2D pose, as a fraction of the side: the predictor the photo error is set against.
         row.update(photo_scores(model, photos, np.mean(train["joints_2d"], 0) / model.config.image_size))
@@ -196,20 +124,33 @@ def ablate_run(preset: str, variant: str, seed: int, train: dict[str, np.ndarray
     """One variant and seed: `steps` steps over the renders in a seeded order, held-out error half-way and at the
     end, and at the end on `photos` where given."""
     config, model = _model(preset, variant, seed, policy, steps)
-    first, second = np.split(_order(seed, len(train["image"]), steps * config.batch_size), 2)
-    seconds = _fit(model, train, first, config.batch_size)
-    half = mpjpe_on(model, test)
-    seconds += _fit(model, train, second, config.batch_size)
+    # Two epochs of half the steps each: the second goes on through the renders where the first stopped.
+    batches = ArrayBatches(train, config.batch_size, steps // 2, seed)
+    seconds = _fit(model, batches)
+    half = ArrayValidation(test).error(model)
+    seconds += _fit(model, batches)
     row, breakdowns = _scored(model, variant, seed, train, test, photos)
     keras.mixed_precision.set_global_policy("float32")
     return {**row, "MPJPE half-way (mm)": half, "steps": steps, "train seconds": round(seconds, 1)}, breakdowns
 
 
-def _fit(model: Pose3DEstimator, train: dict[str, np.ndarray], order: np.ndarray, batch: int) -> float:
-    """Seconds to train one pass of `order`'s batches."""
+def _fit(model: Pose3DEstimator, batches: ArrayBatches) -> float:
+    """Seconds to train one epoch of `batches`."""
     start = time.perf_counter()
-    model.fit(Batches(train, order, batch), epochs=1, shuffle=False, verbose=0)
+    model.fit(batches, epochs=1, verbose=0)
     return time.perf_counter() - start
+
+
+class Deadline(keras.callbacks.Callback):
+    """Ends training after the epoch during which the wall clock (`time.time()`) passes `at`."""
+
+    def __init__(self, at: float):
+        super().__init__()
+        self.at, self.passed = at, False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.passed = time.time() > self.at
+        self.model.stop_training = self.model.stop_training or self.passed
 
 
 def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str, np.ndarray]], policy: str,
@@ -218,34 +159,24 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     """One variant and seed trained until its validation error stops improving (or `max_epochs`, or the wall
     clock passes `deadline`), scored with its best epoch's weights; its row, error breakdowns and history."""
     config, model = _model(preset, variant, seed, policy, None, learning_rate)
-    train, batch, steps = data["train"], config.batch_size, epoch_steps or config.steps_per_epoch
-    order = _order(seed, len(train["image"]), max_epochs * steps * batch).reshape(max_epochs, -1)
-    val_true = data["val"]["joints_3d"].astype(np.float64)
-    reference = metrics.mpjpe(metrics.mean_pose(val_true), val_true)
-    rule, best_weights, seconds, history, stopped = Plateau(patience, reference=reference), None, 0.0, [], "max epochs"
-    for epoch, part in enumerate(order, 1):
-        seconds += _fit(model, train, part, batch)
-        error = mpjpe_on(model, data["val"])
-        rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-        history.append({"variant": variant, "seed": seed, "epoch": epoch, "learning rate": rate,
-                        "val MPJPE (mm)": error, "train seconds": round(seconds, 1)})
-        action = rule.update(error)
-        if action == "best":
-            best_weights = model.get_weights()
-        elif action == "cut":
-            model.optimizer.learning_rate = rate * rule.cut
-        elif action == "stop":
-            stopped = "plateau"
-            break
-        if time.time() > deadline:
-            stopped = "deadline"
-            break
-    model.set_weights(best_weights)
-    row, breakdowns = _scored(model, variant, seed, train, data["test"], photos)
+    steps = epoch_steps or config.steps_per_epoch
+    val_true = np.asarray(data["val"]["joints_3d"], np.float64)
+    rule = Plateau(patience, reference=metrics.mpjpe(metrics.mean_pose(val_true), val_true))
+    validation, plateau, clock = ArrayValidation(data["val"]), PlateauStop(rule, restore_best=True), Deadline(deadline)
+    start = time.perf_counter()
+    fitted = model.fit(ArrayBatches(data["train"], config.batch_size, steps, seed), epochs=max_epochs, verbose=0,
+                       callbacks=[validation, plateau, clock])
+    seconds = time.perf_counter() - start - validation.seconds
+    epochs = len(fitted.history["val_pose_3d_mpjpe"])
+    history = pd.DataFrame({"variant": variant, "seed": seed, "epoch": np.arange(1, epochs + 1),
+                            "learning rate": fitted.history["learning_rate"],
+                            "val MPJPE (mm)": fitted.history["val_pose_3d_mpjpe"]})
+    stopped = "plateau" if plateau.stopped else "deadline" if clock.passed else "max epochs"
+    row, breakdowns = _scored(model, variant, seed, data["train"], data["test"], photos)
     keras.mixed_precision.set_global_policy("float32")
-    row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epoch, "steps": epoch * steps,
+    row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epochs, "steps": epochs * steps,
                 "stopped": stopped, "train seconds": round(seconds, 1)})
-    return row, breakdowns, pd.DataFrame(history)
+    return row, breakdowns, history
 
 
 def _claim(folder: Path, name: str) -> bool:
@@ -320,18 +251,10 @@ def _cuts(history: pd.DataFrame) -> dict:
 
 
 def print_tables(folder: Path) -> None:
-    """The per-variant table of a run's CSVs; with TensorFlow installed also `tfpose3d ablate`'s steps and
-    distance tables (that module trains through tf.data)."""
+    """The tables of a run's CSVs: per variant (`table2.variant_table`), per action, when each run's rate was
+    first cut, and `tfpose3d ablate`'s steps of the paper's ordering and errors by distance from the roots."""
     runs = pd.read_csv(folder / "ablation_runs.csv")
-    # A fixed-step run has its half-way error; a run until a plateau its validation error, epochs and ending.
-    columns = {"MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
-               "half-way (mm)": ("MPJPE half-way (mm)", "mean"), "val (mm)": ("val MPJPE (mm)", "mean"),
-               "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"), "seeds": ("seed", "count"), "steps": ("steps", "mean"),
-               "best epoch": ("best epoch", "mean"), "epochs": ("epochs", "mean"),
-               "stopped": ("stopped", lambda c: ", ".join(f"{k} {n}" for k, n in c.value_counts().items())),
-               **{name: (name, "mean") for name in runs.columns if name.startswith("photo ")}}
-    table = runs.groupby("variant", sort=False).agg(
-        **{name: how for name, how in columns.items() if how[0] in runs.columns}).reset_index()
+    table = variant_table(runs)
     formats = [".3f" if name.startswith("photo ") else ".0f" if name in ("steps", "best epoch", "epochs") else ".1f"
                for name in table.columns]
     print(table.to_markdown(index=False, floatfmt=formats), "\n")
@@ -356,12 +279,6 @@ def print_tables(folder: Path) -> None:
               pd.DataFrame([_cuts(pd.read_csv(f)) for f in histories]).to_markdown(index=False, floatfmt=".1f"), "\n")
     if set(runs["variant"]) != set(VARIANTS):
         print(f"(only {sorted(set(runs['variant']))} finished: no steps of the paper's ordering)")
-        return
-    try:
-        from tfpose3d.ablate import distance_table, steps_table
-    except ModuleNotFoundError as err:
-        print(f"(no {err.name}: run `bench/gpu_keras.py --tables {folder}` where it is installed for the steps of the "
-              "paper's ordering and the error by distance from the pelvis)")
         return
     print(steps_table(runs).to_markdown(index=False, floatfmt=".1f"), "\n")
     per_joint = pd.read_csv(folder / "ablation_per_joint.csv")
@@ -418,11 +335,10 @@ def main() -> None:
     config = train_preset(args.preset)
     size, look = config.model.image_size, config.look
     start = time.perf_counter()
-    split = {"train": ("train", args.train_images, config.seed), "test": ("test", args.test_images, config.seed + 1),
-             # A third seeded draw from the held-out motion: the runs until a plateau stop on it, not on the test.
-             "val": ("test", args.val_images, config.seed + 2)}
-    data = {name: cached_split(args.cache, *how, size, look, args.workers) for name, how in split.items()
-            if name != "val" or "converge" in args.phases}
+    # The runs until a plateau stop on "val", another seeded draw from the held-out clips, not on the test.
+    counts = {"train": args.train_images, "test": args.test_images, "val": args.val_images}
+    data = {split: cached_arrays(args.cache, "bandai-namco", split, count, config.seed, size, look, args.workers)
+            for split, count in counts.items() if split != "val" or "converge" in args.phases}
     if args.worker:
         return converge_worker(args, data)
     seconds = time.perf_counter() - start

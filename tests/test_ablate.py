@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from tfpose3d import skeleton
-from tfpose3d.ablate import distance_table, steps_table
+from tfpose3d.table2 import distance_table, steps_table
 
 
 def runs(mpjpe: dict[str, list[float]]) -> pd.DataFrame:

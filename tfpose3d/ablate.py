@@ -8,57 +8,14 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
-from tfpose3d import skeleton
 from tfpose3d.config import VARIANTS
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate
 from tfpose3d.presets import train_preset
+from tfpose3d.table2 import distance_table, steps_table, variant_table
 from tfpose3d.train import train
-
-PAPER_TABLE2_AVERAGE_MM = {"baseline": 125.5, "multi_root": 122.7, "cls2d": 118.2, "full": 116.2}
-# The paper's ordering, one step at a time: each step should lower the error.
-STEPS = (("baseline", "multi_root"), ("baseline", "cls2d"), ("multi_root", "full"), ("cls2d", "full"))
-
-
-def steps_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each step of the paper's ordering as paired differences (same seed, same data) of MPJPE.
-
-    A step holds beyond the seeds' spread when every seed moves the same way and the mean difference is
-    larger than the differences' standard deviation.
-    """
-    mpjpe = runs.pivot(index="seed", columns="variant", values="MPJPE (mm)")
-    rows = []
-    for a, b in STEPS:
-        diff = (mpjpe[b] - mpjpe[a]).to_numpy()
-        sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
-        same_way = bool(np.all(diff < 0) or np.all(diff > 0))
-        rows.append({"step": f"{a} -> {b}", "mean change (mm)": diff.mean(), "sd (mm)": sd,
-                     "paper (mm)": PAPER_TABLE2_AVERAGE_MM[b] - PAPER_TABLE2_AVERAGE_MM[a],
-                     "verdict": ("lower" if diff.mean() < 0 else "higher") + (
-                         " beyond the spread" if same_way and abs(diff.mean()) > sd else ", within the spread")})
-    return pd.DataFrame(rows)
-
-
-def distance_table(per_joint: pd.DataFrame, roots: Sequence[str] = ("pelvis",)) -> pd.DataFrame:
-    """MPJPE by a joint's distance in bones from the nearest of `roots` (default the pelvis, the single root),
-    per variant (mean over joints and seeds), with the change multiple roots make with and without 2D fusion.
-
-    The paper's argument for several roots is that joints far from the single root gain most, so the changes
-    should grow down the pelvis's table; by the multi-root models' own roots it shows whether the gain or loss
-    sits at the joints they regress from. `per_joint` has one row per variant, seed and joint ("MPJPE (mm)");
-    the pelvis, at zero error by construction, is left out.
-    """
-    bones = dict(zip(skeleton.JOINT_NAMES, skeleton.bone_distance(skeleton.root_indices(tuple(roots)))))
-    frame = per_joint[per_joint["joint"] != "pelvis"].assign(bones=lambda f: f["joint"].map(bones))
-    table = frame.pivot_table(index="bones", columns="variant", values="MPJPE (mm)", aggfunc="mean")[list(VARIANTS)]
-    table.insert(0, "joints", frame.groupby("bones")["joint"].agg(lambda j: ", ".join(dict.fromkeys(j))))
-    table["baseline -> multi_root"] = table["multi_root"] - table["baseline"]
-    table["cls2d -> full"] = table["full"] - table["cls2d"]
-    source = roots[0] if len(roots) == 1 else "the nearest root"
-    return table.reset_index().rename(columns={"bones": f"bones from {source}"})
 
 
 def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, seeds: Sequence[int] = (0,),
@@ -94,10 +51,7 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
             per_action.append(result["per_action"].assign(variant=variant, seed=seed))
             per_joint.append(result["per_joint"].assign(variant=variant, seed=seed))
     runs = pd.DataFrame(rows)
-    table = runs.groupby("variant", sort=False).agg(**{
-        "MPJPE (mm)": ("MPJPE (mm)", "mean"), "sd (mm)": ("MPJPE (mm)", "std"),
-        "P-MPJPE (mm)": ("P-MPJPE (mm)", "mean"), "seeds": ("seed", "count")}).reset_index()
-    table["paper MPJPE (mm, H36M)"] = table["variant"].map(PAPER_TABLE2_AVERAGE_MM)
+    table = variant_table(runs)
     actions = pd.concat(per_action).pivot_table(index="action", columns="variant", values="MPJPE (mm)", aggfunc="mean")
     actions = actions[list(VARIANTS)]
     steps = steps_table(runs)

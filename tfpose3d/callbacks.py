@@ -1,4 +1,5 @@
-"""Training callbacks that run on any Keras backend: the real-photo watch and the plateau rule.
+"""Training callbacks that run on any Keras backend: the real-photo watch, the plateau rule and validation
+on arrays.
 
 `tfpose3d train` uses them under TensorFlow; `bench/gpu_keras.py` uses the same pieces on JAX.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from tfpose3d import metrics
 from tfpose3d.data.photos import PCK_FRACTION, PhotoSet
 from tfpose3d.estimator import Plateau
 from tfpose3d.preprocessing import resize_square
@@ -50,23 +53,72 @@ class PhotoWatch(keras.callbacks.Callback):
 
 
 class PlateauStop(keras.callbacks.Callback):
-    """Cuts the learning rate and ends training as `rule` says from each epoch's validation MPJPE. Its count is
-    kept in `path` (plateau.json), so a resumed run goes on counting where the killed one stopped.
+    """Cuts the learning rate and ends training as `rule` says from each epoch's validation MPJPE
+    (`val_pose_3d_mpjpe` in the logs); logs the epoch's `learning_rate`.
 
     Args:
         rule: the plateau rule; a count saved in `path` replaces it.
-        path: where the count is written after every epoch.
+        path: where the count is written after every epoch (plateau.json), so a resumed run goes on counting
+            where the killed one stopped; None keeps it in memory only.
+        restore_best: put the best epoch's weights back when training ends (a run without checkpoints).
+
+    Attributes:
+        stopped: whether the rule ended the training.
     """
 
-    def __init__(self, rule: Plateau, path: Path):
+    def __init__(self, rule: Plateau, path: Path | None = None, restore_best: bool = False):
         super().__init__()
-        self.path = path
-        self.rule = Plateau(**json.loads(path.read_text())) if path.is_file() else rule
+        self.path, self.restore_best, self.best_weights, self.stopped = path, restore_best, None, False
+        self.rule = Plateau(**json.loads(path.read_text())) if path is not None and path.is_file() else rule
 
     def on_epoch_end(self, epoch, logs=None):
         action = self.rule.update(float(logs["val_pose_3d_mpjpe"]))
+        if action == "best" and self.restore_best:
+            self.best_weights = self.model.get_weights()
+        # The epoch's rate, logged as Keras's ReduceLROnPlateau logs it, before a cut.
+        rate = logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         if action == "cut":
-            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             self.model.optimizer.learning_rate = rate * self.rule.cut
-        self.model.stop_training = action == "stop"
-        self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
+        self.stopped = action == "stop"
+        self.model.stop_training = self.model.stop_training or self.stopped
+        if self.path is not None:
+            self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def array_predictions(model: keras.Model, data: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, np.ndarray]:
+    """`model`'s poses of arrays' images (`tfpose3d.data.arrays`) beside the truth, in the form
+    `metrics.tables` reads."""
+    out = model.predict(data["image"], batch_size=batch_size, verbose=0)
+    return {"pose_3d": np.asarray(out["pose_3d"], np.float64), "joints_2d": np.asarray(out["joints_2d"], np.float64),
+            "true_3d": np.asarray(data["joints_3d"], np.float64), "true_2d": np.asarray(data["joints_2d"], np.float64),
+            "action": np.asarray(data["action"])}
+
+
+class ArrayValidation(keras.callbacks.Callback):
+    """Each epoch's MPJPE on validation arrays, logged as `val_pose_3d_mpjpe` (the name `model.fit` gives it
+    on a validation dataset), for training from arrays, where `fit` has no validation data.
+
+    Args:
+        data: arrays with `image`, `joints_3d` (mm) and the labels `array_predictions` reads.
+
+    Attributes:
+        seconds: wall-clock seconds spent validating so far, to tell training time apart.
+    """
+
+    def __init__(self, data: dict[str, np.ndarray]):
+        super().__init__()
+        self.data, self.seconds = data, 0.0
+
+    def error(self, model: keras.Model) -> float:
+        """`model`'s MPJPE (mm) on the arrays."""
+        pred = array_predictions(model, self.data)
+        return metrics.mpjpe(pred["pose_3d"], pred["true_3d"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        logs["val_pose_3d_mpjpe"] = self.error(self.model)
+        self.seconds += time.perf_counter() - start

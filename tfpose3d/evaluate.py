@@ -23,9 +23,6 @@ from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 if TYPE_CHECKING:
     from tfpose3d.predict import Predictor
 
-PCK3D_MM = 150.0
-PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
-
 
 def run_source(run: str | os.PathLike) -> Source:
     """The data a run was trained against, from its config.json."""
@@ -57,34 +54,6 @@ def predict_dataset(model: Pose3DEstimator, source: Source, batch_size: int = 64
     if not collected["pose_3d"]:
         raise ValueError(f"{source.spec}: no test samples")
     return {k: np.concatenate(v) for k, v in collected.items()}
-
-
-def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFrame]:
-    """Summary (model and mean-pose rows), per-action and per-joint tables."""
-    true, est = pred["true_3d"], pred["pose_3d"]
-    mean_pose = metrics.mean_pose(true)
-    threshold_2d = PCK2D_FRACTION * image_size
-
-    def row(name, pose, joints_2d):
-        return {
-            "model": name, "MPJPE (mm)": metrics.mpjpe(pose, true), "P-MPJPE (mm)": metrics.p_mpjpe(pose, true),
-            f"PCK3D@{PCK3D_MM:.0f}mm": metrics.pck3d(pose, true, PCK3D_MM),
-            f"PCK2D@{threshold_2d:.1f}px": metrics.pck2d(joints_2d, pred["true_2d"], threshold_2d) if joints_2d is not None else np.nan,
-            "bone error (mm)": metrics.bone_error(pose, true),
-            # The mean pose has one set of proportions, so no correlation to report.
-            "proportion r": metrics.proportion_correlation(pose, true) if joints_2d is not None else np.nan,
-            "samples": len(true),
-        }
-
-    summary = pd.DataFrame([row("model", est, pred["joints_2d"]), row("mean pose", mean_pose, None)])
-    actions = sorted(set(pred["action"]))
-    per_action = pd.DataFrame(
-        [{"action": a, "samples": int((pred["action"] == a).sum()),
-          "MPJPE (mm)": metrics.mpjpe(est[pred["action"] == a], true[pred["action"] == a]),
-          "P-MPJPE (mm)": metrics.p_mpjpe(est[pred["action"] == a], true[pred["action"] == a])} for a in actions]
-    )
-    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": metrics.joint_errors(est, true).mean(0)})
-    return {"summary": summary, "per_action": per_action, "per_joint": per_joint}
 
 
 def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count: int = 4) -> None:
@@ -218,7 +187,7 @@ def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.Pa
     model = load_model(model_path)
     source.check(("test",))
     pred = predict_dataset(model, source, flip=flip)
-    result = tables(pred, model.config.image_size)
+    result = metrics.tables(pred, model.config.image_size)
     out = evaluation_dir(model_path, out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.items():

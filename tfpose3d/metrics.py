@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pandas as pd
 from keras import ops
 
 from tfpose3d import skeleton
+
+PCK3D_MM = 150.0
+PCK2D_FRACTION = 0.05  # of the image side: 11 px at 225 px
 
 
 def align_root(poses: np.ndarray, root: int = skeleton.PELVIS) -> np.ndarray:
@@ -113,3 +117,35 @@ class MeanJointError(keras.metrics.Mean):
 
     def get_config(self):
         return {**super().get_config(), "align_root": self.align_root}
+
+
+def tables(pred: dict[str, np.ndarray], image_size: int) -> dict[str, pd.DataFrame]:
+    """The held-out tables of `tfpose3d evaluate`: summary (model and mean-pose rows), per action and per joint.
+
+    `pred` holds a model's `pose_3d` (N, 17, 3) mm and `joints_2d` (N, 17, 2) px beside the truth, `true_3d`
+    and `true_2d`, and each sample's `action`.
+    """
+    true, est = pred["true_3d"], pred["pose_3d"]
+    average = mean_pose(true)
+    threshold_2d = PCK2D_FRACTION * image_size
+
+    def row(name, pose, joints_2d):
+        return {
+            "model": name, "MPJPE (mm)": mpjpe(pose, true), "P-MPJPE (mm)": p_mpjpe(pose, true),
+            f"PCK3D@{PCK3D_MM:.0f}mm": pck3d(pose, true, PCK3D_MM),
+            f"PCK2D@{threshold_2d:.1f}px": pck2d(joints_2d, pred["true_2d"], threshold_2d) if joints_2d is not None else np.nan,
+            "bone error (mm)": bone_error(pose, true),
+            # The mean pose has one set of proportions, so no correlation to report.
+            "proportion r": proportion_correlation(pose, true) if joints_2d is not None else np.nan,
+            "samples": len(true),
+        }
+
+    summary = pd.DataFrame([row("model", est, pred["joints_2d"]), row("mean pose", average, None)])
+    actions = sorted(set(pred["action"]))
+    per_action = pd.DataFrame(
+        [{"action": a, "samples": int((pred["action"] == a).sum()),
+          "MPJPE (mm)": mpjpe(est[pred["action"] == a], true[pred["action"] == a]),
+          "P-MPJPE (mm)": p_mpjpe(est[pred["action"] == a], true[pred["action"] == a])} for a in actions]
+    )
+    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "MPJPE (mm)": joint_errors(est, true).mean(0)})
+    return {"summary": summary, "per_action": per_action, "per_joint": per_joint}

@@ -50,7 +50,7 @@ class RenderOptions:
 
     Args:
         train_images, test_images: images per split.
-        seed: the training split's seed; the test split uses seed + 1, the val split seed + 2.
+        seed: the data's seed; each split draws its own stream from it (`split_seed`).
         root: where rendered data goes (default: $TFPOSE3D_DATA, else ./data).
         look: a row of `LOOKS`, what varies beyond body and pose.
     """
@@ -107,6 +107,24 @@ def check_split(split: str) -> None:
     """An error naming the splits, for any other `split`."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def split_seed(seed: int, split: str) -> int:
+    """The seed of `split`'s stream of renders for the data seed `seed`: each split its own, so val and test,
+    both drawn from the held-out clips, hold different images.
+
+    Example:
+    >>> [split_seed(0, split) for split in SPLITS]
+    [0, 2, 1]
+    """
+    check_split(split)
+    return seed + {"train": 0, "test": 1, "val": 2}[split]
+
+
+def motion_split(split: str) -> str:
+    """The clips of a motion set that `split` draws its poses from: val and test both from the held-out clips."""
+    check_split(split)
+    return "train" if split == "train" else "test"
 
 
 def look_named(name: str, split: str = "train") -> Look:

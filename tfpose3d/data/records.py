@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import mocap, render
+from tfpose3d.data.options import motion_split
 from tfpose3d.version import __version__
 
 MANIFEST = "dataset.json"
@@ -86,8 +87,7 @@ def write_rendered(
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} exists and is not empty")
-    # "val" is a further draw of the held-out clips, apart from "test" by its seed.
-    poses = mocap.load_motion(poses_name).select("train" if split == "train" else "test")
+    poses = mocap.load_motion(poses_name).select(motion_split(split))
     if len(poses) == 0:
         raise ValueError(f"motion set {poses_name!r} has no {split} frames")
     workers = workers or os.cpu_count() or 1

@@ -29,7 +29,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from tfpose3d.data import mocap, pipeline, records, render
-from tfpose3d.data.options import RenderOptions
+from tfpose3d.data.options import RenderOptions, split_seed
 from tfpose3d.data.render import SPLITS
 DEFAULT_SPEC = "mocap:bandai-namco"
 
@@ -128,10 +128,9 @@ class MocapSource(Source):
         if (out / records.MANIFEST).is_file():
             return
         count = self.options.train_images if split == "train" else self.options.test_images
-        # Each split has its own seed stream; val and test draw from the held-out clips.
-        seed = self.options.seed + {"train": 0, "test": 1, "val": 2}[split]
         print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
-        records.write_rendered(self.target, out, count, seed, split, look=self.options.look)
+        records.write_rendered(self.target, out, count, split_seed(self.options.seed, split), split,
+                               look=self.options.look)
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return RecordsSource(str(self.folder)).samples(split, image_size, shuffle, seed, cache)
