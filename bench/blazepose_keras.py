@@ -37,9 +37,9 @@ from deploy_latency import timed
 
 def to_keras(path: str, output: str) -> keras.Model:
     """The graph of the .tflite at `path` up to the tensor named `output`, as the package converts it."""
-    graph, weights = graph_spec(open(path, "rb").read(), output)
+    graph, weights, found = graph_spec(open(path, "rb").read(), {"output": output})
     image = keras.Input((INPUT, INPUT, 3), name="image")
-    return keras.Model(image, build_graph(image, graph, weights))
+    return keras.Model(image, build_graph(image, graph, weights, [found["output"]])[0])
 
 
 def main() -> None:
@@ -63,8 +63,9 @@ def main() -> None:
           f"median {np.median(gap):.4f} px")
 
     trunk = BlazePoseBackbone()  # the shipped trunk, as the cpu-pretrained preset runs it (input 0..255)
-    coarse, expected = trunk_asset()["reference"]
-    features = trunk(reference_image(coarse)[None].astype(np.float32)).numpy()[0]
+    reference = trunk_asset()["reference"]
+    expected = reference["features"]
+    features = trunk(reference_image(reference["coarse"])[None].astype(np.float32)).numpy()[0]
     print(f"shipped trunk on the asset's reference image against the interpreter's features stored with it: largest "
           f"difference {np.abs(features - expected).max():.1e}, features up to {np.abs(expected).max():.1f}")
     batch = np.resize(images * 255, (args.batch, INPUT, INPUT, 3)).astype(np.float32)

@@ -16,13 +16,19 @@ FROZEN = ModelConfig(variant="full", backbone="blazepose", train_backbone=False,
                      width=0.05, dropout=0.0)
 
 
-def test_trunk_gives_the_interpreters_features():
+def test_trunk_gives_the_interpreters_features_and_landmarks():
     # The asset stores a coarse 16x16 image and what the LiteRT interpreter computed from it blown up to 256 px.
-    coarse, expected = trunk_asset()["reference"]
-    image = np.kron(coarse.astype(np.float32), np.ones((16, 16, 1), np.float32))
-    out = BlazePoseBackbone()(image[None]).numpy()[0]
-    assert out.shape == (8, 8, 288) and expected.std() > 0.1
-    np.testing.assert_allclose(out, expected, atol=2e-3)
+    reference = trunk_asset()["reference"]
+    image = np.kron(reference["coarse"].astype(np.float32), np.ones((16, 16, 1), np.float32))[None]
+    features = BlazePoseBackbone()(image).numpy()[0]
+    assert features.shape == (8, 8, 288) and reference["features"].std() > 0.1
+    np.testing.assert_allclose(features, reference["features"], atol=2e-3)
+    out = BlazePoseBackbone(landmarks=True)(image)
+    np.testing.assert_allclose(out["features"].numpy()[0], features, atol=1e-5)
+    # Landmarks in pixels of the 256 px input (up to about 250), world landmarks in metres.
+    np.testing.assert_allclose(out["landmarks"].numpy()[0], reference["landmarks"], atol=1e-2)
+    np.testing.assert_allclose(out["world"].numpy()[0], reference["world"], atol=1e-3)
+    assert np.abs(reference["world"]).max() < 2 < np.abs(reference["landmarks"]).max()
 
 
 def test_other_input_sizes_are_resized_as_the_pipeline_resizes():
@@ -57,7 +63,7 @@ def test_errors_name_the_problem(tmp_path):
         ModelConfig(backbone="resnet")
     spec = [{"name": "f", "class": "Lambda", "config": {}, "inputs": ["image"]}]
     with pytest.raises(ValueError, match="layer f: class 'Lambda' is not one of"):
-        build_graph(keras.Input((8, 8, 3)), spec, {})
+        build_graph(keras.Input((8, 8, 3)), spec, {}, ["f"])
     with pytest.raises(FileNotFoundError, match="make_blazepose_asset"):
         trunk_asset(str(tmp_path / "missing.npz"))
 

@@ -46,6 +46,9 @@ class ModelConfig:
             BlazePose's landmark network to its middle depth, pretrained on real photographs
             (`tfpose3d.blazepose`; the input is resized to its 256 px inside).
         train_backbone: False freezes the trunk; the heads train alone.
+        landmarks: with the "blazepose" backbone, BlazePose's own image and world landmarks (from the rest of
+            its network) join the trunk's features at the input of both branches: the 2D evidence of a network
+            trained on real photographs, fed to the 3D branch as the paper feeds its 2D estimate.
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -71,6 +74,7 @@ class ModelConfig:
     image_size: int = 225
     backbone: str = "zfnet"
     train_backbone: bool = True
+    landmarks: bool = False
     projection: int = 0
     grid_size: int = 16
     grid_width: float | None = None
@@ -91,6 +95,9 @@ class ModelConfig:
             raise ValueError(f"Unknown variant {self.variant!r}; expected one of {tuple(VARIANTS)}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
+        if self.landmarks and self.backbone != "blazepose":
+            raise ValueError(f"landmarks=True needs backbone='blazepose' (the landmarks are BlazePose's), got "
+                             f"backbone={self.backbone!r}")
         if self.projection < 0:
             raise ValueError(f"projection must be 0 (none) or a number of maps, got {self.projection}")
         if self.image_size < 32:

@@ -92,16 +92,21 @@ class Pose3DEstimator(keras.Model):
         roots = config.active_roots
 
         if config.backbone == "blazepose":
-            backbone = BlazePoseBackbone(config.image_size, name="backbone")
+            backbone = BlazePoseBackbone(config.image_size, config.landmarks, name="backbone")
         else:
             backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
                                       config.batch_norm, name="backbone")
         backbone.trainable = config.train_backbone
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
         features = backbone(image)
+        if config.landmarks:
+            cues = layers.LandmarkCues(name="landmark_cues")([features["landmarks"], features["world"]])
+            features = features["features"]
         if config.projection:
             features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
         features = keras.layers.Flatten(name="flatten")(features)
+        if config.landmarks:
+            features = keras.layers.Concatenate(name="features_and_landmarks")([features, cues])
 
         x2d = _fc(features, units, config.dropout, "fc1_2d")
         x2d = _fc(x2d, units, config.dropout, "fc2_2d")

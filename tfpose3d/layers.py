@@ -191,6 +191,43 @@ class StopGradient(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class LandmarkCues(keras.layers.Layer):
+    """BlazePose's raw landmark outputs as one vector of cues near unit scale, for the FC branches.
+
+    Of the 39 landmarks the first `body` are the body's (the rest place BlazePose's own crop). Each image
+    landmark gives x, y and z as fractions of the network's input side and its visibility as a probability;
+    each world landmark its position in metres about the hips.
+
+    Args:
+        input_size: side of BlazePose's input in pixels (its landmarks' unit).
+        body: how many of the 39 landmarks to keep.
+
+    Example:
+    >>> raw = np.tile(np.array([128.0, 64.0, 0.0, 0.0, 5.0], "float32"), (1, 39))
+    >>> cues = LandmarkCues()([raw, np.zeros((1, 117), "float32")])
+    >>> cues.shape, np.round(np.asarray(cues)[0, :4], 2).tolist()
+    (TensorShape([1, 231]), [0.5, 0.25, 0.0, 0.5])
+    """
+
+    def __init__(self, input_size: int = 256, body: int = 33, **kwargs):
+        super().__init__(**kwargs)
+        self.input_size, self.body = int(input_size), int(body)
+
+    def call(self, inputs):
+        image, world = inputs
+        image = ops.reshape(image, (-1, 39, 5))[:, : self.body]
+        image = ops.concatenate([image[..., :3] / self.input_size, ops.sigmoid(image[..., 3:4])], axis=-1)
+        world = ops.reshape(world, (-1, 39, 3))[:, : self.body]
+        return ops.concatenate([ops.reshape(image, (-1, self.body * 4)), ops.reshape(world, (-1, self.body * 3))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.body * 7)
+
+    def get_config(self):
+        return {**super().get_config(), "input_size": self.input_size, "body": self.body}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class FlipAverage(keras.layers.Layer):
     """Test-time flip: an output for an image averaged with the output for the mirrored image, mirrored back.
 

