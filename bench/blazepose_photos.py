@@ -43,27 +43,11 @@ from tfpose3d.evaluate import photo_report
 from renders_as_photos import write_renders_as_photos  # a script beside this one
 
 INPUT = 256  # BlazePose's landmark model input side
-# BlazePose landmark indices (MediaPipe's pose landmark model card).
-NOSE, L_EAR, R_EAR, MOUTH_L, MOUTH_R = 0, 7, 8, 9, 10
-SAME = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15, "r_wrist": 16,
-        "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27, "r_ankle": 28}
 
 
 def to_h36m(landmarks: np.ndarray) -> np.ndarray:
     """(N, 17, D) Human3.6M joints from (N, 33, D) BlazePose landmarks (image or world, D = 2 or 3)."""
-    index = {name: k for k, name in enumerate(skeleton.JOINT_NAMES)}
-    out = np.zeros((len(landmarks), 17, landmarks.shape[-1]))
-    for name, k in SAME.items():
-        out[:, index[name]] = landmarks[:, k]
-    pelvis = landmarks[:, [23, 24]].mean(1)
-    thorax = landmarks[:, [11, 12]].mean(1)
-    ears, mouth = landmarks[:, [L_EAR, R_EAR]].mean(1), landmarks[:, [MOUTH_L, MOUTH_R]].mean(1)
-    out[:, index["pelvis"]], out[:, index["thorax"]] = pelvis, thorax
-    out[:, index["spine"]] = (pelvis + thorax) / 2  # Human3.6M: pelvis->spine 224-261 mm, spine->thorax 251-257
-    out[:, index["neck"]] = landmarks[:, NOSE]  # Human3.6M's "neck" joint sits near the nose
-    # The top of the head: twice as far above the ears as the mouth is below them (an adult head).
-    out[:, index["head"]] = ears + 2.0 * (ears - mouth)
-    return out
+    return np.einsum("nkd,kj->njd", landmarks, skeleton.blazepose_weights())
 
 
 def blazepose_input(crop: np.ndarray) -> np.ndarray:
@@ -100,7 +84,7 @@ def main() -> None:
 
     source = open_source(args.data)
     mean_2d = training_mean_2d(source, contract.IMAGE_SIZE)
-    same = np.isin(np.arange(len(skeleton.JOINT_NAMES)), [skeleton.JOINT_NAMES.index(name) for name in SAME])
+    same = np.isin(np.arange(len(skeleton.JOINT_NAMES)), [skeleton.JOINT_NAMES.index(name) for name in skeleton.BLAZEPOSE_SAME])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         write_renders_as_photos(source, Path(tmp) / "renders", args.renders)

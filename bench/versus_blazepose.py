@@ -30,10 +30,10 @@ from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
 
-from blazepose_photos import SAME, blazepose_input, to_h36m  # a script beside this one
+from blazepose_photos import blazepose_input, to_h36m  # a script beside this one
 from provenance import provenance  # a script beside this one
 
-LIMBS = [skeleton.JOINT_INDEX[name] for name in SAME]
+LIMBS = [skeleton.JOINT_INDEX[name] for name in skeleton.BLAZEPOSE_SAME]
 
 
 def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

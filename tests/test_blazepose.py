@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose3d import ModelConfig, build_model
+from tfpose3d import ModelConfig, build_model, skeleton
 from tfpose3d.blazepose import BlazePoseBackbone, build_graph, trunk_asset
 from tfpose3d.cli import main
 from tfpose3d.predict import Predictor
@@ -37,9 +37,9 @@ def test_other_input_sizes_are_resized_as_the_pipeline_resizes():
     np.testing.assert_allclose(BlazePoseBackbone(96)(image).numpy(), BlazePoseBackbone()(resized).numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("train_backbone", [False, True])
-def test_the_trunk_trains_only_when_asked_and_round_trips(train_backbone, tmp_path):
-    config = ModelConfig(**{**FROZEN.to_dict(), "train_backbone": train_backbone})
+@pytest.mark.parametrize("train_backbone, landmarks", [(False, False), (True, False), (False, True)])
+def test_the_trunk_trains_only_when_asked_and_round_trips(train_backbone, landmarks, tmp_path):
+    config = ModelConfig(**{**FROZEN.to_dict(), "train_backbone": train_backbone, "landmarks": landmarks})
     model = build_model(config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     trunk = [w.numpy().copy() for w in model.backbone.weights]
@@ -68,9 +68,25 @@ def test_errors_name_the_problem(tmp_path):
         trunk_asset(str(tmp_path / "missing.npz"))
 
 
+def test_the_landmark_prior_starts_the_grid_at_blazepose_joints():
+    # Untrained, the prior outweighs the small random logits: the 2D joints are near where BlazePose's
+    # landmarks, mapped to Human3.6M's joints, put them.
+    config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": True, "image_size": 256, "grid_size": 32})
+    model = build_model(config)
+    images = np.kron(trunk_asset()["reference"]["coarse"].astype(np.float32), np.ones((16, 16, 1), np.float32))[None]
+    raw = BlazePoseBackbone(landmarks=True)(images)["landmarks"].numpy().reshape(1, 39, 5)[:, :33, :2]
+    expected = np.einsum("nkd,kj->njd", raw, skeleton.blazepose_weights())
+    inside = np.all((expected > 16) & (expected < 240), axis=-1)[0]  # away from the grid's edge cells
+    gap = np.linalg.norm(model.predict(images, verbose=0)["joints_2d"] - expected, axis=-1)[0]
+    assert inside.sum() >= 5 and gap[inside].max() < 8, (inside.sum(), gap)  # a cell is 8 px
+    with pytest.raises(ValueError, match="landmarks=True needs backbone='blazepose'"):
+        ModelConfig(landmarks=True)
+
+
 @pytest.mark.slow
-def test_every_exported_form_reproduces_keras(tmp_path):
-    build_model(FROZEN).save(tmp_path / "m.keras")
+@pytest.mark.parametrize("landmarks", [False, True])
+def test_every_exported_form_reproduces_keras(landmarks, tmp_path):
+    build_model(ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks})).save(tmp_path / "m.keras")
     assert main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "serving")]) == 0
     version = tmp_path / "serving" / "tfpose3d" / "1"
     images = np.random.default_rng(0).integers(0, 256, size=(2, 225, 225, 3), dtype=np.uint8)

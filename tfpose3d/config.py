@@ -47,8 +47,9 @@ class ModelConfig:
             (`tfpose3d.blazepose`; the input is resized to its 256 px inside).
         train_backbone: False freezes the trunk; the heads train alone.
         landmarks: with the "blazepose" backbone, BlazePose's own image and world landmarks (from the rest of
-            its network) join the trunk's features at the input of both branches: the 2D evidence of a network
-            trained on real photographs, fed to the 3D branch as the paper feeds its 2D estimate.
+            its network) join the trunk's features at the input of both branches, and the image landmarks
+            give the 2D grid a prior (`layers.LandmarkPrior`): the 2D evidence of a network trained on real
+            photographs, reaching the 3D branch as the paper feeds it its 2D estimate.
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.

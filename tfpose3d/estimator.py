@@ -100,7 +100,8 @@ class Pose3DEstimator(keras.Model):
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
         features = backbone(image)
         if config.landmarks:
-            cues = layers.LandmarkCues(name="landmark_cues")([features["landmarks"], features["world"]])
+            landmarks = features["landmarks"]
+            cues = layers.LandmarkCues(name="landmark_cues")([landmarks, features["world"]])
             features = features["features"]
         if config.projection:
             features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
@@ -112,6 +113,9 @@ class Pose3DEstimator(keras.Model):
         x2d = _fc(x2d, units, config.dropout, "fc2_2d")
         x2d = keras.layers.Dense(nj * ng * ng, name="fc_out_2d")(x2d)
         logits = keras.layers.Reshape((nj, ng * ng), name="heatmap_logits")(x2d)
+        if config.landmarks:
+            prior = layers.LandmarkPrior(ng, config.image_size, name="landmark_prior")(landmarks)
+            logits = keras.layers.Add(name="heatmap_logits_with_prior")([logits, prior])
         probs = keras.layers.Softmax(axis=-1, name="heatmap_probs")(logits)
 
         x3d = _fc(features, units, config.dropout, "fc1_3d")

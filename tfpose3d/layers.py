@@ -228,6 +228,52 @@ class LandmarkCues(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class LandmarkPrior(keras.layers.Layer):
+    """A log-prior over each joint's grid cells from BlazePose's raw landmarks, to add to the 2D logits: a cell
+    scores lower by its squared distance (in cells) from where the landmarks put the joint
+    (`skeleton.blazepose_weights`), halved and times a learned weight (1 at first).
+
+    The 2D branch then classifies as the paper does, starting from the evidence of a network trained on real
+    photographs; its own logits learn what to correct (the joints BlazePose does not mark, such as the head top).
+
+    Args:
+        grid_size: Ng, the grid is Ng x Ng cells.
+        image_size: side of the model's input in pixels, the crop the landmarks were read from.
+        input_size: side of BlazePose's input in pixels (its landmarks' unit).
+
+    Example:
+    >>> raw = np.zeros((1, 39, 5), "float32")
+    >>> raw[0, :, :2] = 96.0  # every landmark at the centre of the 192 px input
+    >>> prior = np.asarray(LandmarkPrior(grid_size=4, image_size=64, input_size=192)(raw.reshape(1, 195)))
+    >>> prior.shape, float(prior.max()), int(prior[0, 0].argmax()) in (5, 6, 9, 10)  # half a cell off each way
+    ((1, 17, 16), -0.25, True)
+    """
+
+    def __init__(self, grid_size: int, image_size: int, input_size: int = 256, **kwargs):
+        super().__init__(**kwargs)
+        self.grid_size, self.image_size, self.input_size = int(grid_size), int(image_size), int(input_size)
+        self.mapping = skeleton.blazepose_weights().astype("float32")
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0), name="weight")
+
+    def call(self, inputs):
+        xy = ops.reshape(ops.cast(inputs, "float32"), (-1, 39, 5))[:, :33, :2] * (self.image_size / self.input_size)
+        joints = ops.transpose(ops.matmul(ops.transpose(xy, (0, 2, 1)), self.mapping), (0, 2, 1))  # (B, 17, 2)
+        centres = _cell_centres(self.grid_size, self.image_size)
+        cell = self.image_size / self.grid_size
+        squared = ops.sum(ops.square(joints[:, :, None, :] - centres[None, None]), axis=-1) / (cell * cell)
+        return ops.cast(-0.5 * self.weight * squared, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], skeleton.NUM_JOINTS, self.grid_size * self.grid_size)
+
+    def get_config(self):
+        return {**super().get_config(), "grid_size": self.grid_size, "image_size": self.image_size,
+                "input_size": self.input_size}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class FlipAverage(keras.layers.Layer):
     """Test-time flip: an output for an image averaged with the output for the mirrored image, mirrored back.
 

@@ -6,6 +6,8 @@ Human3.6M code (e.g. the 17-joint subset of the 32 motion-capture joints).
 
 from __future__ import annotations
 
+import numpy as np
+
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle",
     "spine", "thorax", "neck", "head",
@@ -73,3 +75,39 @@ def torso_ends(joints_2d):
     hips = (joints_2d[..., JOINT_INDEX["r_hip"], :] + joints_2d[..., JOINT_INDEX["l_hip"], :]) / 2
     shoulders = (joints_2d[..., JOINT_INDEX["r_shoulder"], :] + joints_2d[..., JOINT_INDEX["l_shoulder"], :]) / 2
     return hips, shoulders
+
+
+# BlazePose's landmarks (MediaPipe's pose landmark model card) that are Human3.6M joints: the twelve limb joints.
+# BlazePose's hip landmarks sit near the femoral heads, as Human3.6M's hips do.
+BLAZEPOSE_SAME: dict[str, int] = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15,
+                                  "r_wrist": 16, "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26,
+                                  "l_ankle": 27, "r_ankle": 28}
+_NOSE, _EARS, _MOUTH = 0, (7, 8), (9, 10)
+
+
+def blazepose_weights() -> np.ndarray:
+    """(33, 17): each Human3.6M joint as a weighted sum of BlazePose's 33 landmarks (image or world alike).
+
+    Twelve are the same joints (`BLAZEPOSE_SAME`); the pelvis and thorax are the mid-points of the hips and the
+    shoulders, the spine half-way between them (Human3.6M: pelvis->spine 224-261 mm, spine->thorax 251-257),
+    the neck the nose (Human3.6M's "neck" sits near it) and the head top twice as far above the ears as the
+    mouth is below them (an adult head). Each column sums to one, so the joints move with the landmarks.
+
+    Example:
+    >>> weights = blazepose_weights()
+    >>> weights.shape, bool(np.allclose(weights.sum(0), 1))
+    ((33, 17), True)
+    >>> landmarks = np.zeros((33, 2)); landmarks[[11, 12]] = [[10.0, 0.0], [20.0, 0.0]]
+    >>> (landmarks.T @ weights)[:, JOINT_INDEX["thorax"]].tolist()
+    [15.0, 0.0]
+    """
+    weights = np.zeros((33, NUM_JOINTS))
+    for name, k in BLAZEPOSE_SAME.items():
+        weights[k, JOINT_INDEX[name]] = 1.0
+    weights[[23, 24], PELVIS] = 0.5
+    weights[[11, 12], JOINT_INDEX["thorax"]] = 0.5
+    weights[:, JOINT_INDEX["spine"]] = (weights[:, PELVIS] + weights[:, JOINT_INDEX["thorax"]]) / 2
+    weights[_NOSE, JOINT_INDEX["neck"]] = 1.0
+    weights[list(_EARS), JOINT_INDEX["head"]] = 1.5  # ears + 2 (ears - mouth), each a mid-point
+    weights[list(_MOUTH), JOINT_INDEX["head"]] = -1.0
+    return weights
