@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-pretrained": {
-        "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen network, pretrained on real photographs, its landmarks as the 2D grid's prior and as cues to both branches; the model for real photos (about 19 minutes on 2 CPU cores)",
+        "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen network, pretrained on real photographs, its landmarks as the 2D grid's prior and as cues to both branches; the model for real photos (training time: docs/guide.md)",
         # The trunk only runs forward (its speed: docs/benchmarks.md), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
