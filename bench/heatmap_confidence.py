@@ -39,9 +39,13 @@ def main() -> None:
     # Crops with nobody in them: where the tracker's confidence floor (`video.Tracker`) must sit above.
     nobody = np.stack([np.random.default_rng(k).integers(0, 256, (225, 225, 3), dtype=np.uint8) for k in range(8)]
                       + [np.full((225, 225, 3), v, np.uint8) for v in (40, 128, 220)])
-    print("| noise and blank crops | %.2f | %.2f |" % confidence(predictor(nobody)["heatmaps_2d"]))
+    empty = predictor(nobody)["heatmaps_2d"]
+    print("| noise and blank crops | %.2f | %.2f |" % confidence(empty))
     peaks = photo.reshape(*photo.shape[:2], -1).max(-1).mean(-1)
     print(f"per person on the photos: {np.percentile(peaks, [10, 50, 90]).round(3).tolist()} (10th, 50th, 90th percentile)")
+    empty_peaks = empty.reshape(*empty.shape[:2], -1).max(-1).mean(-1)
+    print(f"per crop with nobody: highest {empty_peaks.max():.3f}; people on the photos below it: "
+          f"{(peaks < empty_peaks.max()).sum()} of {len(peaks)}")
     print(f"uniform entropy: {np.log(photo.shape[-1] * photo.shape[-2]):.2f}")
     # Whether the soft-argmax's average of an unsure heatmap is what goes wrong, or the heatmap itself.
     grid = photo.shape[-1]

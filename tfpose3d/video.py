@@ -117,7 +117,7 @@ class Tracker:
 
     # The default sits just above the confidence a crop of noise or of a blank wall gets from the main job's
     # model, and below most people's in the real dev photos (bench/heatmap_confidence.py measures both sides).
-    def __init__(self, min_confidence: float = 0.08, same_person: float = 0.5):
+    def __init__(self, min_confidence: float = 0.2, same_person: float = 0.5):
         self.min_confidence, self.same_person = min_confidence, same_person
         self.expected: Region | None = None
         self.box: Detection | None = None
