@@ -43,7 +43,7 @@ def main() -> None:
 
     def landmarks(images: np.ndarray) -> np.ndarray:  # (N, 33, 2) pixels of the SIZE px crop
         raw = network.predict(images, batch_size=64, verbose=0)["landmarks"]
-        return raw.reshape(-1, 39, 5)[:, :33, :2] * (SIZE / INPUT)
+        return raw.reshape(-1, skeleton.BLAZEPOSE_LANDMARKS, 5)[:, : skeleton.BLAZEPOSE_BODY, :2] * (SIZE / INPUT)
 
     renders = pipeline.records_dataset(f"{args.data}/train", SIZE, shuffle=False).take(args.renders).batch(64)
     found, truth = zip(*[(landmarks(b["image"]), b["joints_2d"]) for b in renders.as_numpy_iterator()])

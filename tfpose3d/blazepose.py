@@ -30,9 +30,8 @@ LAYERS = {cls.__name__: cls for cls in (
 
 # What the asset's network gives: its middle-depth features, (B, 8, 8, 288); its 39 image landmarks, (B, 195):
 # x, y and z in pixels of its 256 px input, visibility and presence logits; its 39 world landmarks, (B, 117):
-# metres about the hips. The first 33 landmarks of each are the body's, the rest its own crop's.
+# metres about the hips (`skeleton.BLAZEPOSE_LANDMARKS`).
 OUTPUTS = ("features", "landmarks", "world")
-BODY_LANDMARKS = 33
 
 
 @functools.lru_cache(maxsize=1)

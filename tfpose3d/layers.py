@@ -209,15 +209,15 @@ class LandmarkCues(keras.layers.Layer):
     (TensorShape([1, 231]), [0.5, 0.25, 0.0, 0.5])
     """
 
-    def __init__(self, input_size: int = 256, body: int = 33, **kwargs):
+    def __init__(self, input_size: int = 256, body: int = skeleton.BLAZEPOSE_BODY, **kwargs):
         super().__init__(**kwargs)
         self.input_size, self.body = int(input_size), int(body)
 
     def call(self, inputs):
         image, world = inputs
-        image = ops.reshape(image, (-1, 39, 5))[:, : self.body]
+        image = ops.reshape(image, (-1, skeleton.BLAZEPOSE_LANDMARKS, 5))[:, : self.body]
         image = ops.concatenate([image[..., :3] / self.input_size, ops.sigmoid(image[..., 3:4])], axis=-1)
-        world = ops.reshape(world, (-1, 39, 3))[:, : self.body]
+        world = ops.reshape(world, (-1, skeleton.BLAZEPOSE_LANDMARKS, 3))[:, : self.body]
         return ops.concatenate([ops.reshape(image, (-1, self.body * 4)), ops.reshape(world, (-1, self.body * 3))], axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -258,7 +258,8 @@ class LandmarkPrior(keras.layers.Layer):
         self.weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0), name="weight")
 
     def call(self, inputs):
-        xy = ops.reshape(ops.cast(inputs, "float32"), (-1, 39, 5))[:, :33, :2] * (self.image_size / self.input_size)
+        image = ops.reshape(ops.cast(inputs, "float32"), (-1, skeleton.BLAZEPOSE_LANDMARKS, 5))
+        xy = image[:, : skeleton.BLAZEPOSE_BODY, :2] * (self.image_size / self.input_size)
         joints = ops.transpose(ops.matmul(ops.transpose(xy, (0, 2, 1)), self.mapping), (0, 2, 1))  # (B, 17, 2)
         centres = _cell_centres(self.grid_size, self.image_size)
         cell = self.image_size / self.grid_size

@@ -77,6 +77,10 @@ def torso_ends(joints_2d):
     return hips, shoulders
 
 
+# BlazePose's landmark network gives 39 landmarks, each (x, y, z, visibility, presence) in its image output and
+# (x, y, z) in its world output; the first 33 are the body's, the rest place its own crop.
+BLAZEPOSE_LANDMARKS, BLAZEPOSE_BODY = 39, 33
+
 # BlazePose's landmarks (MediaPipe's pose landmark model card) that are Human3.6M joints: the twelve limb joints.
 # BlazePose's hip landmarks sit near the femoral heads, as Human3.6M's hips do.
 BLAZEPOSE_SAME: dict[str, int] = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15,
@@ -101,7 +105,7 @@ def blazepose_weights() -> np.ndarray:
     >>> (landmarks.T @ weights)[:, JOINT_INDEX["thorax"]].tolist()
     [15.0, 0.0]
     """
-    weights = np.zeros((33, NUM_JOINTS))
+    weights = np.zeros((BLAZEPOSE_BODY, NUM_JOINTS))
     for name, k in BLAZEPOSE_SAME.items():
         weights[k, JOINT_INDEX[name]] = 1.0
     weights[[23, 24], PELVIS] = 0.5
