@@ -68,7 +68,7 @@ def blazepose(model: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         points = interpreter.get_tensor(outputs[(1, 195)]).reshape(39, 5)[:33, :2] / INPUT
         landmarks.append(points)
         presence.append(float(interpreter.get_tensor(outputs[(1, 1)]).ravel()[0]))
-    return np.stack(landmarks), 1 / (1 + np.exp(-np.array(presence)))
+    return np.stack(landmarks), np.array(presence)  # the graph ends that output in a sigmoid already
 
 
 def main() -> None:

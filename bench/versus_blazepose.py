@@ -6,6 +6,11 @@
   (shoulders, elbows, wrists, hips, knees, ankles); bone lengths (metric size): the mean relative error of
   each of the 16 bones and the share of people whose every limb bone is within 10% of the truth.
 - Real dev photographs, annotation crops (turned upright on the annotated torso): 2D only (no 3D truth).
+- Per bone, on the renders: the relative error of each bone's length, beside how much that bone varies
+  between the held-out people (its standard deviation over its mean), a skeleton of the average lengths for
+  everyone, and the main job rescaled to each person's true size (its limb bones' total length) -- what is
+  left there is the proportions, the rest is the person's overall size, which a crop framed on the body
+  does not show (a tall person far away looks like a short one near).
 
 BlazePose's 33 landmarks, 2D and its metric world landmarks alike, go to Human3.6M's 17 joints as
 bench/blazepose_photos.py maps them (pelvis and thorax the middles of the hips and shoulders, spine half way,
@@ -61,6 +66,19 @@ def scores_3d(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
             "people with every limb bone within 10%": float((relative[:, limb_bones] <= 0.1).all(1).mean())}
 
 
+def bone_table(predictions: dict[str, np.ndarray], true: np.ndarray) -> pd.DataFrame:
+    """Per bone, the mean relative error of its length for each of `predictions` (bone lengths, N x 16) against
+    the poses `true` (N, 17, 3), and last the share of people whose every limb bone is within 10%."""
+    names = [f"{skeleton.JOINT_NAMES[a]}-{skeleton.JOINT_NAMES[b]}" for a, b in skeleton.BONES]
+    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+    lengths = metrics.bone_lengths(true)
+    table = {"held-out people's spread (sd / mean)": np.append(lengths.std(0) / lengths.mean(0), np.nan)}
+    for name, pred in predictions.items():
+        relative = np.abs(pred / lengths - 1)
+        table[name] = np.append(relative.mean(0), (relative[:, limb_bones] <= 0.1).all(1).mean())
+    return pd.DataFrame(table, index=[*names, "people with every limb bone within 10%"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the main job's model (any exported form)")
@@ -100,6 +118,14 @@ def main() -> None:
     print(provenance(f"{len(samples)} held-out renders of {args.data}; {len(photos.people)} people in {args.photos}")
           + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
+
+    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+    true_bones, our_bones = metrics.bone_lengths(true_3d), metrics.bone_lengths(np.asarray(ours["pose_3d"], np.float64))
+    size = true_bones[:, limb_bones].sum(1, keepdims=True) / our_bones[:, limb_bones].sum(1, keepdims=True)
+    print("\nBone lengths on the renders, mean relative error per bone:\n")
+    print(bone_table({"average lengths for everyone": np.broadcast_to(true_bones.mean(0), true_bones.shape),
+                      "main job": our_bones, "main job at each person's true size": our_bones * size,
+                      "BlazePose GHUM full": metrics.bone_lengths(theirs_3d)}, true_3d).to_markdown(floatfmt=".3f"))
 
 
 if __name__ == "__main__":
