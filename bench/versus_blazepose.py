@@ -8,9 +8,9 @@
 - Real dev photographs, annotation crops (turned upright on the annotated torso): 2D only (no 3D truth).
 - Per bone, on the renders: the relative error of each bone's length, beside how much that bone varies
   between the held-out people (its standard deviation over its mean), a skeleton of the average lengths for
-  everyone, and the main job rescaled to each person's true size (its limb bones' total length) -- what is
-  left there is the proportions, the rest is the person's overall size, which a crop framed on the body
-  does not show (a tall person far away looks like a short one near).
+  everyone, and both rescaled to each person's true size (the limb bones' total length): what is left there
+  is the proportions, the rest is the person's overall size, which a crop framed on the body hardly shows
+  (a tall person far away looks like a short one near).
 
 BlazePose's 33 landmarks, 2D and its metric world landmarks alike, go to Human3.6M's 17 joints as
 bench/blazepose_photos.py maps them (pelvis and thorax the middles of the hips and shoulders, spine half way,
@@ -68,15 +68,19 @@ def scores_3d(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 def bone_table(predictions: dict[str, np.ndarray], true: np.ndarray) -> pd.DataFrame:
     """Per bone, the mean relative error of its length for each of `predictions` (bone lengths, N x 16) against
-    the poses `true` (N, 17, 3), and last the share of people whose every limb bone is within 10%."""
+    the poses `true` (N, 17, 3); then the share of people whose every limb bone is within 10%, and how well
+    the person's size (the limb bones' total length) follows the truth (Pearson r)."""
     names = [f"{skeleton.JOINT_NAMES[a]}-{skeleton.JOINT_NAMES[b]}" for a, b in skeleton.BONES]
     limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
     lengths = metrics.bone_lengths(true)
-    table = {"held-out people's spread (sd / mean)": np.append(lengths.std(0) / lengths.mean(0), np.nan)}
+    table = {"held-out people's spread (sd / mean)": np.append(lengths.std(0) / lengths.mean(0), [np.nan, np.nan])}
     for name, pred in predictions.items():
         relative = np.abs(pred / lengths - 1)
-        table[name] = np.append(relative.mean(0), (relative[:, limb_bones] <= 0.1).all(1).mean())
-    return pd.DataFrame(table, index=[*names, "people with every limb bone within 10%"])
+        size = pred[:, limb_bones].sum(1)
+        r = np.corrcoef(size, lengths[:, limb_bones].sum(1))[0, 1] if np.ptp(size) > 0 else np.nan
+        table[name] = np.append(relative.mean(0), [(relative[:, limb_bones] <= 0.1).all(1).mean(), r])
+    return pd.DataFrame(table, index=[*names, "people with every limb bone within 10%",
+                                      "size (limb bones' total) vs the truth, r"])
 
 
 def main() -> None:
@@ -123,7 +127,10 @@ def main() -> None:
     true_bones, our_bones = metrics.bone_lengths(true_3d), metrics.bone_lengths(np.asarray(ours["pose_3d"], np.float64))
     size = true_bones[:, limb_bones].sum(1, keepdims=True) / our_bones[:, limb_bones].sum(1, keepdims=True)
     print("\nBone lengths on the renders, mean relative error per bone:\n")
-    print(bone_table({"average lengths for everyone": np.broadcast_to(true_bones.mean(0), true_bones.shape),
+    average = np.broadcast_to(true_bones.mean(0), true_bones.shape)
+    true_size = true_bones[:, limb_bones].sum(1, keepdims=True) / average[:, limb_bones].sum(1, keepdims=True)
+    print(bone_table({"average lengths for everyone": average,
+                      "average proportions at each person's true size": average * true_size,
                       "main job": our_bones, "main job at each person's true size": our_bones * size,
                       "BlazePose GHUM full": metrics.bone_lengths(theirs_3d)}, true_3d).to_markdown(floatfmt=".3f"))
 

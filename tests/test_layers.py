@@ -3,7 +3,9 @@ import pytest
 import tensorflow as tf
 
 from layer_testing import run_layer_test
-from tfpose3d.layers import FlipAverage, GridSoftArgmax, GridSoftLabels, MirrorImage, MultiRootMerge, StopGradient
+from tfpose3d import skeleton
+from tfpose3d.layers import (FlipAverage, GridSoftArgmax, GridSoftLabels, MirrorImage, MultiRootMerge, SkeletonFit,
+                             StopGradient)
 from tfpose3d.metrics import p_mpjpe
 
 
@@ -137,6 +139,21 @@ def test_robust_weights_outvote_one_bad_joint_by_hand():
         MultiRootMerge([0], align="median")
 
 
+def test_skeleton_fit_keeps_directions_and_takes_the_lengths():
+    rng = np.random.default_rng(0)
+    pose = rng.normal(size=(4, 17, 3)).astype(np.float32) * 200
+    lengths = rng.uniform(50, 450, size=(4, 16)).astype(np.float32)
+    fitted = np.asarray(SkeletonFit()(pose, lengths))
+    parent, child = np.array(skeleton.BONES).T
+    bones, given = fitted[:, child] - fitted[:, parent], pose[:, child] - pose[:, parent]
+    np.testing.assert_allclose(np.linalg.norm(bones, axis=-1), lengths, rtol=1e-4)
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+    np.testing.assert_allclose(unit(bones), unit(given), atol=1e-5)
+    np.testing.assert_array_equal(fitted[:, skeleton.PELVIS], pose[:, skeleton.PELVIS])
+    # A pose that already has the lengths comes back unchanged.
+    np.testing.assert_allclose(np.asarray(SkeletonFit()(pose, np.linalg.norm(given, axis=-1))), pose, atol=1e-3)
+
+
 def test_stop_gradient_blocks_gradient_only():
     x = tf.Variable([[1.0, 2.0]])
     with tf.GradientTape(persistent=True) as tape:
@@ -157,6 +174,8 @@ def test_stop_gradient_blocks_gradient_only():
         (FlipAverage("pose_3d"), [np.ones((2, 17, 3), "float32"), np.zeros((2, 17, 3), "float32")]),
         (FlipAverage("heatmaps_2d"), [np.ones((2, 17, 8, 8), "float32"), np.zeros((2, 17, 8, 8), "float32")]),
         (MirrorImage(), [np.ones((2, 8, 8, 3), "float32")]),
+        (SkeletonFit(), [np.random.default_rng(2).normal(size=(2, 17, 3)).astype("float32"),
+                         np.ones((2, 16), "float32")]),
     ],
 )
 def test_layer_contract(layer, inputs):

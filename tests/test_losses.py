@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tfpose3d.losses import GridCrossEntropy, RootRelativeLoss
+from tfpose3d import skeleton
+from tfpose3d.losses import BoneLengthLoss, GridCrossEntropy, RootRelativeLoss
 
 
 def log_softmax(z):
@@ -67,3 +68,18 @@ def test_root_relative_loss_masks_missing_joints():
     y_pred = np.zeros((1, 1, 17, 3), np.float32)
     y_pred[0, 0, 3] = 5.0  # wrong, but the truth is missing
     assert float(RootRelativeLoss([0])(y_true, y_pred)) == 0.0
+
+
+def test_bone_length_loss_matches_numpy_and_masks():
+    rng = np.random.default_rng(0)
+    joints = rng.normal(size=(3, 17, 3)).astype(np.float32) * 300
+    lengths = rng.uniform(100, 500, size=(3, 16)).astype(np.float32)
+    parent, child = np.array(skeleton.BONES).T
+    true = np.linalg.norm(joints[:, child] - joints[:, parent], axis=-1)
+    expected = np.abs(np.log(lengths / true)).sum(1)
+    np.testing.assert_allclose(np.asarray(BoneLengthLoss(reduction=None)(joints, lengths)), expected, rtol=1e-4)
+    # The left wrist missing leaves out its one bone, the forearm, and nothing else.
+    joints[1, skeleton.JOINT_INDEX["l_wrist"]] = np.nan
+    forearm = skeleton.BONES.index((skeleton.JOINT_INDEX["l_elbow"], skeleton.JOINT_INDEX["l_wrist"]))
+    expected[1] -= np.abs(np.log(lengths[1, forearm] / true[1, forearm]))
+    np.testing.assert_allclose(np.asarray(BoneLengthLoss(reduction=None)(joints, lengths)), expected, rtol=1e-4)

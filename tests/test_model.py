@@ -175,6 +175,39 @@ def test_fit_and_keras_file_round_trip(variant, tmp_path):
         model.evaluate(images, labels, verbose=0, return_dict=True), rel=1e-5)
 
 
+def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(tmp_path):
+    config = small("full", bone_lengths=True)
+    model = build_model(config)
+    images, labels = random_batch(config, n=8)
+    head = model.get_layer("fc_out_bones")
+    kernel = head.kernel.numpy()
+    # The head starts at zero weights, which pass no gradient back whatever the graph; give it some.
+    head.kernel.assign(np.random.default_rng(0).normal(size=kernel.shape).astype(np.float32) * 0.01)
+    with tf.GradientTape() as tape:
+        out = model(images, training=True)
+        loss = model.loss_bones(labels["joints_3d"], out["bone_lengths"])
+    paper = [w for layer in model.layers if layer.name.startswith("fc") and layer.name != "fc_out_bones"
+             for w in layer.trainable_weights]
+    grads = tape.gradient(loss, paper + head.trainable_weights)
+    assert all(g is None or not np.any(g.numpy()) for g in grads[: len(paper)])
+    assert all(np.any(g.numpy()) for g in grads[len(paper):])
+    head.kernel.assign(kernel)
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(images, labels, batch_size=8, epochs=20, verbose=0)
+    assert history.history["loss_bones"][-1] < 0.5 * history.history["loss_bones"][0]
+    out = model.predict(images, verbose=0)
+    # The output pose has the head's lengths, bone for bone.
+    parent, child = np.array(skeleton.BONES).T
+    implied = np.linalg.norm(out["pose_3d"][:, child] - out["pose_3d"][:, parent], axis=-1)
+    np.testing.assert_allclose(implied, out["bone_lengths"], rtol=1e-3)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(restored.predict(images, verbose=0)["pose_3d"], out["pose_3d"])
+    with pytest.raises(ValueError, match="loss_weight_bones"):
+        small("full", loss_weight_bones=-1.0)
+
+
 def test_saved_model_loads_after_import_tfpose3d_alone(tmp_path):
     model = build_model(small("cls2d"))
     model.compile()

@@ -50,6 +50,10 @@ class ModelConfig:
             its network) join the trunk's features at the input of both branches, and the image landmarks
             give the 2D grid a prior (`layers.LandmarkPrior`): the 2D evidence of a network trained on real
             photographs, reaching the 3D branch as the paper feeds it its 2D estimate.
+        bone_lengths: a head reads each person's 16 bone lengths from the 3D branch's first layer (without
+            gradient into it, so the paper's branches train as before) and the output pose is refit to them
+            along its own bone directions (`layers.SkeletonFit`): one consistent skeleton a person, instead of
+            the lengths the joints' separate regressions happen to imply.
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -69,6 +73,7 @@ class ModelConfig:
             balance of 3D against 2D.
         pose_unit_mm: the 3D heads regress in this unit; 100 mm keeps the
             regression targets near unit scale.
+        loss_weight_bones: the weight of the bone-length loss (`losses.BoneLengthLoss`) beside eq 5.
     """
 
     variant: str = "full"
@@ -76,6 +81,7 @@ class ModelConfig:
     backbone: str = "zfnet"
     train_backbone: bool = True
     landmarks: bool = False
+    bone_lengths: bool = False
     projection: int = 0
     grid_size: int = 16
     grid_width: float | None = None
@@ -88,6 +94,7 @@ class ModelConfig:
     loss_weight_2d: float = 1.0
     loss_weight_3d: float = 6.0
     pose_unit_mm: float = 100.0
+    loss_weight_bones: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roots", tuple(self.roots))
@@ -115,6 +122,8 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.pose_unit_mm <= 0:
             raise ValueError(f"pose_unit_mm must be positive, got {self.pose_unit_mm}")
+        if self.loss_weight_bones < 0:
+            raise ValueError(f"loss_weight_bones must be zero or positive, got {self.loss_weight_bones}")
         skeleton.root_indices(self.roots)
 
     @property

@@ -64,6 +64,8 @@ class Pose3DEstimator(keras.Model):
         pose_3d: (B, 17, 3) the roots merged by eq 7, millimetres, pelvis at the origin.
         joints_2d: (B, 17, 2) soft-argmax joint positions in input pixels.
         heatmaps_2d: (B, 17, Ng, Ng) grid probabilities.
+        bone_lengths: (B, 16) millimetres, in the order of `skeleton.BONES`, with `config.bone_lengths`; then
+            `pose_3d` is the merged pose refit to them (`layers.SkeletonFit`).
 
     Labels for `fit`/`evaluate` are a dict of raw joints: `joints_2d` (B, 17, 2)
     pixels of the input, `joints_3d` (B, 17, 3) mm, and optionally
@@ -136,10 +138,19 @@ class Pose3DEstimator(keras.Model):
         outputs = {
             "heatmap_logits": logits,
             "root_poses": root_poses,
-            "pose_3d": keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged),
             "joints_2d": layers.GridSoftArgmax(ng, config.image_size, name="joints_2d")(probs),
             "heatmaps_2d": keras.layers.Reshape((nj, ng, ng), name="heatmaps_2d")(probs),
         }
+        if config.bone_lengths:
+            pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints")(merged)
+            bones = layers.StopGradient(name="stop_gradient_bones")(x3d)
+            # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features.
+            bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones")(bones)
+            bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit")(bones)
+            outputs["bone_lengths"] = keras.layers.Rescaling(config.pose_unit_mm, name="bone_lengths")(bones)
+            outputs["pose_3d"] = layers.SkeletonFit(name="pose_3d")(pose, outputs["bone_lengths"])
+        else:
+            outputs["pose_3d"] = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged)
         kwargs.setdefault("name", f"tfpose3d_{config.variant}")
         super().__init__(inputs=image, outputs=outputs, **kwargs)
 
@@ -151,6 +162,9 @@ class Pose3DEstimator(keras.Model):
         # The two terms of eq 5, unweighted, logged beside the total.
         self.loss_2d_tracker = keras.metrics.Mean(name="loss_2d")
         self.loss_3d_tracker = keras.metrics.Mean(name="loss_3d")
+        if config.bone_lengths:
+            self.loss_bones = losses.BoneLengthLoss()
+            self.loss_bones_tracker = keras.metrics.Mean(name="loss_bones")
 
     def compile(self, optimizer: Any = "auto", loss: Any = "auto", metrics: Any = "auto", **kwargs) -> None:
         """Configure training; with no arguments: Adam(1e-3), the eq 5 loss, MPJPE and 2D pixel error.
@@ -199,6 +213,10 @@ class Pose3DEstimator(keras.Model):
         self.loss_2d_tracker.update_state(loss_2d * replicas, sample_weight=batch)
         self.loss_3d_tracker.update_state(loss_3d * replicas, sample_weight=batch)
         total = self.config.loss_weight_2d * loss_2d + self.config.loss_weight_3d * loss_3d
+        if self.config.bone_lengths:
+            loss_bones = self.loss_bones(y["joints_3d"], y_pred["bone_lengths"], sample_weight)
+            self.loss_bones_tracker.update_state(loss_bones * replicas, sample_weight=batch)
+            total = total + self.config.loss_weight_bones * loss_bones
         for extra in self.losses:
             total = total + ops.cast(ops.sum(extra), total.dtype)
         return total

@@ -275,6 +275,37 @@ class LandmarkPrior(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class SkeletonFit(keras.layers.Layer):
+    """A 3D pose rebuilt with given bone lengths along its own bone directions, from the pelvis out.
+
+    Each bone of `skeleton.BONES` keeps the direction from its parent joint to its child in the input pose
+    and gets its length from `lengths`; the pelvis stays where it is. A pose whose joints are regressed one by
+    one implies bone lengths that change with its depth errors (a forearm pointing at the camera comes out
+    short); refit, it has one skeleton.
+
+    Call arguments: `pose` (B, 17, 3) and `lengths` (B, 16), in the same unit.
+
+    Example:
+    >>> pose = np.zeros((1, 17, 3), "float32"); pose[0, :, 1] = np.arange(17.0)  # every bone 1 long, down y
+    >>> fitted = SkeletonFit()(pose, np.full((1, 16), 2.0, "float32"))
+    >>> np.asarray(fitted)[0, skeleton.JOINT_INDEX["r_ankle"]].tolist()  # three bones of 2 from the pelvis
+    [0.0, 6.0, 0.0]
+    """
+
+    def call(self, pose, lengths):
+        joints = {skeleton.PELVIS: pose[:, skeleton.PELVIS]}
+        # skeleton.BONES lists each parent before its children.
+        for k, (parent, child) in enumerate(skeleton.BONES):
+            direction = pose[:, child] - pose[:, parent]
+            norm = ops.sqrt(ops.sum(ops.square(direction), axis=-1, keepdims=True) + 1e-12)
+            joints[child] = joints[parent] + direction / norm * lengths[:, k : k + 1]
+        return ops.stack([joints[j] for j in range(skeleton.NUM_JOINTS)], axis=1)
+
+    def compute_output_shape(self, pose_shape, lengths_shape):
+        return tuple(pose_shape)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class FlipAverage(keras.layers.Layer):
     """Test-time flip: an output for an image averaged with the output for the mirrored image, mirrored back.
 

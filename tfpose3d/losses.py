@@ -1,4 +1,5 @@
-"""The paper's losses as registered Keras losses (eqs 3, 4 and 6); `Pose3DEstimator` weighs them (eq 5)."""
+"""The paper's losses as registered Keras losses (eqs 3, 4 and 6), which `Pose3DEstimator` weighs (eq 5), and the
+bone-length loss of its optional bone head."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Sequence
 
 import keras
 from keras import ops
+
+from tfpose3d import skeleton
 
 
 _PACKAGE = "tfpose3d"
@@ -67,3 +70,34 @@ class RootRelativeLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "roots": self.roots, "unit_mm": self.unit_mm}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BoneLengthLoss(keras.losses.Loss):
+    """Absolute log-ratio of predicted to true bone lengths, summed over the skeleton's bones.
+
+    The log ratio weighs a forearm 10% too short as a thigh 10% too short: metric size is judged per bone,
+    relative to its length. A bone with an end that is not finite is masked.
+
+    y_true: (B, Nj, 3) joint positions in millimetres. y_pred: (B, Nb) bone lengths in millimetres, in the
+    order of `skeleton.BONES`.
+
+    Example:
+    >>> joints = np.zeros((1, 17, 3), "float32"); joints[0, :, 1] = np.arange(17) * 100.0
+    >>> lengths = np.linalg.norm(joints[:, [c for _, c in skeleton.BONES]] - joints[:, [p for p, _ in skeleton.BONES]], axis=-1)
+    >>> float(BoneLengthLoss()(joints, lengths * np.e))  # every bone e times too long: |log e| = 1 each
+    16.0
+    """
+
+    def __init__(self, name: str = "bone_length", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
+        ends = ops.take(y_true, children, axis=1) - ops.take(y_true, parents, axis=1)
+        valid = ops.all(ops.isfinite(ends), axis=-1)
+        ends = ops.where(ops.isfinite(ends), ends, ops.ones_like(ends))
+        true = ops.sqrt(ops.sum(ops.square(ends), axis=-1) + 1e-6)
+        ratio = ops.abs(ops.log(ops.maximum(ops.cast(y_pred, "float32"), 1e-3)) - ops.log(true))
+        return ops.sum(ops.where(valid, ratio, ops.zeros_like(ratio)), axis=-1)

@@ -43,11 +43,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-pretrained": {
-        "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen network, pretrained on real photographs, its landmarks as the 2D grid's prior and as cues to both branches; the model for real photos (training time: docs/guide.md)",
+        "description": "the main job: the paper's 2D and 3D branches at width 0.25 over BlazePose's frozen network, pretrained on real photographs, its landmarks as the 2D grid's prior and as cues to both branches, and a bone-length head the pose is refit to; the model for real photos (training time: docs/guide.md)",
         # The trunk only runs forward (its speed: docs/benchmarks.md), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
-        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "projection": 128, "image_size": 225,
+        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "projection": 128, "image_size": 225,
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
         "train": {
             "epochs": 8, "steps_per_epoch": 150, "batch_size": 64, "learning_rate": 1e-3,
