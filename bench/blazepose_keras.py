@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose3d import skeleton
 from tfpose3d.blazepose import BlazePoseBackbone, build_graph, trunk_asset
 from tfpose3d.data.photos import PhotoSet
 
@@ -54,7 +55,7 @@ def main() -> None:
     photos = PhotoSet.load(args.photos)
     images = np.stack([blazepose_input(crop) for crop in photos.crops])
     full = to_keras(args.model, "Identity")
-    keras_landmarks = full.predict(images, verbose=0).reshape(len(images), 39, 5)[:, :33, :2] / INPUT
+    keras_landmarks = full.predict(images, verbose=0).reshape(len(images), skeleton.BLAZEPOSE_LANDMARKS, 5)[:, : skeleton.BLAZEPOSE_BODY, :2] / INPUT
     gap = np.abs(keras_landmarks - blazepose(args.model, photos.crops)[0]) * INPUT
     print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores; TensorFlow "
           f"{tf.__version__}, Keras {keras.__version__}")

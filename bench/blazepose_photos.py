@@ -65,7 +65,7 @@ def blazepose(model: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for crop in crops:
         interpreter.set_tensor(inp["index"], blazepose_input(crop)[None])
         interpreter.invoke()
-        points = interpreter.get_tensor(outputs[(1, 195)]).reshape(39, 5)[:33, :2] / INPUT
+        points = interpreter.get_tensor(outputs[(1, 195)]).reshape(skeleton.BLAZEPOSE_LANDMARKS, 5)[: skeleton.BLAZEPOSE_BODY, :2] / INPUT
         landmarks.append(points)
         presence.append(float(interpreter.get_tensor(outputs[(1, 1)]).ravel()[0]))
     return np.stack(landmarks), np.array(presence)  # the graph ends that output in a sigmoid already

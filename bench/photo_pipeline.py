@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
 
-from tfpose3d import contract
+from tfpose3d import contract, skeleton
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
@@ -54,7 +54,7 @@ class Landmarks:
     def __call__(self, image: np.ndarray, region) -> np.ndarray:
         self.interpreter.set_tensor(self.input, crop_region(image, region, INPUT)[None].astype(np.float32) / 255)
         self.interpreter.invoke()
-        points = self.interpreter.get_tensor(self.output).reshape(39, 5)[:33, :2]
+        points = self.interpreter.get_tensor(self.output).reshape(skeleton.BLAZEPOSE_LANDMARKS, 5)[: skeleton.BLAZEPOSE_BODY, :2]
         return region.from_crop(to_h36m(points[None])[0], INPUT)
 
 

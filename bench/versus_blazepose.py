@@ -51,8 +51,8 @@ def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for crop in crops:
         interpreter.set_tensor(index, blazepose_input(crop)[None])
         interpreter.invoke()
-        flat.append(interpreter.get_tensor(outputs[(1, 195)]).reshape(39, 5)[:33, :2] / blazepose_input(crop).shape[0])
-        world.append(interpreter.get_tensor(outputs[(1, 117)]).reshape(39, 3)[:33] * 1000.0)
+        flat.append(interpreter.get_tensor(outputs[(1, 195)]).reshape(skeleton.BLAZEPOSE_LANDMARKS, 5)[: skeleton.BLAZEPOSE_BODY, :2] / blazepose_input(crop).shape[0])
+        world.append(interpreter.get_tensor(outputs[(1, 117)]).reshape(skeleton.BLAZEPOSE_LANDMARKS, 3)[: skeleton.BLAZEPOSE_BODY] * 1000.0)
     return to_h36m(np.stack(flat)), metrics.align_root(to_h36m(np.stack(world)))
 
 

@@ -84,9 +84,15 @@ def test_the_landmark_prior_starts_the_grid_at_blazepose_joints():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("landmarks", [False, True])
-def test_every_exported_form_reproduces_keras(landmarks, tmp_path):
-    build_model(ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks})).save(tmp_path / "m.keras")
+@pytest.mark.parametrize("landmarks, bone_lengths", [(False, False), (True, False), (True, True)])
+def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, tmp_path):
+    config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks, "bone_lengths": bone_lengths})
+    model = build_model(config)
+    if bone_lengths:
+        # A head at its zero start gives every bone one length; give the export a pose to refit person by person.
+        head = model.get_layer("fc_out_bones")
+        head.kernel.assign(np.random.default_rng(1).normal(size=head.kernel.shape).astype("float32") * 1e-3)
+    model.save(tmp_path / "m.keras")
     assert main(["export", str(tmp_path / "m.keras"), "--out", str(tmp_path / "serving")]) == 0
     version = tmp_path / "serving" / "tfpose3d" / "1"
     images = np.random.default_rng(0).integers(0, 256, size=(2, 225, 225, 3), dtype=np.uint8)
