@@ -49,14 +49,15 @@ def main() -> None:
     model = load_model(args.run)
     mean_2d = training_mean_2d(source, contract.IMAGE_SIZE)
     print(f"machine: {platform.processor() or platform.machine()}; run {args.run}; data {source.spec}\n")
-    print("| test-time flip | MPJPE mm | P-MPJPE mm | PCK3D@150 | photo 2D error / mean-2D's | photo PCK@10% |\n|---|---|---|---|---|---|")
+    print("| test-time flip | MPJPE mm | P-MPJPE mm | PCK3D@150 | bone error mm | photo 2D error / mean-2D's | photo PCK@10% |\n"
+          "|---|---|---|---|---|---|---|")
     for flip in (False, True):
         summary = tables(predict_dataset(model, source, flip=flip), model.config.image_size)["summary"].iloc[0]
         with tempfile.TemporaryDirectory() as out:
             photos = evaluate_photos(args.run, args.photos, mean_2d, out, flip=flip)
         row = photos.iloc[0]
         print(f"| {'on' if flip else 'off'} | {summary['MPJPE (mm)']:.1f} | {summary['P-MPJPE (mm)']:.1f} | "
-              f"{summary['PCK3D@150mm']:.3f} | {row['vs mean 2D']:.3f} | {row['PCK@0.1']:.3f} |")
+              f"{summary['PCK3D@150mm']:.3f} | {summary['bone error (mm)']:.1f} | {row['vs mean 2D']:.3f} | {row['PCK@0.1']:.3f} |")
     if args.exported:
         print("\n| form | plain ms/image | flip ms/image |\n|---|---|---|")
         for path in (Path(args.exported), Path(args.exported) / "tfpose3d_float32.tflite"):

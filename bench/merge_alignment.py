@@ -2,7 +2,9 @@
 
 Run: .venv/bin/python bench/merge_alignment.py RUN_OR_MODEL --data DATA
 Predicts the Nr per-root poses of the test split once, merges them with each `MultiRootMerge(align=...)`,
-and prints MPJPE and P-MPJPE per option: the same weights, only the merge differs.
+and prints MPJPE and P-MPJPE per option: the same weights, only the merge differs. The merges are compared
+before any bone-length refit (`ModelConfig.bone_lengths`), so for such a model the eq 7 row is its pose
+before `SkeletonFit`, not its `pose_3d`.
 """
 
 from __future__ import annotations

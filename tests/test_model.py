@@ -208,6 +208,22 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(tmp_
         small("full", loss_weight_bones=-1.0)
 
 
+def test_bone_head_refits_in_float32_under_mixed_precision():
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build_model(small("full", bone_lengths=True))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    # Bones of 450 mm, squared, are past float16's largest number (65,504).
+    pose = np.zeros((1, 17, 3), np.float32)
+    pose[0, :, 1] = np.arange(17) * 450.0
+    fitted = np.asarray(model.get_layer("pose_3d")(pose, np.full((1, 16), 400.0, np.float32)), np.float64)
+    parent, child = np.array(skeleton.BONES).T
+    np.testing.assert_allclose(np.linalg.norm(fitted[0, child] - fitted[0, parent], axis=-1), 400.0, rtol=1e-3)
+    assert all(model.get_layer(name).compute_dtype == "float32" for name in ("fc_out_bones", "bone_lengths", "pose_3d"))
+
+
 def test_saved_model_loads_after_import_tfpose3d_alone(tmp_path):
     model = build_model(small("cls2d"))
     model.compile()

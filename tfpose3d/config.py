@@ -50,8 +50,9 @@ class ModelConfig:
             its network) join the trunk's features at the input of both branches, and the image landmarks
             give the 2D grid a prior (`layers.LandmarkPrior`): the 2D evidence of a network trained on real
             photographs, reaching the 3D branch as the paper feeds it its 2D estimate.
-        bone_lengths: a head reads each person's 16 bone lengths from the 3D branch's first layer (without
-            gradient into it, so the paper's branches train as before) and the output pose is refit to them
+        bone_lengths: a head reads each person's 16 bone lengths from what the 3D branch's root heads read
+            (its first layer and, with the fusion, the 2D probabilities' layer), without gradient into it so that
+            the paper's branches train as before, and the output pose is refit to them
             along its own bone directions (`layers.SkeletonFit`): one consistent skeleton a person, instead of
             the lengths the joints' separate regressions happen to imply.
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first

@@ -142,13 +142,15 @@ class Pose3DEstimator(keras.Model):
             "heatmaps_2d": keras.layers.Reshape((nj, ng, ng), name="heatmaps_2d")(probs),
         }
         if config.bone_lengths:
-            pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints")(merged)
+            # float32 under mixed precision too: squared bones in millimetres overflow float16.
+            pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
             bones = layers.StopGradient(name="stop_gradient_bones")(x3d)
             # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features.
-            bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones")(bones)
-            bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit")(bones)
-            outputs["bone_lengths"] = keras.layers.Rescaling(config.pose_unit_mm, name="bone_lengths")(bones)
-            outputs["pose_3d"] = layers.SkeletonFit(name="pose_3d")(pose, outputs["bone_lengths"])
+            bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
+                                       dtype="float32")(bones)
+            bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit", dtype="float32")(bones)
+            outputs["bone_lengths"] = keras.layers.Rescaling(config.pose_unit_mm, name="bone_lengths", dtype="float32")(bones)
+            outputs["pose_3d"] = layers.SkeletonFit(name="pose_3d", dtype="float32")(pose, outputs["bone_lengths"])
         else:
             outputs["pose_3d"] = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged)
         kwargs.setdefault("name", f"tfpose3d_{config.variant}")
@@ -201,7 +203,8 @@ class Pose3DEstimator(keras.Model):
                              f"(B, 17, 3) [and 'visibility' (B, 17)], got {keys}")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Eq 5: lambda_2D * cross-entropy against the grid soft labels + lambda_3D * root-relative error."""
+        """Eq 5: lambda_2D * cross-entropy against the grid soft labels + lambda_3D * root-relative error; with
+        `config.bone_lengths` plus `loss_weight_bones` * the bone-length loss."""
         self._check_labels(y)
         targets = self.soft_labels(y["joints_2d"], y.get("visibility"))
         loss_2d = self.loss_2d(targets, y_pred["heatmap_logits"], sample_weight)

@@ -286,7 +286,7 @@ class SkeletonFit(keras.layers.Layer):
     Call arguments: `pose` (B, 17, 3) and `lengths` (B, 16), in the same unit.
 
     Example:
-    >>> pose = np.zeros((1, 17, 3), "float32"); pose[0, :, 1] = np.arange(17.0)  # every bone 1 long, down y
+    >>> pose = np.zeros((1, 17, 3), "float32"); pose[0, :, 1] = np.arange(17.0)  # every bone points down y
     >>> fitted = SkeletonFit()(pose, np.full((1, 16), 2.0, "float32"))
     >>> np.asarray(fitted)[0, skeleton.JOINT_INDEX["r_ankle"]].tolist()  # three bones of 2 from the pelvis
     [0.0, 6.0, 0.0]
