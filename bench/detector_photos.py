@@ -15,10 +15,13 @@ coarse. Detectors:
 
 - OpenCV's HOG pedestrian detector (Dalal & Triggs 2005) alone, its box framed as a given box is;
 - BlazePose's person detector (`tfpose3d.detect.PersonDetector`) on the whole image alone, as MediaPipe runs
-  it; with levels of tiles; and with tiles and the squares around HOG's people (the package's default).
+  it; with levels of tiles; and with tiles and the squares around HOG's people (the package's default);
+- with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
+  crop and the torso of their pose, once with every detection kept and once as the package returns them,
+  a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
-         [--scores 0.6 0.5] [--landmarks /tmp/mp/pose_landmark_full.tflite]
+         [--scores 0.6 0.5] [--landmarks /tmp/mp/pose_landmark_full.tflite] [--model serving_models/tfpose3d/3]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
 from tfpose3d.detect import Detection, HogProposals, PersonDetector, crop_margin
+from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
 
@@ -68,6 +72,20 @@ class Presence:
         return lambda image: [d for d in detect(image) if self(image, d) >= floor]
 
 
+class Returned:
+    """A person the package's pipeline returns, read as the table reads a detection: the crop the pose was
+    estimated in, and the torso of that pose."""
+
+    def __init__(self, person: Person):
+        self.person = person
+
+    def region(self, margin: float):
+        return self.person.region
+
+    def torso(self) -> np.ndarray:
+        return np.stack(skeleton.torso_ends(self.person.joints_2d))
+
+
 def unannotated(torsos: list[np.ndarray], people: list[dict], marks: list[list[float]], near: float = 0.2) -> int:
     """How many of the boxes with `torsos` (each (2, 2): hips and shoulders) put the torso inside a mark
     (x, y, w, h) and not within `near` of an annotated person's height from that person's torso."""
@@ -94,6 +112,7 @@ def main() -> None:
     parser.add_argument("--landmarks", help="pose_landmark_full.tflite from MediaPipe's wheel: also measure each "
                                             "BlazePose row keeping only boxes where its pose presence >= --presence")
     parser.add_argument("--presence", type=float, default=0.5)
+    parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
     parser.add_argument("--unannotated", default=Path(__file__).with_name("dev_photos_unannotated.json"),
                         help="hand-marked people the annotations leave out")
     args = parser.parse_args()
@@ -117,6 +136,16 @@ def main() -> None:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)
                       for name, detect in detectors.items() if name.startswith("BlazePose,")}
+    if args.model:
+        predictor = Predictor(args.model, threads=1, detector=blazepose())
+
+        def every_detection(image: np.ndarray) -> list[Returned]:
+            boxes = predictor.detect(image)  # given as boxes, none is dropped
+            return [Returned(p) for p in predictor.predict_image(image, boxes)] if boxes else []
+
+        detectors |= {"the package's pipeline, every detection kept": every_detection,
+                      "the package's pipeline (a body found twice kept once)":
+                          lambda image: [Returned(p) for p in predictor.predict_image(image)]}
     rows, per_photo = [], []
     for name, detect in detectors.items():
         found = false = holding = elsewhere = 0

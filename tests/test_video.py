@@ -14,7 +14,7 @@ from tfpose3d.data import mocap, render
 from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
-from tfpose3d.predict import Predictor, predict_video
+from tfpose3d.predict import Predictor, distinct, predict_video
 from tfpose3d.video import FrameReader, FrameWriter, Tracker
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos-dev"
@@ -158,6 +158,24 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
     assert 0 <= person.confidence <= 1
     assert crop_margin() == pytest.approx(render.H36M_CAMERAS.crop_margin / render.BODY_OVER_JOINTS)
     assert not person.at_border and predictor.predict_image(image, [Detection((0, 40, 80, 200))])[0].at_border
+
+
+def test_a_body_found_twice_is_one_person():
+    body = np.array([[0.0, 0.0], [0.0, 100.0]] * 8 + [[50.0, 50.0]])  # 100 px tall
+    first, *others = (dataclasses.make_dataclass("P", ["joints_2d"])(j) for j in
+                      (body, body + [6.0, 7.9], body + [6.0, 8.0], body * [1, -1] + [0, 100]))
+    # Median joint distance 9.94 px is within a tenth of the size, 10 px is not; a body upside down on the
+    # same place (its joints at the other's joints' places, but not the same joints) is someone else.
+    assert distinct([first, *others]) == [first, others[1], others[2]]
+    assert distinct([others[0], first]) == [others[0]]  # the better (earlier) one stays
+
+
+def test_photos_keep_each_detected_body_once_and_every_given_box(model_file):
+    image = np.random.default_rng(1).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    box = Detection((200, 40, 80, 200), 0.9)
+    predictor = Predictor(model_file, detector=lambda _: [box, box])
+    assert len(predictor.predict_image(image)) == 1
+    assert len(predictor.predict_image(image, [box, box])) == 2  # the user asked for both
 
 
 @pytest.mark.parametrize("source", ["clip.mp4", "frames"])

@@ -124,7 +124,7 @@ class Predictor:
     def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None,
                       regions: Sequence[Region] | None = None) -> list[Person]:
         """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
-        else those the detector finds, best first. An empty list when there is nobody.
+        else those the detector finds, best first, each once (`distinct`). An empty list when there is nobody.
 
         Each person is estimated twice: first in the box's crop (for a detection, turned upright on its hips
         and shoulders), then in the crop their estimated joints give, framed as the training renders are.
@@ -132,13 +132,15 @@ class Predictor:
         once.
         """
         image = _as_image(image)
-        boxes = self.detector(image) if boxes is None else list(boxes)
+        detected = boxes is None
+        boxes = self.detector(image) if detected else list(boxes)
         if not boxes:
             return []
         if regions is None:
             first = self.estimate(image, boxes, [b.region(crop_margin()) for b in boxes])
             regions = [pose_region(person.joints_2d) for person in first]
-        return self.estimate(image, boxes, regions)
+        people = self.estimate(image, boxes, regions)
+        return distinct(people) if detected else people
 
     def estimate(self, image: np.ndarray, boxes: Sequence[Detection], regions: Sequence[Region]) -> list[Person]:
         """The person of each box, estimated once in its region of the image."""
@@ -151,6 +153,31 @@ class Predictor:
                        turn_3d(out["pose_3d"][i], region).astype(np.float32), float(peaks[i]),
                        touches_border(box, w, h), crops[i], out["joints_2d"][i])
                 for i, (box, region) in enumerate(zip(boxes, regions))]
+
+
+def distinct(people: Sequence[Person], near: float = 0.1) -> list[Person]:
+    """`people` (best first) without those found twice: a person whose joints lie, at the median over joints,
+    within `near` of the body's size (the longer side of the larger joints' box) from a person kept before is
+    the same body, reached from a second detection whose face box the detector's merge kept apart.
+
+    Example:
+    >>> from types import SimpleNamespace
+    >>> body = np.array([[0.0, 0.0], [0.0, 100.0]] * 8 + [[50.0, 50.0]])
+    >>> a, b, c = (SimpleNamespace(joints_2d=j) for j in (body, body + 4, body + [300, 0]))
+    >>> kept = distinct([a, b, c])                     # b is a found twice; c is someone else
+    >>> len(kept), kept[0] is a, kept[1] is c
+    (2, True, True)
+    """
+    kept: list[Person] = []
+    for person in people:
+        if not any(_same_body(person.joints_2d, other.joints_2d, near) for other in kept):
+            kept.append(person)
+    return kept
+
+
+def _same_body(a: np.ndarray, b: np.ndarray, near: float) -> bool:
+    size = max(np.ptp(a, 0).max(), np.ptp(b, 0).max(), 1.0)
+    return bool(np.median(np.linalg.norm(a - b, axis=-1)) < near * size)
 
 
 def given_box(spec: str, image: np.ndarray) -> Detection:
