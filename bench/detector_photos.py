@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
@@ -79,7 +80,8 @@ class Returned:
     def __init__(self, person: Person):
         self.person = person
 
-    def region(self, margin: float):
+    def region(self, margin: float) -> Region:
+        # `margin` frames a detection's box; a returned person's crop is already framed.
         return self.person.region
 
     def torso(self) -> np.ndarray:

@@ -15,7 +15,8 @@ data into arrays (no tf.data, so no augmentation):
    bone error) and, with --photos, on the real photographs' annotation crops (2D error over the mean training
    pose's, PCK@0.1), so a trunk that forgets real photographs shows at once.
 
-Writes finetune.csv (one row per arm and scoring) under --out and prints it as a table.
+Writes finetune.csv (one row per arm and scoring) under --out and prints it as a table. An arm's first
+"train seconds" include XLA's compilation, so they are not a rate.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tfpose3d.data.photos import PhotoSet  # noqa: E402
 from tfpose3d.estimator import Pose3DEstimator, compile_model  # noqa: E402
 
 
-def score(model: Pose3DEstimator, test: dict, photos: PhotoSet | None, mean_2d: np.ndarray) -> dict:
+def score(model: Pose3DEstimator, test: dict[str, np.ndarray], photos: PhotoSet | None, mean_2d: np.ndarray) -> dict:
     """Held-out renders' figures of `model` as it stands, and its photo figures where `photos` are given."""
     summary = metrics.tables(array_predictions(model, test), model.config.image_size)["summary"].iloc[0]
     row = {name: summary[name] for name in ("MPJPE (mm)", "P-MPJPE (mm)", "bone error (mm)")}

@@ -176,6 +176,7 @@ def distinct(people: Sequence[Person], near: float = 0.1) -> list[Person]:
 
 
 def _same_body(a: np.ndarray, b: np.ndarray, near: float) -> bool:
+    """Whether joints `a` and `b` (17, 2) are one body: `distinct`'s rule."""
     size = max(np.ptp(a, 0).max(), np.ptp(b, 0).max(), 1.0)
     return bool(np.median(np.linalg.norm(a - b, axis=-1)) < near * size)
 
