@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import time
 from pathlib import Path
 
 from gpu_keras import keras, np, pd, photo_scores, train_preset, _fit  # a script beside this one; sets the backend
@@ -71,15 +70,12 @@ def main() -> None:
 
     keras.utils.set_random_seed(args.seed)
     model = Pose3DEstimator(config.model)
-    epochs, steps = config.epochs, config.steps_per_epoch
-    if args.stage1_steps:
-        epochs, steps = 1, args.stage1_steps
-    compile_model(model, config, epochs * steps)
-    start = time.perf_counter()
-    model.fit(ArrayBatches(train, config.batch_size, steps, args.seed), epochs=epochs, verbose=0)
+    # One epoch of the whole schedule: the same batches as the preset's epochs, which go on where the last stopped.
+    steps = args.stage1_steps or config.epochs * config.steps_per_epoch
+    compile_model(model, config, steps)
+    seconds = _fit(model, ArrayBatches(train, config.batch_size, steps, args.seed))
     rows = [{"arm": f"stage 1 ({args.preset}'s schedule, trunk frozen)", "rate": config.learning_rate,
-             "steps": epochs * steps, "train seconds": round(time.perf_counter() - start, 1),
-             **score(model, test, photos, mean_2d)}]
+             "steps": steps, "train seconds": round(seconds, 1), **score(model, test, photos, mean_2d)}]
     print(rows[-1], flush=True)
     stage1 = model.get_weights()
 
