@@ -14,8 +14,11 @@ an unannotated person, and "false boxes on nothing" are the rest: a lower bound,
 coarse. Detectors:
 
 - OpenCV's HOG pedestrian detector (Dalal & Triggs 2005) alone, its box framed as a given box is;
-- BlazePose's person detector (`tfpose3d.detect.PersonDetector`) on the whole image alone, as MediaPipe runs
-  it; with levels of tiles; and with tiles and the squares around HOG's people (the package's default);
+- BlazePose's person detector on the whole image alone, as MediaPipe runs it; with levels of tiles; and with
+  tiles and the squares around HOG's people;
+- the part network alone (`tfpose3d.parts`: OpenPose's part heatmaps and affinity fields, its people joined
+  from their parts), and BlazePose's detector on the whole image with the part network's people where
+  BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
@@ -47,8 +50,8 @@ from provenance import provenance  # a script beside this one
 
 
 def blazepose(**options) -> Callable[[np.ndarray], list[Detection]]:
-    detector = PersonDetector(threads=1, **options)
-    return detector
+    """BlazePose's person detector alone (the part network off)."""
+    return PersonDetector(threads=1, parts=False, **options)
 
 
 class Presence:
@@ -130,16 +133,17 @@ def main() -> None:
         "BlazePose as MediaPipe runs it (whole image, score 0.5)": blazepose(threshold=0.5, tiles=0, proposals=False),
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s, proposals=False)
            for t in args.tiles for s in args.scores},
-        **{f"BlazePose, {t} tile levels and HOG's squares, score {s:g}"
-           f"{' (the package default)' if (t, s) == (1, 0.6) else ''}": blazepose(tiles=t, threshold=s)
+        **{f"BlazePose, {t} tile levels and HOG's squares, score {s:g}": blazepose(tiles=t, threshold=s, proposals=True)
            for t in args.tiles for s in args.scores},
+        "the part network alone": PersonDetector(threads=1).from_parts,
+        "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
     }
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)
                       for name, detect in detectors.items() if name.startswith("BlazePose,")}
     if args.model:
-        predictor = Predictor(args.model, threads=1, detector=blazepose())
+        predictor = Predictor(args.model, threads=1, detector=PersonDetector(threads=1))
 
         def every_detection(image: np.ndarray) -> list[Returned]:
             boxes = predictor.detect(image)  # given as boxes, none is dropped

@@ -6,8 +6,8 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
 
 - a model on the annotation crops (the crops framed on each person's annotated joints, turned upright on
   the annotated hips and shoulders): every person, the reference the pipelines are held to;
-- a model through the package's pipeline (`Predictor.predict_image`: the detector cascade, the detector's
-  aligned crop, then a crop framed on that first pose);
+- a model through the package's pipeline (`Predictor.predict_image`: BlazePose's detector and the part
+  network, the detection's aligned crop, then a crop framed on that first pose);
 - BlazePose GHUM full's landmark model on the annotation crops;
 - BlazePose's own pipeline as MediaPipe runs it on a photo: its detector on the whole image (score 0.5), its
   aligned region (body circle x 1.25), its landmark model on that 256 px crop;
@@ -74,7 +74,7 @@ def main() -> None:
     mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
     predictor = Predictor(args.model, threads=1)
     landmarks = Landmarks(args.landmarks)
-    mediapipe = PersonDetector(threshold=0.5, tiles=0, proposals=False, threads=1)
+    mediapipe = PersonDetector(parts=False, threads=1)
     ours = PersonDetector(threads=1)
     size = contract.IMAGE_SIZE
 

@@ -139,7 +139,7 @@ def test_grace_hopper_found_upright_from_her_face():
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="no ../shared/data/real-photos-dev beside the repository")
-def test_the_cascade_finds_the_dancing_couple_and_the_crowd_more_than_the_whole_image():
+def test_the_parts_find_the_dancing_couple_and_the_crowd_more_than_blazepose_alone():
     annotations = json.loads((DEV / "annotations.json").read_text())
 
     def found(name, **options):
@@ -151,7 +151,7 @@ def test_the_cascade_finds_the_dancing_couple_and_the_crowd_more_than_the_whole_
 
     assert found("009473") == 2
     crowd = found("012834")
-    assert crowd >= 2 and crowd > found("012834", threshold=0.5, tiles=0, proposals=False)
+    assert crowd >= 6 and crowd > found("012834", parts=False)
 
 
 def test_the_detector_input_is_scaled_as_mediapipe_scales_it():

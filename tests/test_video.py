@@ -163,8 +163,8 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
 def test_a_body_found_twice_is_one_person():
     body = np.array([[0.0, 0.0], [0.0, 100.0]] * 8 + [[50.0, 50.0]])  # 100 px tall
     first, *others = (dataclasses.make_dataclass("P", ["joints_2d"])(j) for j in
-                      (body, body + [6.0, 7.9], body + [6.0, 8.0], body * [1, -1] + [0, 100]))
-    # Median joint distance 9.92 px is within a tenth of the size, 10 px is not; a body upside down on the
+                      (body, body + [3.0, 3.9], body + [3.0, 4.0], body * [1, -1] + [0, 100]))
+    # Median joint distance 4.92 px is within a twentieth of the size, 5 px is not; a body upside down on the
     # same place (its joints at the other's joints' places, but not the same joints) is someone else.
     assert distinct([first, *others]) == [first, others[1], others[2]]
     assert distinct([others[0], first]) == [others[0]]  # the better (earlier) one stays

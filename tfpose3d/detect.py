@@ -1,18 +1,18 @@
-"""Finding people in a whole photograph: BlazePose's own person detector, over the whole image, its tiles and
-the places where HOG sees a person.
+"""Finding people in a whole photograph: BlazePose's own person detector, and every person's body parts
+joined into people (`tfpose3d.parts`).
 
-The detector is MediaPipe's BlazePose person detector (`pose_detection.tflite`, Apache 2.0, shipped unchanged
+The first is MediaPipe's BlazePose person detector (`pose_detection.tflite`, Apache 2.0, shipped unchanged
 as `data/pose_detection.tflite`, see data/ATTRIBUTION.md), run through LiteRT. For every person it finds a
 face box and four keypoints: the middle of the hips, a point on the circle that holds the whole body, the
 middle of the shoulders and a point on the circle that holds the upper body. The person's `Region` is
 MediaPipe's: a square on the hips' middle, 1.25 times the body circle's diameter, turned so that the body's
 axis points up, so that a person lying, leaning or upside down is cropped upright.
 
-The detector sees 224 x 224 pixels, so people smaller than about a tenth of the image are lost on the whole
-image alone; `tiles` also searches overlapping squares of the image at finer scales, and OpenCV's HOG
-pedestrian detector proposes more squares (`HogProposals`), which BlazePose's detector searches again. The
-detections of all views are merged on their face boxes (MediaPipe's weighted non-maximum suppression), where
-people in a crowd overlap least. `bench/detector_photos.py` measures it on the real dev photographs.
+The detector sees 224 x 224 pixels and starts from faces, so people small in the image, seen from behind or
+from the side are lost; a crowd holds many. The part network (`tfpose3d.parts.PartNetwork`) finds them: its people
+are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. `tiles` and HOG's
+squares (`HogProposals`) are the older ways to search finer, kept as options for the measurement.
+`bench/detector_photos.py` measures them all on the real dev photographs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
+from tfpose3d.parts import PARTS, STRIDE, PartNetwork, join
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
 # The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
@@ -227,16 +228,58 @@ class HogProposals:
         return [Region(tuple(boxes[i, :2] + boxes[i, 2:] / 2), float(boxes[i, 2:].max() * self.margin)) for i in keep]
 
 
+def from_parts(points: np.ndarray, score: float) -> Detection:
+    """A person the part network found, as BlazePose's detector gives one: `points` (18, 2) are their COCO
+    parts in image pixels (`tfpose3d.parts.PARTS`, NaN where not found). The hips' and shoulders' middles are the
+    found parts' (where the hips are hidden, the hips lie a torso below the shoulders, a torso being 1.5
+    shoulder widths); the body circle holds every found part with a margin for the top of the head and the
+    soles, and is at least 1.5 torsos; the upper body's circle is half of it.
+
+    Example:
+        >>> points = np.full((18, 2), np.nan)
+        >>> points[[2, 5, 8, 11]] = [[40, 40], [60, 40], [42, 80], [58, 80]]  # shoulders and hips
+        >>> from_parts(points, 1.0).keypoints.round(1).tolist()
+        [[50.0, 80.0], [50.0, 20.0], [50.0, 40.0], [50.0, 10.0]]
+    """
+    found = np.isfinite(points).all(1)
+    index = {name: k for k, name in enumerate(PARTS)}
+
+    def middle(*names: str) -> np.ndarray | None:
+        seen = [points[index[n]] for n in names if found[index[n]]]
+        return np.mean(seen, 0) if seen else None
+
+    shoulders = middle("r_shoulder", "l_shoulder")
+    shoulders = middle("neck") if shoulders is None else shoulders
+    shoulders = points[found].mean(0) if shoulders is None else shoulders
+    hips = middle("r_hip", "l_hip")
+    if hips is None:
+        width = np.linalg.norm(points[index["r_shoulder"]] - points[index["l_shoulder"]])
+        hips = shoulders + [0.0, 1.5 * width if np.isfinite(width) else 1.0]
+    torso = max(float(np.linalg.norm(shoulders - hips)), 1e-6)
+    radius = max(1.15 * float(np.linalg.norm(points[found] - hips, axis=1).max()), 1.5 * torso)
+    axis = (shoulders - hips) / torso
+    keypoints = np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2])
+    return Detection((*(float(v) for v in hips - radius), 2 * radius, 2 * radius), float(score), keypoints)
+
+
+def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
+    """Whether two detections put the torso on the same body: their hips' and shoulders' middles lie, on
+    average, within `near` of the longer of their torsos."""
+    ta, tb = a.torso(), b.torso()
+    torso = max(np.linalg.norm(ta[1] - ta[0]), np.linalg.norm(tb[1] - tb[0]))
+    return bool(np.linalg.norm(ta - tb, axis=1).mean() <= near * torso)
+
+
 class PersonDetector:
-    """People in an RGB image, best first: BlazePose's person detector over the whole image, its tiles and the
-    squares where HOG sees an upright person (a cascade: HOG proposes, BlazePose decides and aligns).
+    """People in an RGB image: BlazePose's person detector over the whole image, as MediaPipe runs it, best
+    first; then the people the part network finds that BlazePose did not (`same_person`), best first.
 
     Args:
-        threshold: the lowest detection score kept (MediaPipe's is 0.5; over tiles and proposals 0.6 keeps
-            false boxes down, `bench/detector_photos.py`).
-        overlap: detections whose face boxes overlap a better one by more than this are merged into it.
-        tiles: finer levels of overlapping tiles searched besides the whole image (0: the whole image only).
-        proposals: also search the squares around HOG's people (`HogProposals`), 1.5 times their framing.
+        threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5).
+        overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
+        tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
+        proposals: BlazePose's detector also searches the squares around HOG's people (`HogProposals`).
+        parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`).
         threads: CPU threads for LiteRT.
 
     Example:
@@ -244,8 +287,8 @@ class PersonDetector:
         []
     """
 
-    def __init__(self, threshold: float = 0.6, overlap: float = 0.3, tiles: int = 1, proposals: bool = True,
-                 threads: int | None = None):
+    def __init__(self, threshold: float = 0.5, overlap: float = 0.3, tiles: int = 0, proposals: bool = False,
+                 parts: bool = True, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
         if not ASSET.is_file():
@@ -253,6 +296,7 @@ class PersonDetector:
                                     "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
         self.threshold, self.overlap, self.tiles = threshold, overlap, tiles
         self.proposals = HogProposals(1.5 * crop_margin()) if proposals else None
+        self.parts = PartNetwork(threads) if parts else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
@@ -266,6 +310,13 @@ class PersonDetector:
         return self._interpreter.get_tensor(self._boxes)[0], self._interpreter.get_tensor(self._scores)[0, :, 0]
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
+        people = self.blazepose(image)
+        if self.parts is not None:
+            people += [p for p in self.from_parts(image) if not any(same_person(p, q) for q in people)]
+        return people
+
+    def blazepose(self, image: np.ndarray) -> list[Detection]:
+        """The people BlazePose's detector finds, best first."""
         h, w = image.shape[:2]
         searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
         searched += self.proposals(image) if self.proposals else []
@@ -283,3 +334,11 @@ class PersonDetector:
             box = (*(points[HIPS] - radius), 2 * radius, 2 * radius)
             people.append(Detection(tuple(float(v) for v in box), score, points, tuple(float(v) for v in face)))
         return people
+
+    def from_parts(self, image: np.ndarray) -> list[Detection]:
+        """The people the part network finds, best first (none when it is off)."""
+        if self.parts is None:
+            return []
+        maps, scale = self.parts(image)
+        # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
+        return [from_parts((found[:, :2] + 0.5) * STRIDE / scale, score) for found, score in join(maps)]

