@@ -13,9 +13,8 @@ not on an annotated person (within a fifth of their height, a second box on them
 an unannotated person, and "false boxes on nothing" are the rest: a lower bound, since the crowd marks are
 coarse. Detectors:
 
-- OpenCV's HOG pedestrian detector (Dalal & Triggs 2005) alone, its box framed as a given box is;
-- BlazePose's person detector on the whole image alone, as MediaPipe runs it; with levels of tiles; and with
-  tiles and the squares around HOG's people;
+- OpenCV's HOG pedestrian detector (Dalal & Triggs 2005), its box framed as a given box is;
+- BlazePose's person detector on the whole image alone, as MediaPipe runs it, and with levels of tiles;
 - the part network alone (`tfpose3d.parts`: OpenPose's part heatmaps and affinity fields, its people joined
   from their parts), and BlazePose's detector on the whole image with the part network's people where
   BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
@@ -44,9 +43,39 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, HogProposals, PersonDetector, crop_margin
+from tfpose3d.detect import Detection, PersonDetector, crop_margin
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
+
+
+# Dalal & Triggs' 64x128 window holds the person with about 16 px of margin on every side: the person's own
+# box is the middle half of the window's width and three quarters of its height.
+WINDOW_TO_PERSON = (0.5, 0.75)
+
+
+def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
+    """OpenCV's HOG pedestrian detector as a detector of square boxes (`crop_margin()` times each person's
+    box); the image is scaled so its longer side is about `long_side` pixels (small images up to twice)."""
+    import cv2
+
+    descriptor = cv2.HOGDescriptor()
+    descriptor.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def detect(image: np.ndarray) -> list[Detection]:
+        scale = min(2.0, long_side / max(image.shape[:2]))
+        small = cv2.resize(np.ascontiguousarray(image[..., ::-1]), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        windows, scores = descriptor.detectMultiScale(small, winStride=(8, 8), padding=(16, 16), scale=1.05)
+        if len(windows) == 0:
+            return []
+        windows = np.asarray(windows, np.float64) / scale
+        size = windows[:, 2:] * WINDOW_TO_PERSON
+        boxes = np.concatenate([windows[:, :2] + (windows[:, 2:] - size) / 2, size], 1)
+        keep = np.ravel(cv2.dnn.NMSBoxes(boxes.tolist(), np.ravel(scores).astype(float).tolist(), 0.3, 0.5))
+        sides = boxes[keep, 2:].max(1) * crop_margin()
+        centres = boxes[keep, :2] + boxes[keep, 2:] / 2
+        return [Detection((*(c - side / 2), side, side)) for c, side in zip(centres, sides)]
+
+    return detect
 
 
 def blazepose(**options) -> Callable[[np.ndarray], list[Detection]]:
@@ -126,16 +155,12 @@ def main() -> None:
     for person in read_photos(args.photos):
         by_image[person["image"]].append(person)
     photos = {image: read_rgb(image) for image in sorted(by_image)}
-    hog = HogProposals(crop_margin())
     detectors = {
-        "HOG (OpenCV)": lambda image: [Detection((r.centre[0] - r.side / 2, r.centre[1] - r.side / 2, r.side, r.side))
-                                       for r in hog(image)],
-        "BlazePose as MediaPipe runs it (whole image, score 0.5)": blazepose(threshold=0.5, tiles=0, proposals=False),
-        **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s, proposals=False)
+        "HOG (OpenCV)": hog(),
+        "BlazePose as MediaPipe runs it (whole image, score 0.5)": blazepose(threshold=0.5, tiles=0),
+        **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
-        **{f"BlazePose, {t} tile levels and HOG's squares, score {s:g}": blazepose(tiles=t, threshold=s, proposals=True)
-           for t in args.tiles for s in args.scores},
-        "the part network alone": PersonDetector(threads=1).from_parts,
+        "the part network alone": PersonDetector(threads=1).parts_people,
         "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
     }
     if args.landmarks:

@@ -155,7 +155,7 @@ def test_the_parts_find_the_dancing_couple_and_the_crowd_more_than_blazepose_alo
 
 
 def test_the_detector_input_is_scaled_as_mediapipe_scales_it():
-    detector = PersonDetector(tiles=0, proposals=False)
+    detector = PersonDetector(parts=False)
     seen = {}
     detector._interpreter.set_tensor = lambda index, value: seen.setdefault("input", value)
     detector._interpreter.invoke = lambda: None

@@ -1,4 +1,5 @@
 import matplotlib.cbook
+import pytest
 import numpy as np
 from PIL import Image
 
@@ -92,8 +93,82 @@ def test_one_body_two_detections():
 def test_grace_hopper_is_found_by_both_and_returned_once():
     image = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
     detector = PersonDetector()
-    (from_blazepose,), (from_the_parts,) = detector.blazepose(image), detector.from_parts(image)
+    (from_blazepose,), (from_the_parts,) = detector.blazepose(image), detector.parts_people(image)
     assert same_person(from_blazepose, from_the_parts)
     assert detector(image) == [from_blazepose]
     shoulders = from_the_parts.keypoints[2]
     assert 180 < shoulders[0] < 340 and 350 < shoulders[1] < 500  # her shoulders in this 512 x 600 portrait
+
+
+def test_a_head_joins_its_body_through_the_ears():
+    # Without a field from the neck to the nose, the head is joined on its own first, then merged into the
+    # body by the ear to shoulder limbs.
+    head = {"nose": (8, 2), "r_eye": (7, 1), "l_eye": (9, 1), "r_ear": (6, 2), "l_ear": (10, 2)}
+    maps = draw([{**LEFT, **head}])
+    neck_to_nose = parts.FIELDS[parts.LIMBS.index((1, 0))]
+    maps[..., [19 + neck_to_nose[0], 19 + neck_to_nose[1]]] = 0
+    (person, score), = parts.join(maps)
+    assert np.isfinite(person[:, 0]).sum() == len(LEFT) + len(head)
+    # The score counts each part's peak (a blurred 1: 0.25) and each limb that joined something (a perfect
+    # 1): 6 body limbs, 4 head limbs, the ear limb that merged them; not the other ear limb, which adds nothing.
+    count, limbs = len(LEFT) + len(head), 6 + 4 + 1
+    assert score == pytest.approx((count * 0.25 + limbs * 1.0) / count)
+
+
+def test_a_head_alone_is_not_a_person_to_frame():
+    head = {"nose": (8, 4), "r_eye": (7, 3), "l_eye": (9, 3), "r_ear": (6, 4), "l_ear": (10, 4)}
+    assert parts.join(draw([head])) == []  # five parts, but neither the neck nor a shoulder
+    assert len(parts.join(draw([{**head, "neck": (8, 8)}]))) == 1
+
+
+def test_ear_to_shoulder_limbs_only_complete_people():
+    maps = draw([{"r_shoulder": (5, 10), "r_ear": (6, 4)}])
+    assert parts.join(maps, min_parts=2) == []
+    maps = draw([{"neck": (8, 10), "r_shoulder": (5, 10)}])
+    assert len(parts.join(maps, min_parts=2)) == 1
+
+
+def test_a_lone_spike_is_noise_and_a_long_limb_is_penalised():
+    maps = np.zeros((20, 40, 18))
+    maps[5, 5, 0] = 0.15  # above the threshold alone, a sixteenth of it after the blur
+    maps[10:13, 20:23, 0] = 0.15
+    assert parts.peaks(maps)[0][:, :2].tolist() == [[21.0, 11.0]]
+    field = np.zeros((20, 40, 2))
+    field[2, :] = [1.0, 0.0]
+    # 30 cells long on a map 20 high: a perfect 1 less 1 - 0.5 * 20 / 30.
+    np.testing.assert_allclose(parts.limb_scores(field, np.array([[0.0, 2.0]]), np.array([[30.0, 2.0]])), [[1 / 3]])
+
+
+def test_cells_map_to_the_photos_pixels():
+    detector = PersonDetector()
+    detector.parts = lambda image: (draw([LEFT]), np.array([0.5, 0.25]))  # the image seen at half width, quarter height
+    (person,) = detector.parts_people(np.zeros((100, 100, 3), np.uint8))
+    # Cell centres: x (cell + 0.5) * 4 / 0.5, y (cell + 0.5) * 4 / 0.25.
+    np.testing.assert_allclose(person.torso(), [[(8 + 0.5) * 8, (16 + 0.5) * 16], [(8 + 0.5) * 8, (6 + 0.5) * 16]])
+
+
+def test_people_that_cannot_be_framed():
+    points = np.full((18, 2), np.nan)
+    with pytest.raises(ValueError, match="neck or a shoulder"):
+        from_parts(points, 1.0)
+    legs = points.copy()
+    legs[[NAME["r_hip"], NAME["r_knee"], NAME["r_ankle"]]] = [[50, 50], [50, 80], [50, 110]]
+    with pytest.raises(ValueError, match="neck or a shoulder"):
+        from_parts(legs, 1.0)
+    # A head and a neck: the hips 1.5 widths below, a width twice the nose's 20 px from the neck.
+    head = points.copy()
+    head[[NAME["nose"], NAME["neck"]]] = [[50, 20], [50, 40]]
+    np.testing.assert_allclose(from_parts(head, 1.0).torso(), [[50, 100], [50, 40]])
+    # Seen from straight above, shoulders on the hips: upright, and the box still holds the parts.
+    above = points.copy()
+    above[[NAME["r_shoulder"], NAME["l_shoulder"], NAME["r_hip"], NAME["l_hip"]]] = [[40, 50], [60, 50], [40, 50], [60, 50]]
+    region = from_parts(above, 1.0).region(1.0)
+    assert region.angle == 0 and region.holds(above[np.isfinite(above[:, 0])]).all()
+
+
+def test_the_detector_names_a_wrong_image():
+    detector = PersonDetector()
+    for image in (np.zeros((40, 40), np.uint8), np.zeros((40, 40, 4), np.uint8), np.zeros((40, 40, 3), np.float32)):
+        with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+            detector(image)
+    assert detector(np.zeros((0, 40, 3), np.uint8)) == []

@@ -10,9 +10,9 @@ axis points up, so that a person lying, leaning or upside down is cropped uprigh
 
 The detector sees 224 x 224 pixels and starts from faces, so people small in the image, seen from behind or
 from the side are lost; a crowd holds many. The part network (`tfpose3d.parts.PartNetwork`) finds them: its people
-are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. `tiles` and HOG's
-squares (`HogProposals`) are the older ways to search finer, kept as options for the measurement.
-`bench/detector_photos.py` measures them all on the real dev photographs.
+are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. `tiles` also runs
+BlazePose's detector on overlapping squares at finer scales, an option the measurement compares.
+`bench/detector_photos.py` measures them on the real dev photographs.
 """
 
 from __future__ import annotations
@@ -189,51 +189,19 @@ def views(width: int, height: int, tiles: int) -> list[tuple[float, float, float
     return out
 
 
-class HogProposals:
-    """Upright people as OpenCV's HOG pedestrian detector (Dalal & Triggs, CVPR 2005) sees them: the squares
-    `margin` times each found person's box. It finds small, whole, upright people that BlazePose's detector
-    misses in crowds, with many false boxes, so `PersonDetector` only searches its squares again.
+def from_parts(points: np.ndarray, score: float) -> Detection:
+    """A person the part network found, as BlazePose's detector gives one: hips, body circle, shoulders and
+    upper body circle.
+
+    The hips' and shoulders' middles are the found parts' (the neck stands for hidden shoulders). Hidden hips
+    lie 1.5 shoulder widths below the shoulders, a width being the shoulders' distance or, with one shoulder
+    or none, twice the farthest found part from them. The body circle holds every found part with a margin
+    for the top of the head and the soles, and is at least 1.5 torsos; the upper body's is half of it.
 
     Args:
-        margin: the square's side over the longer side of the person's box.
-        long_side: the image is scaled so its longer side is about this many pixels (small images up to
-            twice), so that people of a tenth to the whole of the image height are searched.
-    """
-
-    # Dalal & Triggs' 64x128 window holds the person with about 16 px of margin on every side: the person's
-    # own box is the middle half of the window's width and three quarters of its height.
-    WINDOW_TO_PERSON = (0.5, 0.75)
-
-    def __init__(self, margin: float, long_side: int = 1000):
-        import cv2
-
-        self.margin, self.long_side = margin, long_side
-        self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-
-    def __call__(self, image: np.ndarray) -> list[Region]:
-        import cv2
-
-        scale = min(2.0, self.long_side / max(image.shape[:2]))
-        if min(image.shape[0] * scale / 128, image.shape[1] * scale / 64) < 1:
-            return []  # smaller than HOG's window (and a size OpenCV must never be handed)
-        small = cv2.resize(np.ascontiguousarray(image[..., ::-1]), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        windows, scores = self._hog.detectMultiScale(small, winStride=(8, 8), padding=(16, 16), scale=1.05)
-        if len(windows) == 0:
-            return []
-        windows = np.asarray(windows, np.float64) / scale
-        size = windows[:, 2:] * self.WINDOW_TO_PERSON
-        boxes = np.concatenate([windows[:, :2] + (windows[:, 2:] - size) / 2, size], 1)
-        keep = np.ravel(cv2.dnn.NMSBoxes(boxes.tolist(), np.ravel(scores).astype(float).tolist(), 0.3, 0.5))
-        return [Region(tuple(boxes[i, :2] + boxes[i, 2:] / 2), float(boxes[i, 2:].max() * self.margin)) for i in keep]
-
-
-def from_parts(points: np.ndarray, score: float) -> Detection:
-    """A person the part network found, as BlazePose's detector gives one: `points` (18, 2) are their COCO
-    parts in image pixels (`tfpose3d.parts.PARTS`, NaN where not found). The hips' and shoulders' middles are the
-    found parts' (where the hips are hidden, the hips lie a torso below the shoulders, a torso being 1.5
-    shoulder widths); the body circle holds every found part with a margin for the top of the head and the
-    soles, and is at least 1.5 torsos; the upper body's circle is half of it.
+        points: (18, 2) the person's COCO parts (`tfpose3d.parts.PARTS`) in image pixels, NaN where not found;
+            the neck or a shoulder and one other part must be found.
+        score: the detection's score.
 
     Example:
         >>> points = np.full((18, 2), np.nan)
@@ -250,21 +218,37 @@ def from_parts(points: np.ndarray, score: float) -> Detection:
 
     shoulders = middle("r_shoulder", "l_shoulder")
     shoulders = middle("neck") if shoulders is None else shoulders
-    shoulders = points[found].mean(0) if shoulders is None else shoulders
+    if shoulders is None or found.sum() < 2:
+        raise ValueError(f"from_parts: the neck or a shoulder and one other part are needed to frame a person, "
+                         f"got {[name for name, k in index.items() if found[k]]}")
     hips = middle("r_hip", "l_hip")
     if hips is None:
-        width = np.linalg.norm(points[index["r_shoulder"]] - points[index["l_shoulder"]])
-        hips = shoulders + [0.0, 1.5 * width if np.isfinite(width) else 1.0]
-    torso = max(float(np.linalg.norm(shoulders - hips)), 1e-6)
-    radius = max(1.15 * float(np.linalg.norm(points[found] - hips, axis=1).max()), 1.5 * torso)
-    axis = (shoulders - hips) / torso
+        both = found[index["r_shoulder"]] and found[index["l_shoulder"]]
+        width = (np.linalg.norm(points[index["r_shoulder"]] - points[index["l_shoulder"]]) if both
+                 else 2 * np.linalg.norm(points[found] - shoulders, axis=1).max())
+        hips = shoulders + [0.0, 1.5 * width]
+    torso = float(np.linalg.norm(shoulders - hips))
+    # Shoulders on the hips (a person seen from above) give no axis: upright then.
+    axis = (shoulders - hips) / torso if torso > 1e-6 else np.array([0.0, -1.0])
+    radius = max(1.15 * float(np.linalg.norm(points[found] - hips, axis=1).max()), 1.5 * torso, 1.0)
     keypoints = np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2])
     return Detection((*(float(v) for v in hips - radius), 2 * radius, 2 * radius), float(score), keypoints)
 
 
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
-    """Whether two detections put the torso on the same body: their hips' and shoulders' middles lie, on
-    average, within `near` of the longer of their torsos."""
+    """Whether two detections put the torso on the same body.
+
+    Args:
+        a, b: detections with keypoints (or plain boxes, whose centre stands for the torso).
+        near: the largest mean distance of their hips' and shoulders' middles, as a fraction of the longer of
+            their torsos.
+
+    Example:
+        >>> def person(hips, shoulders):
+        ...     return Detection((0, 0, 1, 1), 1.0, np.array([hips, hips, shoulders, shoulders], float))
+        >>> same_person(person((100, 200), (100, 100)), person((120, 210), (110, 110)))
+        True
+    """
     ta, tb = a.torso(), b.torso()
     torso = max(np.linalg.norm(ta[1] - ta[0]), np.linalg.norm(tb[1] - tb[0]))
     return bool(np.linalg.norm(ta - tb, axis=1).mean() <= near * torso)
@@ -274,11 +258,13 @@ class PersonDetector:
     """People in an RGB image: BlazePose's person detector over the whole image, as MediaPipe runs it, best
     first; then the people the part network finds that BlazePose did not (`same_person`), best first.
 
+    A detection's `score` is BlazePose's probability, or for the part network's people the mean peak of
+    their parts' heatmaps; the part network's people have no face box.
+
     Args:
         threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5).
         overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
         tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
-        proposals: BlazePose's detector also searches the squares around HOG's people (`HogProposals`).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`).
         threads: CPU threads for LiteRT.
 
@@ -287,15 +273,14 @@ class PersonDetector:
         []
     """
 
-    def __init__(self, threshold: float = 0.5, overlap: float = 0.3, tiles: int = 0, proposals: bool = False,
-                 parts: bool = True, threads: int | None = None):
+    def __init__(self, threshold: float = 0.5, overlap: float = 0.3, tiles: int = 0, parts: bool = True,
+                 threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
         if not ASSET.is_file():
             raise FileNotFoundError(f"{ASSET}: the person detector is missing; rebuild it with "
                                     "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
         self.threshold, self.overlap, self.tiles = threshold, overlap, tiles
-        self.proposals = HogProposals(1.5 * crop_margin()) if proposals else None
         self.parts = PartNetwork(threads) if parts else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
         self._interpreter.allocate_tensors()
@@ -310,16 +295,18 @@ class PersonDetector:
         return self._interpreter.get_tensor(self._boxes)[0], self._interpreter.get_tensor(self._scores)[0, :, 0]
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"PersonDetector: expected an RGB image, (H, W, 3) uint8; got {image.dtype} {image.shape}")
+        if min(image.shape[:2]) == 0:
+            return []
         people = self.blazepose(image)
-        if self.parts is not None:
-            people += [p for p in self.from_parts(image) if not any(same_person(p, q) for q in people)]
-        return people
+        return people + [p for p in self.parts_people(image) if not any(same_person(p, q) for q in people)]
 
     def blazepose(self, image: np.ndarray) -> list[Detection]:
         """The people BlazePose's detector finds, best first."""
         h, w = image.shape[:2]
         searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
-        searched += self.proposals(image) if self.proposals else []
         scores, boxes, keypoints = [], [], []
         for region in searched:
             s, b, k = decode(*self.raw(crop_region(image, region, INPUT)), self.threshold)
@@ -335,10 +322,11 @@ class PersonDetector:
             people.append(Detection(tuple(float(v) for v in box), score, points, tuple(float(v) for v in face)))
         return people
 
-    def from_parts(self, image: np.ndarray) -> list[Detection]:
+    def parts_people(self, image: np.ndarray) -> list[Detection]:
         """The people the part network finds, best first (none when it is off)."""
         if self.parts is None:
             return []
         maps, scale = self.parts(image)
         # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
-        return [from_parts((found[:, :2] + 0.5) * STRIDE / scale, score) for found, score in join(maps)]
+        return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
+                for joined, _ in join(maps)]

@@ -13,6 +13,7 @@ behind, from the side, seated or small in a crowd (`bench/detector_photos.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -34,22 +35,36 @@ SHORT_SIDE, LONG_SIDE = 368, 1024  # the scaled image the network sees (the side
 
 
 def peaks(heatmaps: np.ndarray, threshold: float = 0.1) -> list[np.ndarray]:
-    """Each part's peaks in `heatmaps` (H, W, >=18): per part a (K, 3) array of x, y (cells) and the peak's
-    value, for the cells above `threshold` that are the largest of their 3x3 neighbourhood after a light blur
-    (which keeps one peak on a flat top).
+    """Each part's peaks in `heatmaps`.
+
+    A peak is a cell above `threshold`, after a light blur, that no neighbour of its 3x3 neighbourhood
+    exceeds and that is above the neighbours before it in row order, so that a flat top (which the
+    network's 2x upsampling makes of a peak between cells) gives one peak, at its top left.
+
+    Args:
+        heatmaps: (H, W, >=18) the network's maps; the first 18 channels are the parts' heatmaps.
+        threshold: the lowest peak value kept.
+
+    Returns:
+        Per part, a (K, 3) array of x, y (cells) and the peak's value.
 
     Example:
-        >>> maps = np.zeros((8, 8, 18)); maps[2, 5, 0] = 1.0
-        >>> peaks(maps)[0][:, :2].tolist(), len(peaks(maps)[1])
-        ([[5.0, 2.0]], 0)
+        >>> maps = np.zeros((8, 8, 18)); maps[2, 5, 0] = 1.0; maps[5:7, 1:3, 1] = 1.0  # a 2x2 flat top
+        >>> peaks(maps)[0][:, :2].tolist(), peaks(maps)[1][:, :2].tolist(), len(peaks(maps)[2])
+        ([[5.0, 2.0]], [[1.0, 5.0]], 0)
     """
     smooth = _blur(heatmaps[..., :len(PARTS)].astype(np.float64))
     padded = np.pad(smooth, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
     h, w = smooth.shape[:2]
-    largest = np.max([padded[i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=0)
+    peak = smooth > threshold
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if (di, dj) != (0, 0):
+                neighbour = padded[1 + di:1 + di + h, 1 + dj:1 + dj + w]
+                peak &= smooth > neighbour if (di, dj) < (0, 0) else smooth >= neighbour
     out = []
     for part in range(len(PARTS)):
-        ys, xs = np.nonzero((smooth[..., part] >= largest[..., part]) & (smooth[..., part] > threshold))
+        ys, xs = np.nonzero(peak[..., part])
         out.append(np.stack([xs, ys, smooth[ys, xs, part]], 1).astype(np.float64))
     return out
 
@@ -63,73 +78,106 @@ def _blur(maps: np.ndarray) -> np.ndarray:
     return maps
 
 
-def limb_score(field: np.ndarray, a: np.ndarray, b: np.ndarray, samples: int = 10,
-               floor: float = 0.05) -> float | None:
-    """How well the field (H, W, 2) supports a limb from cell `a` to cell `b` (x, y): the mean of its
-    component along a->b at `samples` points on the segment, less a penalty for limbs longer than half the
-    map's height; None when fewer than 80% of the points exceed `floor` or the score is not positive."""
-    direction = b - a
-    length = float(np.linalg.norm(direction))
-    if length < 1e-6:
-        return None
+def limb_scores(field: np.ndarray, starts: np.ndarray, ends: np.ndarray, samples: int = 10,
+                floor: float = 0.05) -> np.ndarray:
+    """How well a limb's field supports a limb from each start to each end.
+
+    The score is the mean of the field's component along the segment at `samples` points on it, less a
+    penalty for limbs longer than half the map's height (which join people far apart).
+
+    Args:
+        field: (H, W, 2) the limb's part affinity field, x and y.
+        starts: (A, 2) cells (x, y) of one part's peaks.
+        ends: (B, 2) cells of the other part's peaks.
+        samples: points read along each segment.
+        floor: the component that counts a point as on the limb.
+
+    Returns:
+        (A, B) scores, NaN where fewer than 80% of the points exceed `floor`, the score is not positive or
+        the two cells coincide.
+
+    Example:
+        >>> field = np.zeros((20, 10, 2)); field[2, 1:8] = [1.0, 0.0]  # a limb along row 2, pointing right
+        >>> limb_scores(field, np.array([[1.0, 2.0]]), np.array([[7.0, 2.0], [7.0, 6.0]])).round(2).tolist()
+        [[1.0, nan]]
+    """
+    direction = ends[None, :, :2] - starts[:, None, :2]  # (A, B, 2)
+    length = np.linalg.norm(direction, axis=-1)
+    unit = direction / np.maximum(length, 1e-6)[..., None]
     t = np.linspace(0, 1, samples)[:, None]
-    cells = np.rint(a + t * direction).astype(int)
+    cells = np.rint(starts[:, None, None, :2] + t * direction[:, :, None]).astype(int)  # (A, B, samples, 2)
     cells = np.clip(cells, 0, [field.shape[1] - 1, field.shape[0] - 1])
-    along = field[cells[:, 1], cells[:, 0]] @ (direction / length)
-    score = float(along.mean()) + min(0.5 * field.shape[0] / length - 1, 0.0)
-    if np.mean(along > floor) < 0.8 or score <= 0:
-        return None
-    return score
+    along = np.einsum("absc,abc->abs", field[cells[..., 1], cells[..., 0]], unit)
+    score = along.mean(-1) + np.minimum(0.5 * field.shape[0] / np.maximum(length, 1e-6) - 1, 0.0)
+    supported = (np.mean(along > floor, -1) >= 0.8) & (score > 0) & (length >= 1e-6)
+    return np.where(supported, score, np.nan)
 
 
 def join(maps: np.ndarray, threshold: float = 0.1, min_parts: int = 4, min_score: float = 0.4) -> list[tuple[np.ndarray, float]]:
-    """People from the network's maps (H, W, 57): each a (18, 3) array of x, y (cells) and peak value per part
-    (NaN where not found) and their score, the mean over their parts of the peak values and the limb scores
-    that joined them.
+    """People from the network's maps, joined from their parts as OpenPose joins them.
 
-    Each limb's candidate pairs are taken best first, each part in one pair at most (OpenPose's greedy
-    matching); a pair that shares a part with a person extends it, one that links two people with no part in
-    common merges them. People with fewer than `min_parts` parts or a score under `min_score` are dropped.
+    Each limb's candidate pairs of peaks (`limb_scores`) are taken best first (greedy matching). A pair that
+    shares a peak with a person gives them the other part if they lack it, so a peak paired already keeps its
+    better pair; a pair that links two people with no part in common merges them; any other starts a person,
+    except on the two ear to shoulder limbs, which only complete people.
+
+    Args:
+        maps: (H, W, 57) the network's maps: 18 parts' heatmaps, the background, 19 limbs' fields (x, y).
+        threshold: the lowest heatmap peak taken as a part.
+        min_parts: people with fewer parts are dropped.
+        min_score: people whose score (below) is lower are dropped.
+
+    Returns:
+        Best first, each person as a (18, 3) array of x, y (cells) and peak value per part (NaN where not
+        found) and their score: the mean over their parts of the peak values and the scores of the limbs that
+        added them. Only people with the neck or a shoulder are kept: without them a person cannot be framed.
     """
     found = peaks(maps, threshold)
     first = np.cumsum([0] + [len(p) for p in found])  # global id of each part's first peak
-    value = np.concatenate([p[:, 2] for p in found]) if first[-1] else np.zeros(0)
-    people: list[list] = []  # [ids (18,) global peak id or -1, score sum]
+    points = np.concatenate(found)
+    people: list[_Joined] = []
     for limb, ((a, b), (fx, fy)) in enumerate(zip(LIMBS, FIELDS)):
-        field = maps[..., [len(PARTS) + 1 + fx, len(PARTS) + 1 + fy]]
-        pairs = [(s, i, j) for i, pa in enumerate(found[a]) for j, pb in enumerate(found[b])
-                 if (s := limb_score(field, pa[:2], pb[:2])) is not None]
-        used_a, used_b = set(), set()
-        for s, i, j in sorted(pairs, reverse=True):
-            if i in used_a or j in used_b:
-                continue
-            used_a.add(i), used_b.add(j)
-            ga, gb = first[a] + i, first[b] + j
-            owners = [p for p in people if p[0][a] == ga or p[0][b] == gb]
+        if not len(found[a]) or not len(found[b]):
+            continue
+        scores = limb_scores(maps[..., [len(PARTS) + 1 + fx, len(PARTS) + 1 + fy]], found[a], found[b])
+        for i, j in sorted(zip(*np.nonzero(np.isfinite(scores))), key=lambda ij: -scores[ij]):
+            ga, gb, s = first[a] + i, first[b] + j, float(scores[i, j])
+            owners = [p for p in people if p.ids[a] == ga or p.ids[b] == gb]
             if len(owners) == 1:
-                person = owners[0]
-                for part, g in ((a, ga), (b, gb)):
-                    if person[0][part] == -1:
-                        person[0][part] = g
-                        person[1] += value[g]
-                person[1] += s
-            elif len(owners) == 2 and not ((owners[0][0] >= 0) & (owners[1][0] >= 0)).any():
-                owners[0][0] = np.maximum(owners[0][0], owners[1][0])
-                owners[0][1] += owners[1][1] + s
+                owners[0].add({a: ga, b: gb}, points, s)
+            elif len(owners) == 2 and not ((owners[0].ids >= 0) & (owners[1].ids >= 0)).any():
+                owners[0].ids = np.maximum(owners[0].ids, owners[1].ids)
+                owners[0].total += owners[1].total + s
                 people = [p for p in people if p is not owners[1]]
             elif not owners and limb < len(LIMBS) - 2:
-                ids = np.full(len(PARTS), -1)
-                ids[a], ids[b] = ga, gb
-                people.append([ids, value[ga] + value[gb] + s])
-    points = np.concatenate(found) if first[-1] else np.zeros((0, 3))
+                person = _Joined(np.full(len(PARTS), -1), 0.0)
+                person.add({a: ga, b: gb}, points, s)
+                people.append(person)
+    torso = [PARTS.index(name) for name in ("neck", "r_shoulder", "l_shoulder")]
     out = []
-    for ids, total in people:
-        count = int((ids >= 0).sum())
-        if count >= min_parts and total / count >= min_score:
+    for person in people:
+        count = int((person.ids >= 0).sum())
+        if count >= min_parts and person.total / count >= min_score and (person.ids[torso] >= 0).any():
             parts = np.full((len(PARTS), 3), np.nan)
-            parts[ids >= 0] = points[ids[ids >= 0]]
-            out.append((parts, total / count))
-    return sorted(out, key=lambda person: -person[1])
+            parts[person.ids >= 0] = points[person.ids[person.ids >= 0]]
+            out.append((parts, person.total / count))
+    return sorted(out, key=lambda joined: -joined[1])
+
+
+@dataclasses.dataclass
+class _Joined:
+    """A person being joined: the global peak id of each part (-1: none yet) and the sum of their score."""
+
+    ids: np.ndarray
+    total: float
+
+    def add(self, peaks_by_part: dict[int, int], points: np.ndarray, limb: float) -> None:
+        """Give the person the parts they lack, with the limb's score when any is added."""
+        added = [(part, g) for part, g in peaks_by_part.items() if self.ids[part] == -1]
+        for part, g in added:
+            self.ids[part] = g
+            self.total += points[g, 2]
+        self.total += limb if added else 0.0
 
 
 def input_size(height: int, width: int) -> tuple[int, int]:
@@ -145,27 +193,31 @@ def input_size(height: int, width: int) -> tuple[int, int]:
 
 
 class PartNetwork:
-    """The shipped network through LiteRT: an RGB image -> its maps (H, W, 57) at `STRIDE` pixels a cell of
-    the scaled input, and the scale (x, y) from image pixels to that input.
+    """The shipped network through LiteRT, on whole images of any size.
 
     Args:
         threads: CPU threads for LiteRT.
+
+    Example:
+        >>> maps, scale = PartNetwork()(np.zeros((240, 320, 3), np.uint8))
+        >>> maps.shape, scale.tolist()
+        ((92, 124, 57), [1.55, 1.5333333333333334])
     """
 
     def __init__(self, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
         if not ASSET.is_file():
-            raise FileNotFoundError(f"{ASSET}: the part network is missing; rebuild it with "
-                                    "`python tools/make_parts_asset.py` (see data/ATTRIBUTION.md)")
+            raise FileNotFoundError(f"{ASSET}: the part network is missing; data/ATTRIBUTION.md (\"Part network\") "
+                                    "says how to rebuild it, and PersonDetector(parts=False) runs without it")
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._shape: tuple[int, ...] | None = None
 
     def raw(self, image: np.ndarray) -> np.ndarray:
-        """The maps for an image already at the network's input size, (1, H, W, 3) float, BGR in [0, 255]
-        as the network was trained."""
+        """The maps (H/4, W/4, 57) for an image already at the network's input size: (1, H, W, 3) float, BGR in
+        [0, 255], as the network was trained."""
         if image.shape != self._shape:
             self._interpreter.resize_tensor_input(self._input, image.shape)
             self._interpreter.allocate_tensors()
@@ -175,6 +227,8 @@ class PartNetwork:
         return self._interpreter.get_tensor(self._output)[0]
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The maps for an RGB uint8 image (H, W, 3), seen at `input_size`, with `STRIDE` pixels of that input
+        a cell, and the scale (x, y) from the image's pixels to that input's."""
         from PIL import Image
 
         height, width = input_size(*image.shape[:2])

@@ -83,7 +83,7 @@ class Predictor:
 
     Args:
         path: the model; its form is recognised by `tfpose3d.export.form_of`.
-        threads: CPU threads for TFLite.
+        threads: CPU threads for TFLite and the detector.
         flip: test-time flip (the mirrored image estimated too and averaged in; twice the compute), from the
             exported form's `serving_flip` signature.
         detector: finds people in whole photos (default: `detect.PersonDetector`, made when first needed).
@@ -106,7 +106,7 @@ class Predictor:
         form = form_of(self.path)
         self.kind = form.runtime
         self._run = form.open(self.path, threads, flip)
-        self._detector = detector
+        self._threads, self._detector = threads, detector
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
         batch = contract.check_images(images)
@@ -115,7 +115,7 @@ class Predictor:
     @property
     def detector(self) -> PersonDetector:
         if self._detector is None:
-            self._detector = PersonDetector()
+            self._detector = PersonDetector(threads=self._threads)
         return self._detector
 
     def detect(self, image: str | os.PathLike | np.ndarray) -> list[Detection]:
@@ -124,7 +124,7 @@ class Predictor:
     def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None,
                       regions: Sequence[Region] | None = None) -> list[Person]:
         """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
-        else those the detector finds, best first, each once (`distinct`). An empty list when there is nobody.
+        else those the detector finds, in its order (`PersonDetector`), each once (`distinct`). An empty list when there is nobody.
 
         Each person is estimated twice: first in the box's crop (for a detection, turned upright on its hips
         and shoulders), then in the crop their estimated joints give, framed as the training renders are.
@@ -159,8 +159,8 @@ def distinct(people: Sequence[Person], near: float = 0.05) -> list[Person]:
     """`people` (best first) without those found twice: a person whose joints lie, at the median over joints,
     within `near` of the body's size (the longer side of the larger joints' box) from a person kept before is
     the same body, reached from a second detection that the detector kept apart. Two crops that end on one
-    body give it twice from nearly the same second crop (0.01 apart on the dev photos), while a couple
-    dancing in close hold are two bodies 0.07 apart (docs/video.md).
+    body give it twice from nearly the same second crop (0.01 apart on a dev photo, with BlazePose's detector
+    over tiles), while a couple dancing in close hold are two bodies 0.07 apart (docs/video.md).
 
     Example:
     >>> from types import SimpleNamespace
