@@ -11,7 +11,9 @@ is a false box in the plain count, which is an upper bound. `dev_photos_unannota
 script) marks them by hand, one box a person or one a crowd; a false box whose torso lies inside a mark, and
 not on an annotated person (within a fifth of their height, a second box on them), is counted as a box on
 an unannotated person, and "false boxes on nothing" are the rest: a lower bound, since the crowd marks are
-coarse. Detectors:
+coarse. A last column counts the boxes each detector puts on the 128 background photographs the package
+ships for its renders (`tfpose3d.data.scenes`: streets, rooms, landscapes, animals; a few hold small
+people far off). Detectors:
 
 - OpenCV's HOG pedestrian detector (Dalal & Triggs 2005), its box framed as a given box is;
 - BlazePose's person detector on the whole image alone, as MediaPipe runs it, and with levels of tiles;
@@ -39,6 +41,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from tfpose3d.data import scenes
 from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
@@ -155,6 +158,7 @@ def main() -> None:
     for person in read_photos(args.photos):
         by_image[person["image"]].append(person)
     photos = {image: read_rgb(image) for image in sorted(by_image)}
+    backgrounds = scenes.photos()
     detectors = {
         "HOG (OpenCV)": hog(),
         "BlazePose as MediaPipe runs it (whole image, score 0.5)": blazepose(threshold=0.5, tiles=0),
@@ -197,7 +201,8 @@ def main() -> None:
         rows.append({"detector": name, "people found": f"{found} of {sum(map(len, by_image.values()))}",
                      "held only (a box holds 80% of their joints)": holding,
                      "false boxes": false, "false boxes on nothing (not on a marked person)": false - elsewhere,
-                     "median ms a photo (1 thread)": 1000 * statistics.median(seconds)})
+                     "median ms a photo (1 thread)": 1000 * statistics.median(seconds),
+                     f"boxes on {len(backgrounds)} background photos": sum(len(detect(b)) for b in backgrounds)})
     print(provenance(f"{len(photos)} photos, 1 thread") + "\n")
     print(pd.DataFrame(per_photo).pivot(index="photo", columns="detector", values="found").to_markdown())
     print()
