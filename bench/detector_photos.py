@@ -73,7 +73,7 @@ def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
         windows = np.asarray(windows, np.float64) / scale
         size = windows[:, 2:] * WINDOW_TO_PERSON
         boxes = np.concatenate([windows[:, :2] + (windows[:, 2:] - size) / 2, size], 1)
-        keep = np.ravel(cv2.dnn.NMSBoxes(boxes.tolist(), np.ravel(scores).astype(float).tolist(), 0.3, 0.5))
+        keep = np.ravel(cv2.dnn.NMSBoxes(boxes.tolist(), np.ravel(scores).astype(float).tolist(), 0.3, 0.5)).astype(int)
         sides = boxes[keep, 2:].max(1) * crop_margin()
         centres = boxes[keep, :2] + boxes[keep, 2:] / 2
         return [Detection((*(c - side / 2), side, side)) for c, side in zip(centres, sides)]
