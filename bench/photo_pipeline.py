@@ -74,7 +74,7 @@ def main() -> None:
     mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
     predictor = Predictor(args.model, threads=1)
     landmarks = Landmarks(args.landmarks)
-    mediapipe = PersonDetector(parts=False, threads=1)
+    mediapipe = PersonDetector(threshold=0.5, parts=False, threads=1)
     ours = PersonDetector(threads=1)
     size = contract.IMAGE_SIZE
 

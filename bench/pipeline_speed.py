@@ -50,7 +50,7 @@ def main() -> None:
     people = [(images[p["image"]], region) for p, region in zip(photos.people, photos.regions)]
     rows = []
     for name, detector in (("the package's (BlazePose's detector and the part network, whole image)", PersonDetector(threads=1)),
-                           ("MediaPipe's (BlazePose's detector, whole image)", PersonDetector(parts=False, threads=1))):
+                           ("MediaPipe's (BlazePose's detector, whole image)", PersonDetector(threshold=0.5, parts=False, threads=1))):
         rows.append({"step": "find people, per photo", "pipeline": name,
                      "ms (median)": median_ms([lambda im=im: detector(im) for im in images.values()])})
     for kind in ("float32", "int8"):
