@@ -165,8 +165,8 @@ def main() -> None:
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
         "the part network alone": PersonDetector(threads=1).parts_people,
-        "BlazePose (whole image, score 0.5) and the part network": PersonDetector(threshold=0.5, threads=1),
-        "BlazePose (whole image, score 0.6) and the part network (the package default)": PersonDetector(threads=1),
+        "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
+        "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
     }
     if args.landmarks:
         presence = Presence(args.landmarks)

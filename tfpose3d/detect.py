@@ -262,9 +262,9 @@ class PersonDetector:
     their parts' heatmaps; the part network's people have no face box.
 
     Args:
-        threshold: the lowest BlazePose detection score kept. MediaPipe keeps 0.5; 0.6 puts 5 boxes instead of
-            14 on the 128 background photographs the package ships, and the part network finds the people it
-            drops (`bench/detector_photos.py`).
+        threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5). At 0.6 it puts 5 boxes
+            instead of 14 on the 128 background photographs the package ships, but people it then leaves to the
+            part network are framed worse (docs/video.md).
         overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
         tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`).
@@ -275,7 +275,7 @@ class PersonDetector:
         []
     """
 
-    def __init__(self, threshold: float = 0.6, overlap: float = 0.3, tiles: int = 0, parts: bool = True,
+    def __init__(self, threshold: float = 0.5, overlap: float = 0.3, tiles: int = 0, parts: bool = True,
                  threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
