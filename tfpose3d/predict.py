@@ -159,8 +159,8 @@ def distinct(people: Sequence[Person], near: float = 0.05) -> list[Person]:
     """`people` (best first) without those found twice: a person whose joints lie, at the median over joints,
     within `near` of the body's size (the longer side of the larger joints' box) from a person kept before is
     the same body, reached from a second detection that the detector kept apart. Two crops that end on one
-    body give it twice from nearly the same second crop (0.01 apart on a dev photo, with BlazePose's detector
-    over tiles), while a couple dancing in close hold are two bodies 0.07 apart (docs/video.md).
+    body give it twice from nearly the same second crop, while a couple dancing in close hold are two bodies
+    whose joints lie near each other (docs/video.md).
 
     Example:
     >>> from types import SimpleNamespace
