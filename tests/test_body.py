@@ -296,3 +296,24 @@ def test_varied_poses_keep_the_body_and_bend_as_people_do(model):
         moved.append(np.linalg.norm(joints - captured, axis=-1).mean())
     # Most poses are new ones: joints move by a hand's width or more on average.
     assert np.mean(np.array(moved) > 50) > 0.6
+
+
+def test_a_share_of_varied_poses_sits():
+    poses = mocap.load_motion("bandai-namco").select("train")
+    bone = body.MOTION_BONE_NAMES.index
+    rng = np.random.default_rng(0)
+
+    def seated(turns: np.ndarray) -> bool:
+        pelvis = turns[bone("hips")]
+        for side in "lr":
+            thigh = pelvis.T @ turns[bone(f"{side}_thigh")] @ body.DOWN  # in the pelvis's own frame
+            knee = np.arccos(np.clip(thigh @ (pelvis.T @ turns[bone(f"{side}_shin")] @ body.DOWN), -1, 1))
+            # Thigh within 50 degrees of straight ahead, knee bent by more than 50 degrees.
+            if thigh @ body.FORWARD < np.cos(np.radians(50)) or knee < np.radians(50):
+                return False
+        return True
+
+    captured = np.mean([seated(from_quaternion(poses.rotations[f])) for f in rng.integers(len(poses), size=400)])
+    varied = np.mean([seated(poses.vary(int(f), rng)) for f in rng.integers(len(poses), size=400)])
+    assert captured == 0  # walks, waves and bows: nobody sits in the captured clips
+    assert mocap.SEATED * 0.6 < varied < mocap.SEATED * 1.4

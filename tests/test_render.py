@@ -6,7 +6,7 @@ import pytest
 from tfpose3d import skeleton
 from tfpose3d.cli import main
 from tfpose3d.data import body, camera, mocap, pipeline, raster, records, render
-from tfpose3d.data.options import RenderOptions
+from tfpose3d.data.options import RenderOptions, motion_split
 from tfpose3d.data.sources import RecordsSource, open_source
 
 
@@ -220,3 +220,30 @@ def test_an_unknown_split_is_named_before_anything_is_read_or_written(rendered, 
         RecordsSource(str(rendered)).samples("dev", 32)
     with pytest.raises(ValueError, match="got 'dev'"):
         open_source("mocap:bandai-namco", RenderOptions(8, 4, root=tmp_path)).check(("dev",))
+
+
+def test_the_seated_look_sits_a_share_of_training_poses_and_no_held_out_one():
+    poses = mocap.load_motion("bandai-namco")
+    J = skeleton.JOINT_INDEX
+
+    def seated(joints: np.ndarray) -> bool:
+        up = joints[J["thorax"]] - joints[J["pelvis"]]
+        up /= np.linalg.norm(up)
+        for side in "lr":
+            thigh, shin = (joints[J[f"{side}_{b}"]] - joints[J[f"{side}_{a}"]] for a, b in (("hip", "knee"), ("knee", "ankle")))
+            thigh, shin = thigh / np.linalg.norm(thigh), shin / np.linalg.norm(shin)
+            # Thigh more than 40 degrees from straight down the trunk, knee bent by more than 40 degrees.
+            if -thigh @ up > np.cos(np.radians(40)) or thigh @ shin > np.cos(np.radians(40)):
+                return False
+        return True
+
+    def joints(look: str, split: str) -> np.ndarray:
+        samples = render.render_indices(poses.select(motion_split(split)), 3, range(200), size=64,
+                                        look=render.look_named(look, split))
+        return np.stack([s["joints_3d"] for s in samples])
+
+    plain, seated_look = joints("plain", "train"), joints("plain-seated", "train")
+    assert np.mean([seated(j) for j in plain]) < 0.03  # a run's stride, now and then
+    assert 0.12 < np.mean([seated(j) for j in seated_look]) < 0.3  # a fifth more, as `LOOKS` sets
+    # Held-out renders are the captured poses, exactly as the plain look draws them.
+    np.testing.assert_array_equal(joints("plain-seated", "test"), joints("plain", "test"))

@@ -73,9 +73,9 @@ class MotionSet:
         """Bone rotations (M, 3, 3) of `frame` turned into a pose nobody captured, still a human one.
 
         A few hundred captured clips of walking, waving and bowing cover few of the poses in people's photos
-        (kicks, crouches, raised and crossed arms, leaning). Each limb keeps its captured pose relative to
+        (kicks, crouches, sitting, raised and crossed arms, leaning). Each limb keeps its captured pose relative to
         its parent or takes another frame's (so elbows and knees stay as people bend them), then shoulders,
-        hips, knees and the lower back may turn further within their range.
+        hips, knees and the lower back may turn further within their range; a share `SEATED` sits.
         """
         local = _local(rotations.from_quaternion(self.rotations[frame]))
         for chain in _LIMBS:
@@ -95,7 +95,7 @@ class MotionSet:
                 turn(f"{side}_shin", [1, 0, 0], rng.uniform(0, 1.6))
         if rng.random() < 0.3:  # the trunk bends, mostly forward, partly sideways
             turn("lower_back", [1, 0, rng.normal(0, 0.5)], rng.uniform(-0.2, 0.7))
-        return _world(local)
+        return sit(_world(local), rng) if rng.random() < SEATED else _world(local)
 
     def joints(self, shaped: body.Body, frames: Sequence[int] | None = None) -> np.ndarray:
         """Human3.6M joints (len(frames), 17, 3) of `shaped` in `frames` (default: all)."""
@@ -114,11 +114,32 @@ class MotionSet:
         )
 
 
+# The share of varied poses that sit (`sit`).
+SEATED = 0.2
 _BONE = {name: i for i, name in enumerate(body.MOTION_BONE_NAMES)}
 _PARENT = np.array([-1 if p is None else _BONE[p] for p in body.MOTION_PARENTS.values()])
 # The bones of each limb, from the trunk out.
 _LIMBS = [[_BONE[f"{s}_{b}"] for b in bones] for s in "lr"
           for bones in (("clavicle", "upper_arm", "forearm", "hand"), ("thigh", "shin", "foot"))]
+
+
+def sit(turns: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bone rotations (M, 3, 3) `turns` with the legs seated, as on a chair or in a wheelchair: both thighs
+    forward and both shins down, near right angles (the turns of `MotionSet.vary` bend one joint at a time and
+    almost never make the whole seated pose). The trunk, arms and feet keep their pose.
+
+    Example:
+        >>> seated = sit(np.broadcast_to(np.eye(3), (len(_BONE), 3, 3)), np.random.default_rng(0))
+        >>> bool((seated[_BONE["l_thigh"]] @ body.DOWN) @ body.FORWARD > 0.8)  # the thigh points ahead
+        True
+    """
+    local = _local(turns)
+    flex = rng.uniform(1.2, 1.8)
+    for side in "lr":
+        local[_BONE[f"{side}_thigh"]] = (rotations.axis_angle([0, 0, 1], rng.normal(0, 0.15))
+                                         @ rotations.axis_angle([1, 0, 0], -flex - rng.normal(0, 0.15)))
+        local[_BONE[f"{side}_shin"]] = rotations.axis_angle([1, 0, 0], np.clip(flex + rng.normal(0, 0.3), 0.3, 2.3))
+    return _world(local)
 
 
 def _local(world: np.ndarray) -> np.ndarray:

@@ -75,6 +75,8 @@ class Look:
             (sometimes cutting off feet or hands); else Human3.6M-like cameras and a centred crop.
         poses: how often a training pose is varied beyond the captured ones (`mocap.MotionSet.vary`: limbs
             from other frames, joints turned further); held-out clips are always rendered as captured.
+        seated: how often a training pose, captured or varied, sits (`mocap.sit`: the legs of someone on a
+            chair or in a wheelchair); held-out clips never do.
     """
 
     photo_backgrounds: float = 0.7
@@ -83,10 +85,11 @@ class Look:
     imaging: bool = True
     cameras: bool = True
     poses: float = 0.0
+    seated: float = 0.0
 
 
-# Each look adds one ingredient to the one before, but the last: the real-photo ablation trains one model per
-# row, and "plain-poses" measures varied poses alone.
+# Each look adds one ingredient to the one before, but the last two: the real-photo ablation trains one model
+# per row, "plain-poses" measures varied poses alone and "plain-seated" seated legs alone.
 LOOKS: dict[str, Look] = {
     "plain": Look(0.0, False, 0.0, False, False),
     "backgrounds": Look(0.7, False, 0.0, False, False),
@@ -96,6 +99,7 @@ LOOKS: dict[str, Look] = {
     "full": Look(),
     "poses": Look(poses=0.5),
     "plain-poses": Look(0.0, False, 0.0, False, False, 0.5),
+    "plain-seated": Look(0.0, False, 0.0, False, False, 0.0, 0.2),
 }
 
 
@@ -129,7 +133,7 @@ def motion_split(split: str) -> str:
 
 def look_named(name: str, split: str = "train") -> Look:
     """The row `name` of `LOOKS`, with an error that lists the names; for the held-out splits ("val", "test"),
-    without varied poses (held-out clips measure the captured poses themselves)."""
+    without varied or seated poses (held-out clips measure the captured poses themselves)."""
     if name not in LOOKS:
         raise ValueError(f"unknown look {name!r}; choose one of {', '.join(LOOKS)}")
-    return LOOKS[name] if split == "train" else dataclasses.replace(LOOKS[name], poses=0.0)
+    return LOOKS[name] if split == "train" else dataclasses.replace(LOOKS[name], poses=0.0, seated=0.0)
