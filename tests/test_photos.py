@@ -88,13 +88,17 @@ def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
     mean_2d = np.full((17, 2), 0.5)
     table = evaluate_photos(run, tmp_path / "photos", mean_2d, tmp_path / "out")
     # The mean-2D row by hand: each annotated joint's distance to the crop's centre, over the crop side.
-    errors = []
+    errors, per_person = [], []
     for joints in people:
         _, moved = crop_person(np.zeros((120, 200, 3), np.uint8), joints, 225)
         d = np.linalg.norm(moved / 225 - 0.5, axis=-1)
         errors += list(d[np.isfinite(d)])
+        per_person.append(np.mean(d[np.isfinite(d)]))
     row = table.set_index("predictor").loc["mean 2D pose"]
     assert row["2D error (of crop side)"] == pytest.approx(np.mean(errors))
+    people_table = pd.read_csv(tmp_path / "out" / "photos_per_person.csv")
+    np.testing.assert_allclose(people_table["mean 2D pose"], per_person)
+    assert people_table["annotated"].tolist() == [16] * 3 and people_table["tile"].tolist() == [0, 1, 2]
     assert row["PCK@0.1"] == pytest.approx(np.mean(np.array(errors) <= 0.1))
     assert row["joints"] == 16 * 3 and row["people"] == 3
     assert (tmp_path / "out" / "photos.png").stat().st_size > 1000

@@ -149,8 +149,9 @@ BLANK_GREY = 48  # the background of photos_skeletons.png
 def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_dir: str | os.PathLike,
                  title: str) -> pd.DataFrame:
     """The tables and picture of `evaluate_photos` for any predictor's 2D joints `pred` (N, 17, 2; fractions of
-    the crop side) on `photos`: photos.md (headed `title`), photos.csv, photos_per_joint.csv, photos.png and
-    photos_skeletons.png (the same skeletons without the photographs)."""
+    the crop side) on `photos`: photos.md (headed `title`), photos.csv, photos_per_joint.csv,
+    photos_per_person.csv (in the order of photos.png's tiles), photos.png and photos_skeletons.png (the same
+    skeletons without the photographs)."""
     from tfpose3d import viz
 
     size = contract.IMAGE_SIZE
@@ -166,10 +167,16 @@ def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_di
                               "model": np.nansum(photos.distances(pred), 0) / count,
                               "mean 2D pose": np.nansum(photos.distances(mean_2d[None]), 0) / count,
                               "annotated": annotated.sum(0)})
+    # Per person: which people a change helps and which it costs.
+    per_person = pd.DataFrame({"image": [Path(p["image"]).name for p in photos.people],
+                               "model": np.nanmean(photos.distances(pred), 1),
+                               "mean 2D pose": np.nanmean(photos.distances(mean_2d[None]), 1),
+                               "annotated": annotated.sum(1)})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "photos.csv", index=False)
     per_joint[per_joint["annotated"] > 0].to_csv(out / "photos_per_joint.csv", index=False)
+    per_person.to_csv(out / "photos_per_person.csv", index_label="tile")
     (out / "photos.md").write_text(f"# {title}\n\n{table.to_markdown(index=False, floatfmt='.3g')}\n")
     # The same skeletons on grey as well: the photographs' datasets keep them out of the repository, so only
     # this picture can go in docs/.
