@@ -7,7 +7,7 @@ fitted by least squares on --renders training renders (what a network trained on
 them to). BlazePose's landmarks come from the package's converted network (`BlazePoseBackbone`), which gives
 the LiteRT interpreter's landmarks (tests/test_blazepose.py).
 
-Run: .venv/bin/python bench/photo_joints.py --data data/bandai-namco-mesh-5-plain-20000-2000-s0 \
+Run: .venv/bin/python bench/photo_joints.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
          --model runs/cpu-pretrained/model.keras [--model ...] [--photos ../shared/data/real-photos-dev]
 """
 

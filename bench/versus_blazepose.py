@@ -18,7 +18,7 @@ neck at the nose, head above the ears). Its world landmarks are in metres, x rig
 camera, as the camera axes of the renders; they are scaled to millimetres.
 
 Run: cd bench && ../.venv/bin/python versus_blazepose.py --model ../serving_models/tfpose3d/1 \
-         --landmarks /tmp/mp/pose_landmark_full.tflite --data ../data/bandai-namco-mesh-5-plain-20000-2000-s0 \
+         --landmarks /tmp/mp/pose_landmark_full.tflite --data ../data/bandai-namco-mesh-4-plain-20000-2000-s0 \
          [--renders 500] [--photos ../../shared/data/real-photos-dev]
 """
 

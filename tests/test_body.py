@@ -298,22 +298,23 @@ def test_varied_poses_keep_the_body_and_bend_as_people_do(model):
     assert np.mean(np.array(moved) > 50) > 0.6
 
 
-def test_a_share_of_varied_poses_sits():
+def test_sitting_bends_only_the_legs_forward_at_the_hips_and_back_at_the_knees():
     poses = mocap.load_motion("bandai-namco").select("train")
     bone = body.MOTION_BONE_NAMES.index
+    legs = [bone(f"{side}_{b}") for side in "lr" for b in ("thigh", "shin", "foot")]
     rng = np.random.default_rng(0)
-
-    def seated(turns: np.ndarray) -> bool:
-        pelvis = turns[bone("hips")]
+    for frame in rng.integers(len(poses), size=50):
+        captured = poses.turns(int(frame))
+        seated = mocap.sit(captured, rng)
+        pelvis = seated[bone("hips")]
         for side in "lr":
-            thigh = pelvis.T @ turns[bone(f"{side}_thigh")] @ body.DOWN  # in the pelvis's own frame
-            knee = np.arccos(np.clip(thigh @ (pelvis.T @ turns[bone(f"{side}_shin")] @ body.DOWN), -1, 1))
-            # Thigh within 50 degrees of straight ahead, knee bent by more than 50 degrees.
-            if thigh @ body.FORWARD < np.cos(np.radians(50)) or knee < np.radians(50):
-                return False
-        return True
-
-    captured = np.mean([seated(from_quaternion(poses.rotations[f])) for f in rng.integers(len(poses), size=400)])
-    varied = np.mean([seated(poses.vary(int(f), rng)) for f in rng.integers(len(poses), size=400)])
-    assert captured == 0  # walks, waves and bows: nobody sits in the captured clips
-    assert mocap.SEATED * 0.6 < varied < mocap.SEATED * 1.4
+            thigh = pelvis.T @ seated[bone(f"{side}_thigh")] @ body.DOWN  # in the pelvis's own frame
+            shin = pelvis.T @ seated[bone(f"{side}_shin")] @ body.DOWN
+            assert thigh @ body.FORWARD > np.cos(np.radians(50))  # forward, within 50 degrees of level
+            assert shin @ body.DOWN > np.cos(np.radians(60))  # hanging down, not kicked forward or back up
+            # The knee bends backwards, as knees do: the shin runs behind the thigh's line.
+            assert shin @ body.FORWARD < thigh @ body.FORWARD
+        # Everything but the legs keeps the captured pose; the feet keep theirs relative to the shins.
+        others = [k for k in range(len(captured)) if k not in legs]
+        np.testing.assert_allclose(seated[others], captured[others], atol=1e-9)
+        np.testing.assert_allclose(mocap._local(seated)[legs[2::3]], mocap._local(captured)[legs[2::3]], atol=1e-9)

@@ -229,11 +229,13 @@ def test_the_seated_look_sits_a_share_of_training_poses_and_no_held_out_one():
     def seated(joints: np.ndarray) -> bool:
         up = joints[J["thorax"]] - joints[J["pelvis"]]
         up /= np.linalg.norm(up)
+        forward = np.cross(joints[J["l_hip"]] - joints[J["r_hip"]], up)  # the body faces along left x up
         for side in "lr":
             thigh, shin = (joints[J[f"{side}_{b}"]] - joints[J[f"{side}_{a}"]] for a, b in (("hip", "knee"), ("knee", "ankle")))
             thigh, shin = thigh / np.linalg.norm(thigh), shin / np.linalg.norm(shin)
-            # Thigh more than 40 degrees from straight down the trunk, knee bent by more than 40 degrees.
-            if -thigh @ up > np.cos(np.radians(40)) or thigh @ shin > np.cos(np.radians(40)):
+            # Thigh ahead of the body and more than 40 degrees from straight down the trunk, knee bent by more
+            # than 40 degrees.
+            if thigh @ forward <= 0 or -thigh @ up > np.cos(np.radians(40)) or thigh @ shin > np.cos(np.radians(40)):
                 return False
         return True
 

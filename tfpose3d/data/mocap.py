@@ -60,27 +60,31 @@ class MotionSet:
     def __len__(self) -> int:
         return len(self.rotations)
 
+    def turns(self, frame: int) -> np.ndarray:
+        """Bone rotations (M, 3, 3) of `frame`, as captured."""
+        return rotations.from_quaternion(self.rotations[frame])
+
     def pose(self, shaped: body.Body, frame: int, turns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """`shaped` in frame `frame`: mesh vertices (V, 3) and Human3.6M joints (17, 3), mm.
 
         `turns` (M, 3, 3), such as `vary` gives, replace the frame's bone rotations; the root stays the frame's.
         """
         scale = shaped.leg_length / float(self.leg_mm[self.clip[frame]])
-        turns = rotations.from_quaternion(self.rotations[frame]) if turns is None else turns
+        turns = self.turns(frame) if turns is None else turns
         return shaped.pose(turns, self.root[frame] * scale)
 
     def vary(self, frame: int, rng: np.random.Generator) -> np.ndarray:
         """Bone rotations (M, 3, 3) of `frame` turned into a pose nobody captured, still a human one.
 
         A few hundred captured clips of walking, waving and bowing cover few of the poses in people's photos
-        (kicks, crouches, sitting, raised and crossed arms, leaning). Each limb keeps its captured pose relative to
+        (kicks, crouches, raised and crossed arms, leaning). Each limb keeps its captured pose relative to
         its parent or takes another frame's (so elbows and knees stay as people bend them), then shoulders,
-        hips, knees and the lower back may turn further within their range; a share `SEATED` sits.
+        hips, knees and the lower back may turn further within their range.
         """
-        local = _local(rotations.from_quaternion(self.rotations[frame]))
+        local = _local(self.turns(frame))
         for chain in _LIMBS:
             if rng.random() < 0.5:
-                local[chain] = _local(rotations.from_quaternion(self.rotations[rng.integers(len(self))]))[chain]
+                local[chain] = _local(self.turns(int(rng.integers(len(self)))))[chain]
 
         def turn(bone: str, axis: Sequence[float], angle: float) -> None:
             # Pre-multiplying turns a bone in its parent's frame (x left, y up, z forward at rest).
@@ -95,7 +99,7 @@ class MotionSet:
                 turn(f"{side}_shin", [1, 0, 0], rng.uniform(0, 1.6))
         if rng.random() < 0.3:  # the trunk bends, mostly forward, partly sideways
             turn("lower_back", [1, 0, rng.normal(0, 0.5)], rng.uniform(-0.2, 0.7))
-        return sit(_world(local), rng) if rng.random() < SEATED else _world(local)
+        return _world(local)
 
     def joints(self, shaped: body.Body, frames: Sequence[int] | None = None) -> np.ndarray:
         """Human3.6M joints (len(frames), 17, 3) of `shaped` in `frames` (default: all)."""
@@ -114,8 +118,6 @@ class MotionSet:
         )
 
 
-# The share of varied poses that sit (`sit`).
-SEATED = 0.2
 _BONE = {name: i for i, name in enumerate(body.MOTION_BONE_NAMES)}
 _PARENT = np.array([-1 if p is None else _BONE[p] for p in body.MOTION_PARENTS.values()])
 # The bones of each limb, from the trunk out.

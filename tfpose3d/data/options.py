@@ -75,7 +75,7 @@ class Look:
             (sometimes cutting off feet or hands); else Human3.6M-like cameras and a centred crop.
         poses: how often a training pose is varied beyond the captured ones (`mocap.MotionSet.vary`: limbs
             from other frames, joints turned further); held-out clips are always rendered as captured.
-        seated: how often a training pose, captured or varied, sits (`mocap.sit`: the legs of someone on a
+        seated: how often a training pose (after any variation) sits (`mocap.sit`: the legs of someone on a
             chair or in a wheelchair); held-out clips never do.
     """
 
@@ -99,7 +99,8 @@ LOOKS: dict[str, Look] = {
     "full": Look(),
     "poses": Look(poses=0.5),
     "plain-poses": Look(0.0, False, 0.0, False, False, 0.5),
-    "plain-seated": Look(0.0, False, 0.0, False, False, 0.0, 0.2),
+    "plain-seated": Look(photo_backgrounds=0.0, textures=False, occluders=0.0, imaging=False, cameras=False,
+                         seated=0.2),
 }
 
 

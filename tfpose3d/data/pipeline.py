@@ -168,7 +168,7 @@ def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool,
 def render_stream(poses_name: str, split: str, seed: int, image_size: int, look: str = "full") -> tf.data.Dataset:
     """An endless stream rendered on the fly from a motion set, in a look of `render.LOOKS`."""
     poses = mocap.load_motion(poses_name).select(split)
-    chosen = render.look_named(look)
+    chosen = render.look_named(look, split)
 
     def generate():
         i = 0

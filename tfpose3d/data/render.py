@@ -20,14 +20,14 @@ import threadpoolctl
 
 from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import appearance, body, images, imaging, mocap, raster, rotations, scenes
+from tfpose3d.data import appearance, body, images, imaging, mocap, raster, scenes
 from tfpose3d.data.body import Body
 from tfpose3d.data.camera import H36M_INTRINSICS, Camera, look_at, project, square_crop, upright_angle
 from tfpose3d.data.options import LOOKS, SPLITS, Look, check_split, look_named  # noqa: F401 (the renderer's looks)
 
 # Names what the renderer draws; rendered-data folders and manifests carry it, so data drawn by an
 # earlier renderer is never mistaken for this one's.
-VERSION = "mesh-5"
+VERSION = "mesh-4"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,11 +175,11 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
         rng = np.random.default_rng([seed, i])
         frame = int(rng.integers(len(poses)))
         shaped = model.body(body.sample_shape(rng))
-        # Its own stream, so a look without varied poses draws exactly what it drew before they existed.
+        # Its own stream, so a look without varied or seated poses draws exactly what it drew before they existed.
         vary = np.random.default_rng([seed, i, 2])
         turns = poses.vary(frame, vary) if vary.random() < look.poses else None
         if vary.random() < look.seated:
-            turns = mocap.sit(rotations.from_quaternion(poses.rotations[frame]) if turns is None else turns, vary)
+            turns = mocap.sit(poses.turns(frame) if turns is None else turns, vary)
         sample = render_body(shaped, *poses.pose(shaped, frame, turns), rng, size=size, look=look)
         clip = poses.clip[frame]
         out.append({
