@@ -249,3 +249,9 @@ def test_the_seated_look_sits_a_share_of_training_poses_and_no_held_out_one():
     assert 0.12 < np.mean([seated(j) for j in seated_look]) < 0.3  # a fifth more, as `LOOKS` sets
     # Held-out renders are the captured poses, exactly as the plain look draws them.
     np.testing.assert_array_equal(joints("plain-seated", "test"), joints("plain", "test"))
+
+
+@pytest.mark.parametrize("field, value", [("seated", 1.5), ("poses", -0.1), ("occluders", 2.0), ("photo_backgrounds", -1.0)])
+def test_a_share_outside_zero_to_one_is_named(field, value):
+    with pytest.raises(ValueError, match=f"Look.{field} is a share of images in \\[0, 1\\], got {value}"):
+        render.Look(**{field: value})

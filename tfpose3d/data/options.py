@@ -87,6 +87,11 @@ class Look:
     poses: float = 0.0
     seated: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("photo_backgrounds", "occluders", "poses", "seated"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"Look.{name} is a share of images in [0, 1], got {getattr(self, name)}")
+
 
 # Each look adds one ingredient to the one before, but the last two: the real-photo ablation trains one model
 # per row, "plain-poses" measures varied poses alone and "plain-seated" seated legs alone.
