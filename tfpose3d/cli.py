@@ -199,9 +199,8 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 LOOK_HELP = ("what the renderer varies beyond the body (mocap data): each look adds one real-photo ingredient "
-             "to the one before, `poses` adds varied training poses to `full`, `plain-poses` to `plain`, and `plain-seated` "
-             "seated legs to `plain`; "
-             "default full")
+             "to the one before, `poses` adds varied training poses to `full` and `plain-poses` to `plain`, "
+             "`plain-seated` seated legs to `plain`; default full")
 PLATEAU_HELP = ("train until the validation error stops improving: a constant learning rate, cut to a quarter "
                 "after N epochs without a new best, twice, then N more such epochs end the run; epochs count only once "
                 "the error beats the validation set's mean pose; --epochs is the most; model.keras gets the best epoch's "

@@ -160,17 +160,15 @@ def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_di
     table = pd.DataFrame(rows).rename(columns={"2D error": "2D error (of crop side)"})
     table = table[["predictor", "2D error (of crop side)", "PCK@0.1", "people", "joints"]]
     table["vs mean 2D"] = table["2D error (of crop side)"] / table["2D error (of crop side)"].iloc[1]
-    # Per joint: where the model beats the average pose and where it does not.
+    # Per joint: where the model beats the average pose and where it does not; per person: which people a
+    # change helps and which it costs.
     annotated = np.isfinite(photos.joints_2d).all(-1)
     count = np.maximum(annotated.sum(0), 1)
-    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES,
-                              "model": np.nansum(photos.distances(pred), 0) / count,
-                              "mean 2D pose": np.nansum(photos.distances(mean_2d[None]), 0) / count,
-                              "annotated": annotated.sum(0)})
-    # Per person: which people a change helps and which it costs.
+    model, mean = photos.distances(pred), photos.distances(mean_2d[None])
+    per_joint = pd.DataFrame({"joint": skeleton.JOINT_NAMES, "model": np.nansum(model, 0) / count,
+                              "mean 2D pose": np.nansum(mean, 0) / count, "annotated": annotated.sum(0)})
     per_person = pd.DataFrame({"image": [Path(p["image"]).name for p in photos.people],
-                               "model": np.nanmean(photos.distances(pred), 1),
-                               "mean 2D pose": np.nanmean(photos.distances(mean_2d[None]), 1),
+                               "model": np.nanmean(model, 1), "mean 2D pose": np.nanmean(mean, 1),
                                "annotated": annotated.sum(1)})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

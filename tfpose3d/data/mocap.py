@@ -131,8 +131,10 @@ def sit(turns: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     almost never make the whole seated pose). The trunk, arms and feet keep their pose.
 
     Example:
-        >>> seated = sit(np.broadcast_to(np.eye(3), (len(_BONE), 3, 3)), np.random.default_rng(0))
-        >>> bool((seated[_BONE["l_thigh"]] @ body.DOWN) @ body.FORWARD > 0.8)  # the thigh points ahead
+        >>> t_pose = np.broadcast_to(np.eye(3), (len(body.MOTION_BONE_NAMES), 3, 3))
+        >>> seated = sit(t_pose, np.random.default_rng(0))
+        >>> thigh = seated[body.MOTION_BONE_NAMES.index("l_thigh")] @ body.DOWN
+        >>> bool(thigh @ body.FORWARD > 0.8)  # it points ahead
         True
     """
     local = _local(turns)
