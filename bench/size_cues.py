@@ -1,0 +1,137 @@
+"""What a person's size (metric bone lengths) can be read from, on held-out renders: one table.
+
+Each row gives every held-out person 16 bone lengths and is scored as bench/versus_blazepose.py scores bones:
+how well the size (the 12 limb bones' total) follows the truth (Pearson r), the share of people whose every
+limb bone is within 10%, and the mean relative error of a bone. The rows:
+
+- the training renders' average skeleton for everyone (no cue at all);
+- each person's exact proportions (bone lengths over their size) at the training renders' average size;
+- each person's exact proportions at a size read from those proportions, or from the head bone's (the nose
+  to the top of the head) share alone, by least squares on the log-lengths of the training renders;
+- linear probes (ridge, fitted on the training renders, features standardised) of the log bone lengths from
+  the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
+  and the bone head itself.
+
+The first rows bound what the images can give: they take proportions from the exact 3D joints. A second
+table gives the predicted size over the true one for the shortest to the tallest fifth. The last line
+says how small the head bone is in the crops, beside the spread of sizes and the main job's 2D error.
+
+Run: .venv/bin/python bench/size_cues.py --model runs/cpu-pretrained/model.keras \
+         --data data/bandai-namco-mesh-4-plain-20000-2000-s0 [--train 8000] [--test 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import keras
+import numpy as np
+import pandas as pd
+
+from tfpose3d import contract, metrics, skeleton
+from tfpose3d.data.sources import open_source
+
+from provenance import provenance  # a script beside this one
+from versus_blazepose import LIMBS  # a script beside this one
+
+LIMB_BONES = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+HEAD_BONE = skeleton.BONES.index((skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]))
+
+
+def size(lengths: np.ndarray) -> np.ndarray:
+    """(N,) the limb bones' total of (N, 16) bone lengths."""
+    return lengths[:, LIMB_BONES].sum(1)
+
+
+def least_squares(train: np.ndarray, target: np.ndarray, test: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """`test`'s values of the affine map from standardised `train` (N, F) to `target` (N, ...) fitted by
+    ridge regression (the intercept not penalised)."""
+    mean, scale = train.mean(0), train.std(0) + 1e-9
+    a = np.c_[(train - mean) / scale, np.ones(len(train))]
+    penalty = ridge * np.eye(a.shape[1])
+    penalty[-1, -1] = 0.0
+    weights = np.linalg.solve(a.T @ a + penalty, a.T @ target.reshape(len(train), -1))
+    return (np.c_[(test - mean) / scale, np.ones(len(test))] @ weights).reshape(len(test), *target.shape[1:])
+
+
+def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    relative = np.abs(pred / true - 1)
+    return {"size vs the truth, r": float(np.corrcoef(size(pred), size(true))[0, 1]) if np.ptp(size(pred)) else np.nan,
+            "people with every limb bone within 10%": float((relative[:, LIMB_BONES] <= 0.1).all(1).mean()),
+            "bone error (of length)": float(relative.mean())}
+
+
+def read(model: keras.Model, source, split: str, count: int) -> dict[str, np.ndarray]:
+    """For `count` samples of `split`: true bone lengths, the head bone's 2D length in the crop (px), the
+    trunk's features averaged over the cells, what the bone head reads, its lengths, and the distance of each
+    2D joint from the truth (px)."""
+    probe = keras.Model(model.input, [model.get_layer("projection").input, model.get_layer("fc_out_bones").input,
+                                      model.output["bone_lengths"], model.output["joints_2d"]])
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("true", "head_px", "trunk", "bone_head_input", "bone_head",
+                                                          "error_2d_px")}
+    for batch in source.samples(split, contract.IMAGE_SIZE).take(count).batch(64).as_numpy_iterator():
+        trunk, reads, lengths, joints_2d = (np.asarray(v, np.float64)
+                                            for v in probe(batch["image"].astype("float32"), training=False))
+        parts["true"].append(metrics.bone_lengths(batch["joints_3d"].astype(np.float64)))
+        head = batch["joints_2d"][:, [skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]]]
+        parts["head_px"].append(np.linalg.norm(head[:, 1] - head[:, 0], axis=-1))
+        parts["trunk"].append(trunk.mean((1, 2)))
+        parts["bone_head_input"].append(reads)
+        parts["bone_head"].append(lengths)
+        parts["error_2d_px"].append(np.linalg.norm(joints_2d - batch["joints_2d"], axis=-1))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the main job's model.keras (a blazepose trunk and a bone head)")
+    parser.add_argument("--data", required=True, help="the main job's rendered data")
+    parser.add_argument("--train", type=int, default=8000, help="training renders the probes are fitted on")
+    parser.add_argument("--test", type=int, default=2000, help="held-out renders scored")
+    args = parser.parse_args()
+
+    model = keras.saving.load_model(args.model)
+    source = open_source(args.data)
+    train, test = read(model, source, "train", args.train), read(model, source, "test", args.test)
+    true = test["true"]
+
+    def shares(lengths: np.ndarray) -> np.ndarray:
+        return np.log(lengths / size(lengths)[:, None])
+
+    def at_size(columns: list[int] | slice) -> np.ndarray:
+        read_size = least_squares(shares(train["true"])[:, columns], np.log(size(train["true"])),
+                                  shares(true)[:, columns])
+        return true / size(true)[:, None] * np.exp(read_size)[:, None]
+
+    def probe(name: str) -> np.ndarray:
+        return np.exp(least_squares(train[name], np.log(train["true"]), test[name], ridge=1.0))
+
+    average = train["true"].mean(0)
+    rows = {
+        "the training renders' average skeleton for everyone": np.broadcast_to(average, true.shape),
+        "exact proportions at the average size": true / size(true)[:, None] * size(average[None]),
+        "exact proportions, size read from them": at_size(slice(None)),
+        "exact proportions, size read from the head bone's share alone": at_size([HEAD_BONE]),
+        "linear probe of the trunk's features (averaged over the crop)": probe("trunk"),
+        "linear probe of what the bone head reads": probe("bone_head_input"),
+        "the main job's bone head": test["bone_head"],
+    }
+    print(provenance(f"{args.test} held-out renders of {args.data} (probes fitted on {args.train} training renders); "
+                     f"model {args.model}") + "\n")
+    print(pd.DataFrame([{"bones from": name, **score(pred, true)} for name, pred in rows.items()])
+          .to_markdown(index=False, floatfmt=".3f"))
+    fifth = np.digitize(size(true), np.quantile(size(true), [0.2, 0.4, 0.6, 0.8]))
+    print("\nPredicted over true size, by a fifth of the held-out people from the shortest:\n")
+    print(pd.DataFrame({name: [float(np.mean(size(rows[name])[fifth == k] / size(true)[fifth == k])) for k in range(5)]
+                        for name in ("linear probe of the trunk's features (averaged over the crop)", "the main job's bone head")},
+                       index=[f"{k + 1}: {np.min(size(true)[fifth == k]):.0f}-{np.max(size(true)[fifth == k]):.0f} mm"
+                              for k in range(5)]).rename_axis("people (limb bones' total)").to_markdown(floatfmt=".3f"))
+    spread = float(size(true).std() / size(true).mean())
+    px = float(np.median(test["head_px"]))
+    print(f"\nSizes of the held-out people: s.d. / mean {spread:.3f}. The head bone in the crops "
+          f"({contract.IMAGE_SIZE} px): median {px:.1f} px, so that spread is {px * spread:.2f} px of it. The main "
+          f"job's 2D joints there: median {np.median(test['error_2d_px']):.1f} px from the truth.")
+
+
+if __name__ == "__main__":
+    main()
