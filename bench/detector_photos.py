@@ -20,12 +20,15 @@ people far off). Detectors:
 - the part network alone (`tfpose3d.parts`: OpenPose's part heatmaps and affinity fields, its people joined
   from their parts), and BlazePose's detector on the whole image with the part network's people where
   BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
+- with --turns, the package's default and the part network on the photo turned by quarter turns, its
+  people turned back and added where no one was found: people lying or upside down reach it upright;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
-         [--scores 0.6 0.5] [--landmarks /tmp/mp/pose_landmark_full.tflite] [--model serving_models/tfpose3d/3]
+         [--scores 0.6 0.5] [--turns 1 2 3] [--landmarks /tmp/mp/pose_landmark_full.tflite]
+         [--model serving_models/tfpose3d/3]
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, crop_margin
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, same_person
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
@@ -77,6 +80,28 @@ def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
         sides = boxes[keep, 2:].max(1) * crop_margin()
         centres = boxes[keep, :2] + boxes[keep, 2:] / 2
         return [Detection((*(c - side / 2), side, side)) for c, side in zip(centres, sides)]
+
+    return detect
+
+
+def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], list[Detection]]:
+    """The package's detector, then the part network on the image turned `quarters` times a quarter turn
+    anticlockwise, its people turned back and added where no one was found (`same_person`): people lying
+    (one or three turns) or upside down (two) reach it upright."""
+
+    def detect(image: np.ndarray) -> list[Detection]:
+        people = detector(image)
+        height, width = image.shape[:2]
+        for person in detector.parts_people(np.ascontiguousarray(np.rot90(image, quarters))):
+            points = person.keypoints
+            for k in range(quarters):
+                # Undo one anticlockwise quarter turn of the image as it was after `quarters - 1 - k` of them.
+                side = width if (quarters - 1 - k) % 2 == 0 else height
+                points = np.stack([side - points[:, 1], points[:, 0]], 1)
+            back = Detection.from_keypoints(points, person.score)
+            if not any(same_person(back, other) for other in people):
+                people.append(back)
+        return people
 
     return detect
 
@@ -149,6 +174,9 @@ def main() -> None:
     parser.add_argument("--landmarks", help="pose_landmark_full.tflite from MediaPipe's wheel: also measure each "
                                             "BlazePose row keeping only boxes where its pose presence >= --presence")
     parser.add_argument("--presence", type=float, default=0.5)
+    parser.add_argument("--turns", type=int, nargs="*", default=[], choices=[1, 2, 3],
+                        help="also the package default with the part network on the photo turned this many "
+                             "quarter turns")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
     parser.add_argument("--unannotated", default=Path(__file__).with_name("dev_photos_unannotated.json"),
                         help="hand-marked people the annotations leave out")
@@ -168,6 +196,8 @@ def main() -> None:
         "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
         "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
     }
+    detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
+                  turned(PersonDetector(threads=1), k) for k in args.turns}
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)

@@ -1,13 +1,15 @@
 """What a person's size (metric bone lengths) can be read from, on held-out renders: one table.
 
 Each row gives every held-out person 16 bone lengths and is scored as bench/versus_blazepose.py scores bones:
-how well the size (the 12 limb bones' total) follows the truth (Pearson r), the share of people whose every
-limb bone is within 10%, and the mean relative error of a bone. The rows:
+the mean relative error of a bone, the share of people whose every limb bone is within 10%, and how well the
+size (the total of the 8 limb bones: thighs, shins, upper arms, forearms) follows the truth (Pearson r). The
+rows:
 
 - the training renders' average skeleton for everyone (no cue at all);
 - each person's exact proportions (bone lengths over their size) at the training renders' average size;
-- each person's exact proportions at a size read from those proportions, or from the head bone's (the nose
-  to the top of the head) share alone, by least squares on the log-lengths of the training renders;
+- each person's exact proportions at a size read from those proportions, or from the share of the head bone
+  alone (neck to head: in the renders both lie on the line from the thorax to the crown), by least squares
+  on the log-lengths of the training renders;
 - linear probes (ridge, fitted on the training renders, features standardised) of the log bone lengths from
   the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
   and the bone head itself.
@@ -29,18 +31,12 @@ import numpy as np
 import pandas as pd
 
 from tfpose3d import contract, metrics, skeleton
-from tfpose3d.data.sources import open_source
+from tfpose3d.data.sources import Source, open_source
 
 from provenance import provenance  # a script beside this one
-from versus_blazepose import LIMBS  # a script beside this one
+from versus_blazepose import bone_scores, size  # a script beside this one
 
-LIMB_BONES = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
 HEAD_BONE = skeleton.BONES.index((skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]))
-
-
-def size(lengths: np.ndarray) -> np.ndarray:
-    """(N,) the limb bones' total of (N, 16) bone lengths."""
-    return lengths[:, LIMB_BONES].sum(1)
 
 
 def least_squares(train: np.ndarray, target: np.ndarray, test: np.ndarray, ridge: float = 0.0) -> np.ndarray:
@@ -54,14 +50,7 @@ def least_squares(train: np.ndarray, target: np.ndarray, test: np.ndarray, ridge
     return (np.c_[(test - mean) / scale, np.ones(len(test))] @ weights).reshape(len(test), *target.shape[1:])
 
 
-def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    relative = np.abs(pred / true - 1)
-    return {"size vs the truth, r": float(np.corrcoef(size(pred), size(true))[0, 1]) if np.ptp(size(pred)) else np.nan,
-            "people with every limb bone within 10%": float((relative[:, LIMB_BONES] <= 0.1).all(1).mean()),
-            "bone error (of length)": float(relative.mean())}
-
-
-def read(model: keras.Model, source, split: str, count: int) -> dict[str, np.ndarray]:
+def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str, np.ndarray]:
     """For `count` samples of `split`: true bone lengths, the head bone's 2D length in the crop (px), the
     trunk's features averaged over the cells, what the bone head reads, its lengths, and the distance of each
     2D joint from the truth (px)."""
@@ -118,7 +107,7 @@ def main() -> None:
     }
     print(provenance(f"{args.test} held-out renders of {args.data} (probes fitted on {args.train} training renders); "
                      f"model {args.model}") + "\n")
-    print(pd.DataFrame([{"bones from": name, **score(pred, true)} for name, pred in rows.items()])
+    print(pd.DataFrame([{"bones from": name, **bone_scores(pred, true)} for name, pred in rows.items()])
           .to_markdown(index=False, floatfmt=".3f"))
     fifth = np.digitize(size(true), np.quantile(size(true), [0.2, 0.4, 0.6, 0.8]))
     print("\nPredicted over true size, by a fifth of the held-out people from the shortest:\n")

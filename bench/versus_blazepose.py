@@ -39,6 +39,8 @@ from blazepose_photos import blazepose_input, to_h36m  # a script beside this on
 from provenance import provenance  # a script beside this one
 
 LIMBS = [skeleton.JOINT_INDEX[name] for name in skeleton.BLAZEPOSE_SAME]
+# The 8 bones between the 12 limb joints: thighs, shins, upper arms and forearms.
+LIMB_BONES = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
 
 
 def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,14 +58,29 @@ def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return to_h36m(np.stack(flat)), metrics.align_root(to_h36m(np.stack(world)))
 
 
+def size(lengths: np.ndarray) -> np.ndarray:
+    """(N,) a person's size: the limb bones' total of (N, 16) bone lengths."""
+    return lengths[:, LIMB_BONES].sum(1)
+
+
+def bone_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Bone lengths `pred` against `true` (N, 16): the mean relative error of a bone, the share of people whose
+    every limb bone is within 10%, and how well their size follows the truth (Pearson r; none for one size)."""
+    relative = np.abs(pred / true - 1)
+    # Sizes equal but for rounding have no correlation to speak of.
+    varies = np.ptp(size(pred)) > 1e-6 * size(pred).mean()
+    return {"bone error (of length)": float(relative.mean()),
+            "people with every limb bone within 10%": float((relative[:, LIMB_BONES] <= 0.1).all(1).mean()),
+            "size (limb bones' total) vs the truth, r": float(np.corrcoef(size(pred), size(true))[0, 1]) if varies else np.nan}
+
+
 def scores_3d(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     pred, true = metrics.align_root(pred), metrics.align_root(true)
-    relative = np.abs(metrics.bone_lengths(pred) / metrics.bone_lengths(true) - 1)
-    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+    bones = bone_scores(metrics.bone_lengths(pred), metrics.bone_lengths(true))
     return {"MPJPE (mm)": metrics.mpjpe(pred, true), "P-MPJPE (mm)": metrics.p_mpjpe(pred, true),
             "limb MPJPE (mm)": float(metrics.joint_errors(pred, true)[:, LIMBS].mean()),
-            "bone error (of length)": float(relative.mean()),
-            "people with every limb bone within 10%": float((relative[:, limb_bones] <= 0.1).all(1).mean())}
+            "bone error (of length)": bones["bone error (of length)"],
+            "people with every limb bone within 10%": bones["people with every limb bone within 10%"]}
 
 
 def bone_table(predictions: dict[str, np.ndarray], true: np.ndarray) -> pd.DataFrame:
@@ -71,14 +88,12 @@ def bone_table(predictions: dict[str, np.ndarray], true: np.ndarray) -> pd.DataF
     the poses `true` (N, 17, 3); then the share of people whose every limb bone is within 10%, and how well
     the person's size (the limb bones' total length) follows the truth (Pearson r)."""
     names = [f"{skeleton.JOINT_NAMES[a]}-{skeleton.JOINT_NAMES[b]}" for a, b in skeleton.BONES]
-    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
     lengths = metrics.bone_lengths(true)
     table = {"held-out people's spread (sd / mean)": np.append(lengths.std(0) / lengths.mean(0), [np.nan, np.nan])}
     for name, pred in predictions.items():
-        relative = np.abs(pred / lengths - 1)
-        size = pred[:, limb_bones].sum(1)
-        r = np.corrcoef(size, lengths[:, limb_bones].sum(1))[0, 1] if np.ptp(size) > 0 else np.nan
-        table[name] = np.append(relative.mean(0), [(relative[:, limb_bones] <= 0.1).all(1).mean(), r])
+        scores = bone_scores(pred, lengths)
+        table[name] = np.append(np.abs(pred / lengths - 1).mean(0), [scores["people with every limb bone within 10%"],
+                                                                     scores["size (limb bones' total) vs the truth, r"]])
     return pd.DataFrame(table, index=[*names, "people with every limb bone within 10%",
                                       "size (limb bones' total) vs the truth, r"])
 
@@ -93,11 +108,11 @@ def main() -> None:
     args = parser.parse_args()
 
     source = open_source(args.data)
-    size = contract.IMAGE_SIZE
-    mean_2d = training_mean_2d(source, size)
-    samples = list(source.samples("test", size).take(args.renders).as_numpy_iterator())
+    side = contract.IMAGE_SIZE
+    mean_2d = training_mean_2d(source, side)
+    samples = list(source.samples("test", side).take(args.renders).as_numpy_iterator())
     crops = np.stack([s["image"] for s in samples])
-    true_2d = np.stack([s["joints_2d"] for s in samples]) / size
+    true_2d = np.stack([s["joints_2d"] for s in samples]) / side
     true_3d = np.stack([s["joints_3d"] for s in samples]).astype(np.float64)
     photos = PhotoSet.load(args.photos)
     predictor = Predictor(args.model, threads=1)
@@ -108,10 +123,10 @@ def main() -> None:
     rows = []
     ours = predictor(crops)
     theirs_2d, theirs_3d = blazepose(args.landmarks, crops)
-    photo_ours = predictor(photos.crops)["joints_2d"] / size
+    photo_ours = predictor(photos.crops)["joints_2d"] / side
     photo_theirs = blazepose(args.landmarks, photos.crops)[0]
     for name, render_2d, render_3d, photo_2d in (
-            ("main job", ours["joints_2d"] / size, ours["pose_3d"], photo_ours),
+            ("main job", ours["joints_2d"] / side, ours["pose_3d"], photo_ours),
             ("BlazePose GHUM full", theirs_2d, theirs_3d, photo_theirs),
             ("mean pose (2D: the training renders'; 3D: these renders' own)", np.broadcast_to(mean_2d, true_2d.shape),
              np.broadcast_to(metrics.mean_pose(true_3d), true_3d.shape), np.broadcast_to(mean_2d, photos.joints_2d.shape))):
@@ -123,15 +138,13 @@ def main() -> None:
           + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
 
-    limb_bones = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
     true_bones, our_bones = metrics.bone_lengths(true_3d), metrics.bone_lengths(np.asarray(ours["pose_3d"], np.float64))
-    size = true_bones[:, limb_bones].sum(1, keepdims=True) / our_bones[:, limb_bones].sum(1, keepdims=True)
     print("\nBone lengths on the renders, mean relative error per bone:\n")
     average = np.broadcast_to(true_bones.mean(0), true_bones.shape)
-    true_size = true_bones[:, limb_bones].sum(1, keepdims=True) / average[:, limb_bones].sum(1, keepdims=True)
     print(bone_table({"average lengths for everyone": average,
-                      "average proportions at each person's true size": average * true_size,
-                      "main job": our_bones, "main job at each person's true size": our_bones * size,
+                      "average proportions at each person's true size": average * (size(true_bones) / size(average))[:, None],
+                      "main job": our_bones,
+                      "main job at each person's true size": our_bones * (size(true_bones) / size(our_bones))[:, None],
                       "BlazePose GHUM full": metrics.bone_lengths(theirs_3d)}, true_3d).to_markdown(floatfmt=".3f"))
 
 

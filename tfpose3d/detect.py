@@ -59,6 +59,20 @@ class Detection:
     def hi(self) -> np.ndarray:
         return self.lo + np.array(self.box[2:], np.float64)
 
+    @classmethod
+    def from_keypoints(cls, keypoints: np.ndarray, score: float,
+                       face: tuple[float, float, float, float] | None = None) -> "Detection":
+        """A detection from its four keypoints (4, 2; image pixels, MediaPipe's order): its box is the square
+        that holds the body circle.
+
+        Example:
+            >>> Detection.from_keypoints(np.array([[50.0, 80], [50, 20], [50, 40], [50, 10]]), 0.9).box
+            (-10.0, 20.0, 120.0, 120.0)
+        """
+        radius = float(np.linalg.norm(keypoints[BODY_CIRCLE] - keypoints[HIPS]))
+        corner = keypoints[HIPS] - radius
+        return cls((float(corner[0]), float(corner[1]), 2 * radius, 2 * radius), float(score), keypoints, face)
+
     def torso(self) -> np.ndarray:
         """(2, 2) where the detection puts the middle of the hips and of the shoulders: its keypoints, or for a
         plain box its centre for both."""
@@ -231,8 +245,7 @@ def from_parts(points: np.ndarray, score: float) -> Detection:
     # Shoulders on the hips (a person seen from above) give no axis: upright then.
     axis = (shoulders - hips) / torso if torso > 1e-6 else np.array([0.0, -1.0])
     radius = max(1.15 * float(np.linalg.norm(points[found] - hips, axis=1).max()), 1.5 * torso, 1.0)
-    keypoints = np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2])
-    return Detection((*(float(v) for v in hips - radius), 2 * radius, 2 * radius), float(score), keypoints)
+    return Detection.from_keypoints(np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2]), score)
 
 
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
@@ -317,12 +330,7 @@ class PersonDetector:
             boxes.append(np.concatenate([b[:, :2] * region.side + corner, b[:, 2:] * region.side], 1))
             keypoints.append(k * region.side + corner)
         found = weighted_nms(np.concatenate(scores), np.concatenate(boxes), np.concatenate(keypoints), self.overlap)
-        people = []
-        for score, face, points in found:
-            radius = np.linalg.norm(points[BODY_CIRCLE] - points[HIPS])
-            box = (*(points[HIPS] - radius), 2 * radius, 2 * radius)
-            people.append(Detection(tuple(float(v) for v in box), score, points, tuple(float(v) for v in face)))
-        return people
+        return [Detection.from_keypoints(points, score, tuple(float(v) for v in face)) for score, face, points in found]
 
     def parts_people(self, image: np.ndarray) -> list[Detection]:
         """The people the part network finds, best first (none when it is off)."""
