@@ -10,6 +10,9 @@ rows:
 - each person's exact proportions at a size read from those proportions, or from the share of the head bone
   alone (neck to head: in the renders both lie on the line from the thorax to the crown), by least squares
   on the log-lengths of the training renders;
+- bone lengths read from the proportions (least squares on log shares, fitted on the training renders) of
+  joints moved at random by a few crop pixels (--off; in 3D, at the person's depth): how precisely the
+  joints must be found for the lengths to follow;
 - linear probes (ridge, fitted on the training renders, features standardised) of the log bone lengths from
   the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
   and the bone head itself.
@@ -51,17 +54,22 @@ def least_squares(train: np.ndarray, target: np.ndarray, test: np.ndarray, ridge
 
 
 def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str, np.ndarray]:
-    """For `count` samples of `split`: true bone lengths, the head bone's 2D length in the crop (px), the
+    """For `count` samples of `split`: true bone lengths and joints, a crop pixel in mm at the person's depth,
+    the head bone's 2D length in the crop (px), the
     trunk's features averaged over the cells, what the bone head reads, its lengths, and the distance of each
     2D joint from the truth (px)."""
     probe = keras.Model(model.input, [model.get_layer("projection").input, model.get_layer("fc_out_bones").input,
                                       model.output["bone_lengths"], model.output["joints_2d"]])
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("true", "head_px", "trunk", "bone_head_input", "bone_head",
-                                                          "error_2d_px")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("true", "joints", "mm_per_px", "head_px", "trunk",
+                                                          "bone_head_input", "bone_head", "error_2d_px")}
     for batch in source.samples(split, contract.IMAGE_SIZE).take(count).batch(64).as_numpy_iterator():
         trunk, reads, lengths, joints_2d = (np.asarray(v, np.float64)
                                             for v in probe(batch["image"].astype("float32"), training=False))
-        parts["true"].append(metrics.bone_lengths(batch["joints_3d"].astype(np.float64)))
+        joints = batch["joints_3d"].astype(np.float64)
+        parts["true"].append(metrics.bone_lengths(joints))
+        parts["joints"].append(joints)
+        # A crop pixel at the pelvis's depth, in mm: the depth over the crop's focal length.
+        parts["mm_per_px"].append(joints[:, skeleton.PELVIS, 2] / batch["intrinsics"][:, 0])
         head = batch["joints_2d"][:, [skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]]]
         parts["head_px"].append(np.linalg.norm(head[:, 1] - head[:, 0], axis=-1))
         parts["trunk"].append(trunk.mean((1, 2)))
@@ -77,6 +85,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the main job's rendered data")
     parser.add_argument("--train", type=int, default=8000, help="training renders the probes are fitted on")
     parser.add_argument("--test", type=int, default=2000, help="held-out renders scored")
+    parser.add_argument("--off", type=float, nargs="*", default=[0.25, 0.5, 1.0, 3.0],
+                        help="crop pixels the exact joints are moved by at random, for rows of proportions read that well")
     args = parser.parse_args()
 
     model = keras.saving.load_model(args.model)
@@ -87,10 +97,24 @@ def main() -> None:
     def shares(lengths: np.ndarray) -> np.ndarray:
         return np.log(lengths / size(lengths)[:, None])
 
-    def at_size(columns: list[int] | slice) -> np.ndarray:
-        read_size = least_squares(shares(train["true"])[:, columns], np.log(size(train["true"])),
-                                  shares(true)[:, columns])
-        return true / size(true)[:, None] * np.exp(read_size)[:, None]
+    def at_size(seen_train: np.ndarray, seen_test: np.ndarray, columns: list[int] | slice = slice(None)) -> np.ndarray:
+        """The proportions of `seen_test` at the size read from them (the `columns` of their log shares), by
+        least squares on `seen_train` against the training renders' true sizes."""
+        read_size = least_squares(shares(seen_train)[:, columns], np.log(size(train["true"])), shares(seen_test)[:, columns])
+        return seen_test / size(seen_test)[:, None] * np.exp(read_size)[:, None]
+
+    def read_lengths(seen_train: np.ndarray, seen_test: np.ndarray) -> np.ndarray:
+        """Bone lengths read from the proportions `seen_test` has (their log shares: a crop shows no scale) by
+        least squares (`seen_train` against the training renders' true log-lengths): the best linear reading,
+        which also shrinks the noise."""
+        return np.exp(least_squares(shares(seen_train), np.log(train["true"]), shares(seen_test)))
+
+    rng = np.random.default_rng(0)
+
+    def off(split: dict[str, np.ndarray], px: float) -> np.ndarray:
+        """Bone lengths of `split`'s joints each moved at random, `px` crop pixels (s.d. per axis, depth too)."""
+        noise = rng.normal(size=split["joints"].shape) * (px * split["mm_per_px"])[:, None, None]
+        return metrics.bone_lengths(split["joints"] + noise)
 
     def probe(name: str) -> np.ndarray:
         return np.exp(least_squares(train[name], np.log(train["true"]), test[name], ridge=1.0))
@@ -99,8 +123,10 @@ def main() -> None:
     rows = {
         "the training renders' average skeleton for everyone": np.broadcast_to(average, true.shape),
         "exact proportions at the average size": true / size(true)[:, None] * size(average[None]),
-        "exact proportions, size read from them": at_size(slice(None)),
-        "exact proportions, size read from the head bone's share alone": at_size([HEAD_BONE]),
+        "exact proportions, size read from them": at_size(train["true"], true),
+        "exact proportions, size read from the head bone's share alone": at_size(train["true"], true, [HEAD_BONE]),
+        **{f"joints {px:g} px off (s.d. per axis), lengths read from their proportions": read_lengths(off(train, px), off(test, px))
+           for px in args.off},
         "linear probe of the trunk's features (averaged over the crop)": probe("trunk"),
         "linear probe of what the bone head reads": probe("bone_head_input"),
         "the main job's bone head": test["bone_head"],
