@@ -55,9 +55,8 @@ def least_squares(train: np.ndarray, target: np.ndarray, test: np.ndarray, ridge
 
 def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str, np.ndarray]:
     """For `count` samples of `split`: true bone lengths and joints, a crop pixel in mm at the person's depth,
-    the head bone's 2D length in the crop (px), the
-    trunk's features averaged over the cells, what the bone head reads, its lengths, and the distance of each
-    2D joint from the truth (px)."""
+    the head bone's 2D length in the crop (px), the trunk's features averaged over the cells, what the bone
+    head reads, its lengths, and the distance of each 2D joint from the truth (px)."""
     probe = keras.Model(model.input, [model.get_layer("projection").input, model.get_layer("fc_out_bones").input,
                                       model.output["bone_lengths"], model.output["joints_2d"]])
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("true", "joints", "mm_per_px", "head_px", "trunk",
