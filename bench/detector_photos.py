@@ -22,18 +22,23 @@ people far off). Detectors:
   BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
 - with --turns, the package's default and the part network on the photo turned by quarter turns, its
   people turned back and added where no one was found: people lying or upside down reach it upright;
+- with --sides, the package's default and the part network's people with the photo seen at other shorter
+  sides; with --search, BlazePose's detector and the part network's maps averaged over OpenPose's scale
+  search (0.5 to 2 times its own side), as OpenPose's demo runs it: small people in a crowd meet it larger;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
-         [--scores 0.6 0.5] [--turns 1 2 3] [--landmarks /tmp/mp/pose_landmark_full.tflite]
+         [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
+         [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -41,6 +46,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -49,7 +55,8 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, same_person
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_parts, same_person
+from tfpose3d.parts import SHORT_SIDE, STRIDE, PartNetwork, join
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
@@ -62,7 +69,6 @@ WINDOW_TO_PERSON = (0.5, 0.75)
 def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
     """OpenCV's HOG pedestrian detector as a detector of square boxes (`crop_margin()` times each person's
     box); the image is scaled so its longer side is about `long_side` pixels (small images up to twice)."""
-    import cv2
 
     descriptor = cv2.HOGDescriptor()
     descriptor.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
@@ -102,6 +108,30 @@ def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], li
             if not any(same_person(back, other) for other in people):
                 people.append(back)
         return people
+
+    return detect
+
+
+def added(detector: PersonDetector, more: Callable[[np.ndarray], list[Detection]]) -> Callable[[np.ndarray], list[Detection]]:
+    """The package's detector, then `more`'s people added where no one was found (`same_person`)."""
+
+    def detect(image: np.ndarray) -> list[Detection]:
+        people = detector(image)
+        return people + [p for p in more(image) if not any(same_person(p, other) for other in people)]
+
+    return detect
+
+
+def scale_search(network: PartNetwork, factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)) -> Callable[[np.ndarray], list[Detection]]:
+    """The part network's people from its maps averaged over several input sizes (`factors` times its own
+    shorter side, resized to the largest's cells), as OpenPose's own demo searches scales."""
+
+    def detect(image: np.ndarray) -> list[Detection]:
+        seen = [network(image, int(factor * SHORT_SIDE)) for factor in factors]
+        largest, scale = max(seen, key=lambda maps_scale: maps_scale[0].size)
+        maps = np.mean([cv2.resize(m, largest.shape[1::-1], interpolation=cv2.INTER_CUBIC) for m, _ in seen], 0)
+        return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
+                for joined, _ in join(maps)]
 
     return detect
 
@@ -177,6 +207,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, nargs="*", default=[], choices=[1, 2, 3],
                         help="also the package default with the part network on the photo turned this many "
                              "quarter turns")
+    parser.add_argument("--sides", type=int, nargs="*", default=[],
+                        help=f"also the package default with the part network's people at these shorter sides "
+                             f"(its own is {SHORT_SIDE})")
+    parser.add_argument("--search", action="store_true",
+                        help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
     parser.add_argument("--unannotated", default=Path(__file__).with_name("dev_photos_unannotated.json"),
                         help="hand-marked people the annotations leave out")
@@ -198,6 +233,12 @@ def main() -> None:
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}
+    default = PersonDetector(threads=1)
+    detectors |= {f"the package default, and the part network at shorter side {side}":
+                  added(default, functools.partial(default.parts_people, short_side=side)) for side in args.sides}
+    if args.search:
+        detectors["BlazePose (whole image, score 0.5) and the part network's maps averaged over 0.5, 1, 1.5 and 2 "
+                  "times its side"] = added(PersonDetector(parts=False, threads=1), scale_search(default.parts))
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)

@@ -141,7 +141,7 @@ def test_a_lone_spike_is_noise_and_a_long_limb_is_penalised():
 
 def test_cells_map_to_the_photos_pixels():
     detector = PersonDetector()
-    detector.parts = lambda image: (draw([LEFT]), np.array([0.5, 0.25]))  # the image seen at half width, quarter height
+    detector.parts = lambda image, short_side: (draw([LEFT]), np.array([0.5, 0.25]))  # the image seen at half width, quarter height
     (person,) = detector.parts_people(np.zeros((100, 100, 3), np.uint8))
     # Cell centres: x (cell + 0.5) * 4 / 0.5, y (cell + 0.5) * 4 / 0.25.
     np.testing.assert_allclose(person.torso(), [[(8 + 0.5) * 8, (16 + 0.5) * 16], [(8 + 0.5) * 8, (6 + 0.5) * 16]])

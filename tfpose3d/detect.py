@@ -27,7 +27,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
-from tfpose3d.parts import PARTS, STRIDE, PartNetwork, join
+from tfpose3d.parts import PARTS, SHORT_SIDE, STRIDE, PartNetwork, join
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
 # The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
@@ -332,11 +332,12 @@ class PersonDetector:
         found = weighted_nms(np.concatenate(scores), np.concatenate(boxes), np.concatenate(keypoints), self.overlap)
         return [Detection.from_keypoints(points, score, tuple(float(v) for v in face)) for score, face, points in found]
 
-    def parts_people(self, image: np.ndarray) -> list[Detection]:
-        """The people the part network finds, best first (none when it is off)."""
+    def parts_people(self, image: np.ndarray, short_side: int = SHORT_SIDE) -> list[Detection]:
+        """The people the part network finds with the image seen at that shorter side, best first (none when
+        it is off)."""
         if self.parts is None:
             return []
-        maps, scale = self.parts(image)
+        maps, scale = self.parts(image, short_side)
         # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
         return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
                 for joined, _ in join(maps)]

@@ -180,15 +180,15 @@ class _Joined:
         self.total += limb if added else 0.0
 
 
-def input_size(height: int, width: int) -> tuple[int, int]:
-    """The (height, width) the network sees an image at: the shorter side `SHORT_SIDE` (the longer at most
-    `LONG_SIDE`), both multiples of 16.
+def input_size(height: int, width: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
+    """The (height, width) the network sees an image at: the shorter side `short_side` (the longer at most
+    `LONG_SIDE` times `short_side / SHORT_SIDE`), both multiples of 16.
 
     Example:
-        >>> input_size(1080, 1920)
-        (368, 656)
+        >>> input_size(1080, 1920), input_size(1080, 1920, short_side=736)
+        ((368, 656), (736, 1312))
     """
-    scale = min(SHORT_SIDE / min(height, width), LONG_SIDE / max(height, width))
+    scale = min(short_side / min(height, width), LONG_SIDE * short_side / SHORT_SIDE / max(height, width))
     return tuple(max(16, int(round(side * scale / 16)) * 16) for side in (height, width))
 
 
@@ -226,12 +226,12 @@ class PartNetwork:
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output)[0]
 
-    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The maps for an RGB uint8 image (H, W, 3), seen at `input_size`, with `STRIDE` pixels of that input
-        a cell, and the scale (x, y) from the image's pixels to that input's."""
+    def __call__(self, image: np.ndarray, short_side: int = SHORT_SIDE) -> tuple[np.ndarray, np.ndarray]:
+        """The maps for an RGB uint8 image (H, W, 3), seen at `input_size` with that shorter side, with
+        `STRIDE` pixels of that input a cell, and the scale (x, y) from the image's pixels to that input's."""
         from PIL import Image
 
-        height, width = input_size(*image.shape[:2])
+        height, width = input_size(*image.shape[:2], short_side)
         scaled = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.BILINEAR))
         return self.raw(scaled[None, ..., ::-1]), np.array([width / image.shape[1], height / image.shape[0]])
 
