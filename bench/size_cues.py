@@ -15,25 +15,34 @@ rows:
   joints must be found for the lengths to follow;
 - linear probes (ridge, fitted on the training renders, features standardised) of the log bone lengths from
   the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
-  and the bone head itself.
+  and the bone head itself;
+- with --head-view, probes of the trunk's features on a magnified view of the head (`head_view`: the same
+  people rendered again at twice the resolution, a quarter of the crop around the model's own neck and head
+  joints), alone and beside the crop's: whether more pixels of the head, the strongest cue, carry the size.
 
 The first rows bound what the images can give: they take proportions from the exact 3D joints. A second
 table gives the predicted size over the true one for the shortest to the tallest fifth. The last line
 says how small the head bone is in the crops, beside the spread of sizes and the main job's 2D error.
 
 Run: .venv/bin/python bench/size_cues.py --model runs/cpu-pretrained/model.keras \
-         --data data/bandai-namco-mesh-4-plain-20000-2000-s0 [--train 8000] [--test 2000]
+         --data data/bandai-namco-mesh-4-plain-20000-2000-s0 [--train 8000] [--test 2000] [--head-view]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
 from tfpose3d import contract, metrics, skeleton
+from tfpose3d.data import images, mocap, records, render
+from tfpose3d.data.camera import Region
+from tfpose3d.data.images import crop_region
+from tfpose3d.data.options import motion_split
 from tfpose3d.data.sources import Source, open_source
 
 from provenance import provenance  # a script beside this one
@@ -60,7 +69,7 @@ def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str
     probe = keras.Model(model.input, [model.get_layer("projection").input, model.get_layer("fc_out_bones").input,
                                       model.output["bone_lengths"], model.output["joints_2d"]])
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("true", "joints", "mm_per_px", "head_px", "trunk",
-                                                          "bone_head_input", "bone_head", "error_2d_px")}
+                                                          "bone_head_input", "bone_head", "joints_2d", "error_2d_px")}
     for batch in source.samples(split, contract.IMAGE_SIZE).take(count).batch(64).as_numpy_iterator():
         trunk, reads, lengths, joints_2d = (np.asarray(v, np.float64)
                                             for v in probe(batch["image"].astype("float32"), training=False))
@@ -74,8 +83,39 @@ def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str
         parts["trunk"].append(trunk.mean((1, 2)))
         parts["bone_head_input"].append(reads)
         parts["bone_head"].append(lengths)
+        parts["joints_2d"].append(joints_2d)
         parts["error_2d_px"].append(np.linalg.norm(joints_2d - batch["joints_2d"], axis=-1))
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name: str, side: float = 0.25,
+              scale: int = 2) -> np.ndarray:
+    """The trunk's features (averaged over the cells) of a view of each person's head: a square `side` of the
+    crop around the middle of the model's neck and head joints, cut from the same render made at `scale`
+    times the crop's resolution and seen at the model's input size, so the head is `scale / side` times as
+    many pixels as in the crop. The data's own stream of renders is rendered again from its start until
+    every person read (`read`: shards interleaved) is met, each known by their 3D joints."""
+    trunk = keras.Model(model.input, model.get_layer("projection").input)
+    manifest = records.read_manifest(Path(data) / name)
+    poses = mocap.load_motion(manifest["poses"]).select(motion_split(name))
+    stream = render.iter_rendered(poses, manifest["count"], manifest["seed"], os.cpu_count() or 1,
+                                  render.look_named(manifest["look"], name), size=scale * contract.IMAGE_SIZE)
+    index = {joints.astype(np.float32).tobytes(): i for i, joints in enumerate(split["joints"])}
+    centres = split["joints_2d"][:, [skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]]].mean(1) * scale
+    features = np.zeros((len(index), trunk.output.shape[-1]))
+    waiting: list[tuple[int, np.ndarray]] = []
+    for sample in stream:
+        i = index.pop(sample["joints_3d"].astype(np.float32).tobytes(), None)
+        if i is not None:
+            waiting.append((i, crop_region(images.decode(sample["image"]), Region(tuple(map(float, centres[i])),
+                                           side * scale * contract.IMAGE_SIZE), contract.IMAGE_SIZE)))
+        if len(waiting) == 64 or (waiting and not index):
+            rows, views = zip(*waiting)
+            features[list(rows)] = np.asarray(trunk(np.stack(views).astype("float32"), training=False)).mean((1, 2))
+            waiting = []
+        if not index:
+            return features
+    raise ValueError(f"{data}/{name}: {len(index)} people read from the records are not in its stream of renders")
 
 
 def main() -> None:
@@ -86,11 +126,18 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=2000, help="held-out renders scored")
     parser.add_argument("--off", type=float, nargs="*", default=[0.25, 0.5, 1.0, 3.0],
                         help="crop pixels the exact joints are moved by at random, for rows of proportions read that well")
+    parser.add_argument("--head-view", action="store_true",
+                        help="also probe the trunk's features on a magnified view of the head (renders the data's "
+                             "people again at twice the resolution: minutes)")
     args = parser.parse_args()
 
     model = keras.saving.load_model(args.model)
     source = open_source(args.data)
     train, test = read(model, source, "train", args.train), read(model, source, "test", args.test)
+    if args.head_view:
+        for name, split in (("train", train), ("test", test)):
+            split["head_view"] = head_view(model, args.data, split, name)
+            split["crop_and_head_view"] = np.c_[split["trunk"], split["head_view"]]
     true = test["true"]
 
     def shares(lengths: np.ndarray) -> np.ndarray:
@@ -127,6 +174,10 @@ def main() -> None:
         **{f"joints {px:g} px off (s.d. per axis), lengths read from their proportions": read_lengths(off(train, px), off(test, px))
            for px in args.off},
         "linear probe of the trunk's features (averaged over the crop)": probe("trunk"),
+        **({"linear probe of the trunk's features on a view of the head (a quarter of the crop, from a render at "
+            "twice the resolution)": probe("head_view"),
+            "linear probe of the trunk's features on the crop and the head view together": probe("crop_and_head_view")}
+           if args.head_view else {}),
         "linear probe of what the bone head reads": probe("bone_head_input"),
         "the main job's bone head": test["bone_head"],
     }
