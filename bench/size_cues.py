@@ -92,8 +92,8 @@ def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name:
               scale: int = 2) -> np.ndarray:
     """The trunk's features (averaged over the cells) of a view of each person's head: a square `side` of the
     crop around the middle of the model's neck and head joints, cut from the same render made at `scale`
-    times the crop's resolution and seen at the model's input size, so the head is `scale / side` times as
-    many pixels as in the crop. The data's own stream of renders is rendered again from its start until
+    times the crop's resolution and seen at the model's input size: the head spans `1 / side` times as many
+    of the model's pixels as in the crop, with `scale` times the crop's detail. The data's own stream of renders is rendered again from its start until
     every person read (`read`: shards interleaved) is met, each known by their 3D joints."""
     trunk = keras.Model(model.input, model.get_layer("projection").input)
     manifest = records.read_manifest(Path(data) / name)
