@@ -24,7 +24,8 @@ people far off). Detectors:
   people turned back and added where no one was found: people lying or upside down reach it upright;
 - with --sides, the package's default and the part network's people with the photo seen at other shorter
   sides; with --search, BlazePose's detector and the part network's maps averaged over OpenPose's scale
-  search (0.5 to 2 times its own side), as OpenPose's demo runs it: small people in a crowd meet it larger;
+  search (0.5 to 2 times its own side, in place of its own side alone), as the OpenPose authors' original
+  demo runs it: small people in a crowd are seen larger;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
@@ -55,8 +56,8 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_parts, same_person
-from tfpose3d.parts import SHORT_SIDE, STRIDE, PartNetwork, join
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_maps, same_person
+from tfpose3d.parts import SHORT_SIDE, PartNetwork
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
@@ -69,7 +70,6 @@ WINDOW_TO_PERSON = (0.5, 0.75)
 def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
     """OpenCV's HOG pedestrian detector as a detector of square boxes (`crop_margin()` times each person's
     box); the image is scaled so its longer side is about `long_side` pixels (small images up to twice)."""
-
     descriptor = cv2.HOGDescriptor()
     descriptor.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
@@ -90,48 +90,56 @@ def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
     return detect
 
 
-def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], list[Detection]]:
-    """The package's detector, then the part network on the image turned `quarters` times a quarter turn
-    anticlockwise, its people turned back and added where no one was found (`same_person`): people lying
-    (one or three turns) or upside down (two) reach it upright."""
+def added(detector: PersonDetector, more: Callable[[np.ndarray], list[Detection]]) -> Callable[[np.ndarray], list[Detection]]:
+    """The package's detector, then `more`'s people, each added where no one was found yet (`same_person`)."""
 
     def detect(image: np.ndarray) -> list[Detection]:
         people = detector(image)
+        for person in more(image):
+            if not any(same_person(person, other) for other in people):
+                people.append(person)
+        return people
+
+    return detect
+
+
+def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], list[Detection]]:
+    """The package's detector, then the part network on the image turned `quarters` times a quarter turn
+    anticlockwise, its people turned back and added where no one was found: people lying (one or three
+    turns) or upside down (two) reach it upright."""
+
+    def turned_people(image: np.ndarray) -> list[Detection]:
         height, width = image.shape[:2]
+        out = []
         for person in detector.parts_people(np.ascontiguousarray(np.rot90(image, quarters))):
             points = person.keypoints
             for k in range(quarters):
                 # Undo one anticlockwise quarter turn of the image as it was after `quarters - 1 - k` of them.
                 side = width if (quarters - 1 - k) % 2 == 0 else height
                 points = np.stack([side - points[:, 1], points[:, 0]], 1)
-            back = Detection.from_keypoints(points, person.score)
-            if not any(same_person(back, other) for other in people):
-                people.append(back)
-        return people
+            out.append(Detection.from_keypoints(points, person.score))
+        return out
 
-    return detect
+    return added(detector, turned_people)
 
 
-def added(detector: PersonDetector, more: Callable[[np.ndarray], list[Detection]]) -> Callable[[np.ndarray], list[Detection]]:
-    """The package's detector, then `more`'s people added where no one was found (`same_person`)."""
-
-    def detect(image: np.ndarray) -> list[Detection]:
-        people = detector(image)
-        return people + [p for p in more(image) if not any(same_person(p, other) for other in people)]
-
-    return detect
+def larger(short_side: int) -> Callable[[np.ndarray], list[Detection]]:
+    """The part network's people with the photo seen at `short_side`, on a network of its own (LiteRT
+    reallocates its tensors on every change of input size)."""
+    return functools.partial(PersonDetector(threads=1).parts_people, short_side=short_side)
 
 
-def scale_search(network: PartNetwork, factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)) -> Callable[[np.ndarray], list[Detection]]:
+def scale_search(factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)) -> Callable[[np.ndarray], list[Detection]]:
     """The part network's people from its maps averaged over several input sizes (`factors` times its own
-    shorter side, resized to the largest's cells), as OpenPose's own demo searches scales."""
+    shorter side, each resized to the largest's cells), as the OpenPose authors' original demo (Cao et al.
+    2017) searches scales; a network for each size."""
+    networks = [PartNetwork(threads=1) for _ in factors]
 
     def detect(image: np.ndarray) -> list[Detection]:
-        seen = [network(image, int(factor * SHORT_SIDE)) for factor in factors]
+        seen = [network(image, int(factor * SHORT_SIDE)) for network, factor in zip(networks, factors)]
         largest, scale = max(seen, key=lambda maps_scale: maps_scale[0].size)
-        maps = np.mean([cv2.resize(m, largest.shape[1::-1], interpolation=cv2.INTER_CUBIC) for m, _ in seen], 0)
-        return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
-                for joined, _ in join(maps)]
+        return from_maps(np.mean([cv2.resize(m, largest.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+                                  for m, _ in seen], 0), scale)
 
     return detect
 
@@ -233,12 +241,11 @@ def main() -> None:
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}
-    default = PersonDetector(threads=1)
     detectors |= {f"the package default, and the part network at shorter side {side}":
-                  added(default, functools.partial(default.parts_people, short_side=side)) for side in args.sides}
+                  added(PersonDetector(threads=1), larger(side)) for side in args.sides}
     if args.search:
-        detectors["BlazePose (whole image, score 0.5) and the part network's maps averaged over 0.5, 1, 1.5 and 2 "
-                  "times its side"] = added(PersonDetector(parts=False, threads=1), scale_search(default.parts))
+        detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
+                  "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)

@@ -17,8 +17,9 @@ rows:
   the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
   and the bone head itself;
 - with --head-view, probes of the trunk's features on a magnified view of the head (`head_view`: the same
-  people rendered again at twice the resolution, a quarter of the crop around the model's own neck and head
-  joints), alone and beside the crop's: whether more pixels of the head, the strongest cue, carry the size.
+  bodies, poses and cameras rendered again at twice the resolution, a square a quarter of the crop's side
+  around the model's own neck and head joints), alone and beside the crop's: whether more pixels of the
+  head, whose bone's share alone holds nearly all the size, carry it.
 
 The first rows bound what the images can give: they take proportions from the exact 3D joints. A second
 table gives the predicted size over the true one for the shortest to the tallest fifth. The last line
@@ -88,28 +89,37 @@ def read(model: keras.Model, source: Source, split: str, count: int) -> dict[str
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name: str, side: float = 0.25,
+def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name: str, fraction: float = 0.25,
               scale: int = 2) -> np.ndarray:
-    """The trunk's features (averaged over the cells) of a view of each person's head: a square `side` of the
-    crop around the middle of the model's neck and head joints, cut from the same render made at `scale`
-    times the crop's resolution and seen at the model's input size: the head spans `1 / side` times as many
-    of the model's pixels as in the crop, with `scale` times the crop's detail. The data's own stream of renders is rendered again from its start until
-    every person read (`read`: shards interleaved) is met, each known by their 3D joints."""
+    """The trunk's features (averaged over the cells) of a view of each person's head: a square around the
+    middle of the model's neck and head joints, `fraction` of the crop's side, cut from the same body, pose
+    and camera rendered again at `scale` times the crop's resolution (the room, clothes and light are drawn
+    anew) and seen at the model's input size. The head is `1 / fraction` times as wide there as in the
+    crop, with `scale` times the crop's detail. The data's own stream of renders is rendered again from its
+    start until every person `read` took (its shards interleaved) is met, each known by their 3D joints.
+
+    Args:
+        data: a rendered data folder (`<data>/<name>/` with its manifest), of this package's renderer.
+    """
     trunk = keras.Model(model.input, model.get_layer("projection").input)
     manifest = records.read_manifest(Path(data) / name)
-    poses = mocap.load_motion(manifest["poses"]).select(motion_split(name))
-    stream = render.iter_rendered(poses, manifest["count"], manifest["seed"], os.cpu_count() or 1,
-                                  render.look_named(manifest["look"], name), size=scale * contract.IMAGE_SIZE)
+    if manifest["renderer"] != render.VERSION:
+        raise ValueError(f"{data}/{name}: rendered by {manifest['renderer']}, this package renders {render.VERSION}")
     index = {joints.astype(np.float32).tobytes(): i for i, joints in enumerate(split["joints"])}
+    if len(index) != len(split["joints"]):
+        raise ValueError(f"{data}/{name}: two people share their 3D joints; they cannot be told apart")
+    poses = mocap.load_motion(manifest["poses"]).select(motion_split(name))
+    stream = render.iter_rendered(poses, manifest["count"], manifest["seed"], len(os.sched_getaffinity(0)),
+                                  render.look_named(manifest["look"], name), size=scale * contract.IMAGE_SIZE)
     centres = split["joints_2d"][:, [skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]]].mean(1) * scale
-    features = np.zeros((len(index), trunk.output.shape[-1]))
+    features = np.zeros((len(split["joints"]), trunk.output.shape[-1]))
     waiting: list[tuple[int, np.ndarray]] = []
     for sample in stream:
         i = index.pop(sample["joints_3d"].astype(np.float32).tobytes(), None)
         if i is not None:
             waiting.append((i, crop_region(images.decode(sample["image"]), Region(tuple(map(float, centres[i])),
-                                           side * scale * contract.IMAGE_SIZE), contract.IMAGE_SIZE)))
-        if len(waiting) == 64 or (waiting and not index):
+                                           fraction * scale * contract.IMAGE_SIZE), contract.IMAGE_SIZE)))
+        if len(waiting) == 64 or not index:
             rows, views = zip(*waiting)
             features[list(rows)] = np.asarray(trunk(np.stack(views).astype("float32"), training=False)).mean((1, 2))
             waiting = []
@@ -174,7 +184,7 @@ def main() -> None:
         **{f"joints {px:g} px off (s.d. per axis), lengths read from their proportions": read_lengths(off(train, px), off(test, px))
            for px in args.off},
         "linear probe of the trunk's features (averaged over the crop)": probe("trunk"),
-        **({"linear probe of the trunk's features on a view of the head (a quarter of the crop, from a render at "
+        **({"linear probe of the trunk's features on a view of the head (a quarter of the crop's side, from a render at "
             "twice the resolution)": probe("head_view"),
             "linear probe of the trunk's features on the crop and the head view together": probe("crop_and_head_view")}
            if args.head_view else {}),

@@ -67,6 +67,9 @@ def test_the_input_keeps_the_shape_at_the_trained_size():
     assert parts.input_size(100, 100) == (368, 368)
     # A strip: the longer side is held to LONG_SIDE, the shorter never under one block.
     assert parts.input_size(50, 8000) == (16, 1024)
+    # Seen larger, both limits scale: 736 = 2 x 368, so the longer side is held to 2 x 1024.
+    assert parts.input_size(1080, 1920, short_side=736) == (736, 1312)
+    assert parts.input_size(50, 8000, short_side=736) == (16, 2048)
 
 
 def test_a_person_without_hips_is_framed_below_the_shoulders():
@@ -141,8 +144,11 @@ def test_a_lone_spike_is_noise_and_a_long_limb_is_penalised():
 
 def test_cells_map_to_the_photos_pixels():
     detector = PersonDetector()
-    detector.parts = lambda image, short_side: (draw([LEFT]), np.array([0.5, 0.25]))  # the image seen at half width, quarter height
-    (person,) = detector.parts_people(np.zeros((100, 100, 3), np.uint8))
+    sides = []
+    # The image seen at half width, quarter height.
+    detector.parts = lambda image, short_side: sides.append(short_side) or (draw([LEFT]), np.array([0.5, 0.25]))
+    (person,) = detector.parts_people(np.zeros((100, 100, 3), np.uint8), short_side=552)
+    assert sides == [552]
     # Cell centres: x (cell + 0.5) * 4 / 0.5, y (cell + 0.5) * 4 / 0.25.
     np.testing.assert_allclose(person.torso(), [[(8 + 0.5) * 8, (16 + 0.5) * 16], [(8 + 0.5) * 8, (6 + 0.5) * 16]])
 
