@@ -39,7 +39,6 @@ Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-pho
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import statistics
 import time
@@ -126,7 +125,8 @@ def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], li
 def larger(short_side: int) -> Callable[[np.ndarray], list[Detection]]:
     """The part network's people with the photo seen at `short_side`, on a network of its own (LiteRT
     reallocates its tensors on every change of input size)."""
-    return functools.partial(PersonDetector(threads=1).parts_people, short_side=short_side)
+    network = PartNetwork(threads=1)
+    return lambda image: from_maps(*network(image, short_side))
 
 
 def scale_search(factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)) -> Callable[[np.ndarray], list[Detection]]:

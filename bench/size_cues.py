@@ -42,7 +42,6 @@ import pandas as pd
 from tfpose3d import contract, metrics, skeleton
 from tfpose3d.data import images, mocap, records, render
 from tfpose3d.data.camera import Region
-from tfpose3d.data.images import crop_region
 from tfpose3d.data.options import motion_split
 from tfpose3d.data.sources import Source, open_source
 
@@ -117,8 +116,8 @@ def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name:
     for sample in stream:
         i = index.pop(sample["joints_3d"].astype(np.float32).tobytes(), None)
         if i is not None:
-            waiting.append((i, crop_region(images.decode(sample["image"]), Region(tuple(map(float, centres[i])),
-                                           fraction * scale * contract.IMAGE_SIZE), contract.IMAGE_SIZE)))
+            view = Region(tuple(map(float, centres[i])), fraction * scale * contract.IMAGE_SIZE)
+            waiting.append((i, images.crop_region(images.decode(sample["image"]), view, contract.IMAGE_SIZE)))
         if len(waiting) == 64 or not index:
             rows, views = zip(*waiting)
             features[list(rows)] = np.asarray(trunk(np.stack(views).astype("float32"), training=False)).mean((1, 2))
