@@ -23,7 +23,8 @@ people far off). Detectors:
 - with --turns, the package's default and the part network on the photo turned by quarter turns, its
   people turned back and added where no one was found: people lying or upside down reach it upright;
 - with --sides, the package's default and the part network's people with the photo seen at other shorter
-  sides; with --search, BlazePose's detector and the part network's maps averaged over OpenPose's scale
+  sides; with --floors, the same with the part network's people joined from lower heatmap peaks or fewer
+  parts (faint or partly hidden people); with --search, BlazePose's detector and the part network's maps averaged over OpenPose's scale
   search (0.5 to 2 times its own side, in place of its own side alone), as the OpenPose authors' original
   demo runs it: small people in a crowd are seen larger;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
@@ -32,6 +33,7 @@ people far off). Detectors:
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
          [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
+         [--floors 0.05,4 0.1,3]
          [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
@@ -122,11 +124,12 @@ def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], li
     return added(detector, turned_people)
 
 
-def larger(short_side: int) -> Callable[[np.ndarray], list[Detection]]:
-    """The part network's people with the photo seen at `short_side`, on a network of its own (LiteRT
-    reallocates its tensors on every change of input size)."""
+def larger(short_side: int = SHORT_SIDE, threshold: float = 0.1, min_parts: int = 4) -> Callable[[np.ndarray], list[Detection]]:
+    """The part network's people with the photo seen at `short_side`, parts from heatmap peaks of `threshold`
+    and people of `min_parts` parts, on a network of its own (LiteRT reallocates its tensors on every change
+    of input size)."""
     network = PartNetwork(threads=1)
-    return lambda image: from_maps(*network(image, short_side))
+    return lambda image: from_maps(*network(image, short_side), threshold, min_parts)
 
 
 def scale_search(factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)) -> Callable[[np.ndarray], list[Detection]]:
@@ -218,6 +221,10 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="*", default=[],
                         help=f"also the package default with the part network's people at these shorter sides "
                              f"(its own is {SHORT_SIDE})")
+    parser.add_argument("--floors", nargs="*", default=[], metavar="PEAK,PARTS",
+                        type=lambda text: (float(text.split(",")[0]), int(text.split(",")[1])),
+                        help="also the package default with the part network's people joined from heatmap peaks "
+                             "above PEAK with at least PARTS parts (its own: 0.1,4)")
     parser.add_argument("--search", action="store_true",
                         help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
@@ -243,6 +250,9 @@ def main() -> None:
                   turned(PersonDetector(threads=1), k) for k in args.turns}
     detectors |= {f"the package default, and the part network at shorter side {side}":
                   added(PersonDetector(threads=1), larger(side)) for side in args.sides}
+    detectors |= {f"the package default, and the part network's people from peaks of {floor:g} and {parts} parts":
+                  added(PersonDetector(threads=1), larger(threshold=floor, min_parts=parts))
+                  for floor, parts in args.floors}
     if args.search:
         detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
                   "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())

@@ -7,6 +7,10 @@ fitted by least squares on --renders training renders (what a network trained on
 them to). BlazePose's landmarks come from the package's converted network (`BlazePoseBackbone`), which gives
 the LiteRT interpreter's landmarks (tests/test_blazepose.py).
 
+A second table counts, per predictor, the people it reads mirrored (their left and right joints swapped
+lie nearer the annotation: the body's front taken for its back), which people they are, and the figure with
+those people's joints swapped back: how much of the error a left/right decision holds.
+
 Run: .venv/bin/python bench/photo_joints.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
          --model runs/cpu-pretrained/model.keras [--model ...] [--photos ../shared/data/real-photos-dev]
 """
@@ -68,7 +72,24 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {datetime.date.today()}; {platform.machine()}; {len(photos.crops)} people in {args.photos}\n")
     print(table.to_markdown(floatfmt=".3f"), "\n")
-    print(pd.DataFrame([overall], index=["all joints, vs mean 2D"]).to_markdown(floatfmt=".3f"))
+    print(pd.DataFrame([overall], index=["all joints, vs mean 2D"]).to_markdown(floatfmt=".3f"), "\n")
+    print(mirrored(photos, {name: joints / SIZE for name, joints in rows.items()}, baseline).to_markdown(floatfmt=".3f"))
+
+
+def mirrored(photos: PhotoSet, rows: dict[str, np.ndarray], baseline: float) -> pd.DataFrame:
+    """Per predictor (joints as fractions of the crop side): the people whose left/right-swapped joints lie
+    nearer the annotation, and its figure against `baseline` as read and with those people swapped back."""
+    out = []
+    for name, joints in rows.items():
+        error = np.nanmean(photos.distances(joints), 1)
+        swapped = np.nanmean(photos.distances(joints[:, skeleton.flip_permutation()]), 1)
+        flipped = swapped < error
+        best = np.where(flipped[:, None, None], joints[:, skeleton.flip_permutation()], joints)
+        out.append({"predictor": name, "people read mirrored": int(flipped.sum()),
+                    "which (photos.png tiles)": " ".join(map(str, np.flatnonzero(flipped))) or "-",
+                    "vs mean 2D": photos.score(joints)["2D error"] / baseline,
+                    "with them swapped back": photos.score(best)["2D error"] / baseline})
+    return pd.DataFrame(out)
 
 
 if __name__ == "__main__":

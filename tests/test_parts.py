@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from tfpose3d import parts
-from tfpose3d.detect import Detection, PersonDetector, from_parts, same_person
+from tfpose3d.detect import Detection, PersonDetector, from_maps, from_parts, same_person
 
 NAME = {name: k for k, name in enumerate(parts.PARTS)}
 
@@ -151,6 +151,17 @@ def test_cells_map_to_the_photos_pixels():
     assert sides == [552]
     # Cell centres: x (cell + 0.5) * 4 / 0.5, y (cell + 0.5) * 4 / 0.25.
     np.testing.assert_allclose(person.torso(), [[(8 + 0.5) * 8, (16 + 0.5) * 16], [(8 + 0.5) * 8, (6 + 0.5) * 16]])
+
+
+def test_from_maps_passes_its_floors_to_the_joining():
+    faint = draw([LEFT])
+    faint[..., :18] *= 0.07  # every peak below the default floor of 0.1 (the blur keeps 0.25 of a lone spike)
+    faint[..., :18] /= 0.25
+    assert from_maps(faint, np.ones(2)) == []
+    assert len(from_maps(faint, np.ones(2), threshold=0.05)) == 1
+    three = {name: LEFT[name] for name in ("neck", "r_shoulder", "l_shoulder")}
+    assert from_maps(draw([three]), np.ones(2)) == []
+    assert len(from_maps(draw([three]), np.ones(2), min_parts=3)) == 1
 
 
 def test_people_that_cannot_be_framed():

@@ -248,12 +248,13 @@ def from_parts(points: np.ndarray, score: float) -> Detection:
     return Detection.from_keypoints(np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2]), score)
 
 
-def from_maps(maps: np.ndarray, scale: np.ndarray) -> list[Detection]:
-    """The people joined from the part network's maps (`tfpose3d.parts.join`), best first, in the pixels of
-    the image that was seen at `scale` (x, y: the network's input pixels per image pixel)."""
+def from_maps(maps: np.ndarray, scale: np.ndarray, threshold: float = 0.1, min_parts: int = 4) -> list[Detection]:
+    """The people joined from the part network's maps (`tfpose3d.parts.join`, with its `threshold` and
+    `min_parts`), best first, in the pixels of the image that was seen at `scale` (x, y: the network's input
+    pixels per image pixel)."""
     # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
     return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
-            for joined, _ in join(maps)]
+            for joined, _ in join(maps, threshold, min_parts)]
 
 
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
