@@ -76,15 +76,20 @@ def main() -> None:
     print(mirrored(photos, {name: joints / SIZE for name, joints in rows.items()}, baseline).to_markdown(floatfmt=".3f"))
 
 
+def unmirrored(photos: PhotoSet, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`joints` (N, 17, 2; fractions of the crop side, NaN for people not found) with each person read mirrored
+    swapped back, and (N,) which people were: those whose left/right-swapped joints lie nearer the annotation."""
+    swapped = joints[:, skeleton.flip_permutation()]
+    flipped = np.nanmean(photos.distances(swapped), 1) < np.nanmean(photos.distances(joints), 1)
+    return np.where(flipped[:, None, None], swapped, joints), flipped
+
+
 def mirrored(photos: PhotoSet, rows: dict[str, np.ndarray], baseline: float) -> pd.DataFrame:
-    """Per predictor (joints as fractions of the crop side): the people whose left/right-swapped joints lie
-    nearer the annotation, and its figure against `baseline` as read and with those people swapped back."""
+    """Per predictor (joints as fractions of the crop side): the people it reads mirrored, and its figure
+    against `baseline` as read and with those people swapped back."""
     out = []
     for name, joints in rows.items():
-        error = np.nanmean(photos.distances(joints), 1)
-        swapped = np.nanmean(photos.distances(joints[:, skeleton.flip_permutation()]), 1)
-        flipped = swapped < error
-        best = np.where(flipped[:, None, None], joints[:, skeleton.flip_permutation()], joints)
+        best, flipped = unmirrored(photos, joints)
         out.append({"predictor": name, "people read mirrored": int(flipped.sum()),
                     "which (photos.png tiles)": " ".join(map(str, np.flatnonzero(flipped))) or "-",
                     "vs mean 2D": photos.score(joints)["2D error"] / baseline,

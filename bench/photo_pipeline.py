@@ -13,12 +13,17 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
   aligned region (body circle x 1.25), its landmark model on that 256 px crop;
 - BlazePose's landmark model on the package's detector's regions.
 
+Each row also counts the people it reads mirrored (left and right swapped lie nearer the annotation: the
+front taken for the back) and gives its figure with them swapped back (`photo_joints.unmirrored`): what is
+left is the placement of the joints, without the left/right decision. --threshold sets the package's
+detector's BlazePose score floor (people BlazePose no longer keeps are left to the part network).
+
 Both BlazePose files come from MediaPipe's wheel (bench/blazepose_photos.py says how to extract the landmark
 model; the detector is the package's own data/pose_detection.tflite).
 
 Run: .venv/bin/python bench/photo_pipeline.py --model serving_models/tfpose3d/1 \
          --landmarks /tmp/mp/pose_landmark_full.tflite --data data/<the main job's renders> \
-         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline]
+         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline] [--threshold 0.5]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
 from tfpose3d.predict import Predictor
 
 from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
+from photo_joints import unmirrored  # a script beside this one
 from provenance import provenance  # a script beside this one
 
 
@@ -65,6 +71,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the training renders whose mean 2D pose is the reference")
     parser.add_argument("--photos", default="../shared/data/real-photos-dev")
     parser.add_argument("--out", default="runs/photo-pipeline", type=Path)
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="the lowest BlazePose score the package's detector keeps (its default: 0.5)")
     args = parser.parse_args()
     for flag, path in (("--landmarks", args.landmarks),):
         if not Path(path).is_file():
@@ -72,10 +80,10 @@ def main() -> None:
 
     photos = PhotoSet.load(args.photos)
     mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
-    predictor = Predictor(args.model, threads=1)
+    ours = PersonDetector(threshold=args.threshold, threads=1)
+    predictor = Predictor(args.model, threads=1, detector=ours)
     landmarks = Landmarks(args.landmarks)
     mediapipe = PersonDetector(threshold=0.5, parts=False, threads=1)
-    ours = PersonDetector(threads=1)
     size = contract.IMAGE_SIZE
 
     def regions_then_landmarks(detector: PersonDetector):
@@ -103,7 +111,10 @@ def main() -> None:
                       "vs mean 2D": model["2D error (of crop side)"] / mean["2D error (of crop side)"],
                       "row 0 on the same people, vs mean 2D": same.score(rows["model, annotation crops"][found])["2D error"]
                       / same.score(mean_2d[None])["2D error"],
-                      "PCK@0.1": model["PCK@0.1"]})
+                      "PCK@0.1": model["PCK@0.1"],
+                      "people read mirrored": int(unmirrored(same, pred[found])[1].sum()),
+                      "vs mean 2D, those swapped back": same.score(unmirrored(same, pred[found])[0])["2D error"]
+                      / mean["2D error (of crop side)"]})
     print(provenance(f"model {args.model}; pictures under {args.out}") + "\n")
     print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".3f"))
 
