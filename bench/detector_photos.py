@@ -243,8 +243,8 @@ def main() -> None:
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
         "the part network alone": PersonDetector(threads=1).parts_people,
-        "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
-        "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
+        "BlazePose (whole image, score 0.5) and the part network": PersonDetector(threshold=0.5, threads=1),
+        "BlazePose (whole image, score 0.6) and the part network (the package default)": PersonDetector(threads=1),
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}
@@ -254,8 +254,8 @@ def main() -> None:
                   added(PersonDetector(threads=1), larger(threshold=floor, min_parts=parts))
                   for floor, parts in args.floors}
     if args.search:
-        detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
-                  "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())
+        detectors["BlazePose (whole image, score 0.6) and, in place of the part network at its side, its maps "
+                  "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.6), scale_search())
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)

@@ -39,7 +39,7 @@ from tfpose3d import contract, skeleton
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
-from tfpose3d.detect import PersonDetector, crop_margin
+from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin
 from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
 from tfpose3d.predict import Predictor
 
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the training renders whose mean 2D pose is the reference")
     parser.add_argument("--photos", default="../shared/data/real-photos-dev")
     parser.add_argument("--out", default="runs/photo-pipeline", type=Path)
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="the lowest BlazePose score the package's detector keeps (its default: 0.5)")
+    parser.add_argument("--threshold", type=float, default=SCORE_FLOOR,
+                        help="the lowest BlazePose score the package's detector keeps (default: the package's)")
     args = parser.parse_args()
     for flag, path in (("--landmarks", args.landmarks),):
         if not Path(path).is_file():
