@@ -282,6 +282,23 @@ def test_export_and_evaluate_refuse_what_is_not_a_model(tmp_path, capsys):
     assert "No model at" in capsys.readouterr().err
 
 
+def test_a_keras_file_is_traced_once_for_every_batch_size(model_file, images, reference, monkeypatch):
+    """A photo's number of people varies: the .keras form must not trace its graph again for each count."""
+    traces = []
+    real = export.serving_function
+
+    def counted(model, flip=False):
+        serve = real(model, flip)
+        return lambda image: traces.append(image.shape) or serve(image)  # runs once per trace
+
+    monkeypatch.setattr(export, "serving_function", counted)
+    run = export.FORMS["keras"].open(model_file)
+    for n in (1, 3, 2):
+        out = run(images[:n])
+        np.testing.assert_allclose(out["pose_3d"], reference["pose_3d"][:n], atol=1e-3)
+    assert len(traces) == 1 and traces[0].as_list() == [None, 225, 225, 3]
+
+
 def test_contract_and_rest_client_need_no_tensorflow():
     """A REST client machine has numpy alone: the contract and the REST path import nothing heavier."""
     script = (

@@ -195,7 +195,8 @@ class KerasForm(Form):
         return (path.suffix == ".keras" and path.is_file()) or (path / "model.keras").is_file()
 
     def open(self, path, threads=None, flip=False):
-        serve = tf.function(serving_function(load_model(path), flip))
+        # One trace for every batch size, as the SavedModel's signature: a photo's number of people varies.
+        serve = tf.function(serving_function(load_model(path), flip), input_signature=[IMAGE_SPEC])
         return lambda x: {k: v.numpy() for k, v in serve(tf.constant(x)).items()}
 
 
