@@ -207,6 +207,15 @@ def unannotated(torsos: list[np.ndarray], people: list[dict], marks: list[list[f
     return count
 
 
+def floor_and_parts(text: str) -> tuple[float, int]:
+    """`PEAK,PARTS` of --floors, e.g. `0.05,3`."""
+    try:
+        peak, parts = text.split(",")
+        return float(peak), int(parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected PEAK,PARTS, e.g. 0.05,3") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", default="../shared/data/real-photos-dev")
@@ -222,7 +231,7 @@ def main() -> None:
                         help=f"also the package default with the part network's people at these shorter sides "
                              f"(its own is {SHORT_SIDE})")
     parser.add_argument("--floors", nargs="*", default=[], metavar="PEAK,PARTS",
-                        type=lambda text: (float(text.split(",")[0]), int(text.split(",")[1])),
+                        type=floor_and_parts,
                         help="also the package default with the part network's people joined from heatmap peaks "
                              "above PEAK with at least PARTS parts (its own: 0.1,4)")
     parser.add_argument("--search", action="store_true",
@@ -243,8 +252,8 @@ def main() -> None:
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
         "the part network alone": PersonDetector(threads=1).parts_people,
-        "BlazePose (whole image, score 0.5) and the part network": PersonDetector(threshold=0.5, threads=1),
-        "BlazePose (whole image, score 0.6) and the part network (the package default)": PersonDetector(threads=1),
+        "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
+        "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}
@@ -254,8 +263,8 @@ def main() -> None:
                   added(PersonDetector(threads=1), larger(threshold=floor, min_parts=parts))
                   for floor, parts in args.floors}
     if args.search:
-        detectors["BlazePose (whole image, score 0.6) and, in place of the part network at its side, its maps "
-                  "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.6), scale_search())
+        detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
+                  "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)

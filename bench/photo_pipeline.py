@@ -14,8 +14,10 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
 - BlazePose's landmark model on the package's detector's regions.
 
 Each row also counts the people it reads mirrored (left and right swapped lie nearer the annotation: the
-front taken for the back) and gives its figure with them swapped back (`photo_joints.unmirrored`): what is
-left is the placement of the joints, without the left/right decision. --threshold sets the package's
+front taken for the back), names them, and gives its figure with them swapped back
+(`photo_joints.unmirrored`), beside row 0's on the same people swapped back alike: what is left is the
+placement of the joints, without the left/right decision (chosen with the annotation: a bound, not a
+predictor). --threshold sets the package's
 detector's BlazePose score floor (people BlazePose no longer keeps are left to the part network).
 
 Both BlazePose files come from MediaPipe's wheel (bench/blazepose_photos.py says how to extract the landmark
@@ -105,6 +107,8 @@ def main() -> None:
         # The people a pipeline finds are not all 18: row 0 (the model on annotation crops) on the same people
         # is what its own figure is held to.
         same = photos.subset(found)
+        swapped_back, mirrored = unmirrored(same, pred[found])
+        reference_back, _ = unmirrored(same, rows["model, annotation crops"][found])
         table.append({"row": k, "predictor": name, "people found": f"{found.sum()} of {len(found)}",
                       "2D error (of crop side)": model["2D error (of crop side)"],
                       "mean 2D pose's, same people": mean["2D error (of crop side)"],
@@ -112,8 +116,10 @@ def main() -> None:
                       "row 0 on the same people, vs mean 2D": same.score(rows["model, annotation crops"][found])["2D error"]
                       / same.score(mean_2d[None])["2D error"],
                       "PCK@0.1": model["PCK@0.1"],
-                      "people read mirrored": int(unmirrored(same, pred[found])[1].sum()),
-                      "vs mean 2D, those swapped back": same.score(unmirrored(same, pred[found])[0])["2D error"]
+                      "people read mirrored": int(mirrored.sum()),
+                      "which (photos.png tiles of row 0)": " ".join(map(str, np.flatnonzero(found)[mirrored])) or "-",
+                      "vs mean 2D, those swapped back": same.score(swapped_back)["2D error"] / mean["2D error (of crop side)"],
+                      "row 0 on the same people, its own swapped back": same.score(reference_back)["2D error"]
                       / mean["2D error (of crop side)"]})
     print(provenance(f"model {args.model}; pictures under {args.out}") + "\n")
     print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".3f"))

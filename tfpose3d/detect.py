@@ -37,8 +37,8 @@ INPUT = 224  # the detector's input side
 # and the ROI it derives from the body circle.
 _STRIDES = ((8, 2), (16, 2), (32, 6))
 ROI_SCALE = 1.25
-# The lowest BlazePose detection score PersonDetector keeps (MediaPipe keeps 0.5; docs/video.md says why 0.6).
-SCORE_FLOOR = 0.6
+# The lowest BlazePose detection score PersonDetector keeps: MediaPipe's (docs/video.md measures 0.6 too).
+SCORE_FLOOR = 0.5
 # Keypoints of a detection, in MediaPipe's order.
 HIPS, BODY_CIRCLE, SHOULDERS, UPPER_CIRCLE = range(4)
 
@@ -286,9 +286,9 @@ class PersonDetector:
     their parts' heatmaps; the part network's people have no face box.
 
     Args:
-        threshold: the lowest BlazePose detection score kept. MediaPipe's 0.5 puts 14 boxes on the 128
-            background photographs the package ships, 0.6 puts 5; the people BlazePose then leaves out the part
-            network finds, with the same people found on the dev photos (docs/video.md).
+        threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5). At 0.6, beside the part
+            network, 10 boxes instead of 19 land on the 128 background photographs the package ships, and the
+            same dev people are found, but the dev photos read worse end to end (docs/video.md).
         overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
         tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`).
