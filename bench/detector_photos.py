@@ -24,9 +24,11 @@ people far off). Detectors:
   people turned back and added where no one was found: people lying or upside down reach it upright;
 - with --sides, the package's default and the part network's people with the photo seen at other shorter
   sides; with --floors, the same with the part network's people joined from lower heatmap peaks or fewer
-  parts (faint or partly hidden people); with --search, BlazePose's detector and the part network's maps averaged over OpenPose's scale
-  search (0.5 to 2 times its own side, in place of its own side alone), as the OpenPose authors' original
-  demo runs it: small people in a crowd are seen larger;
+  parts (faint or partly hidden people; the network runs a second time for them); with --search,
+  BlazePose's detector and the part network's maps averaged over OpenPose's scale search (0.5 to 2 times
+  its own side, in place of its own side alone), as the OpenPose authors' original demo runs it: small
+  people in a crowd are seen larger;
+- BlazePose's detector at score 0.6 beside the part network, against the package's 0.5;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
@@ -58,7 +60,7 @@ from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
 from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_maps, same_person
-from tfpose3d.parts import SHORT_SIDE, PartNetwork
+from tfpose3d.parts import MIN_PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
@@ -124,7 +126,8 @@ def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], li
     return added(detector, turned_people)
 
 
-def larger(short_side: int = SHORT_SIDE, threshold: float = 0.1, min_parts: int = 4) -> Callable[[np.ndarray], list[Detection]]:
+def larger(short_side: int = SHORT_SIDE, threshold: float = PEAK_FLOOR,
+           min_parts: int = MIN_PARTS) -> Callable[[np.ndarray], list[Detection]]:
     """The part network's people with the photo seen at `short_side`, parts from heatmap peaks of `threshold`
     and people of `min_parts` parts, on a network of its own (LiteRT reallocates its tensors on every change
     of input size)."""
@@ -233,7 +236,7 @@ def main() -> None:
     parser.add_argument("--floors", nargs="*", default=[], metavar="PEAK,PARTS",
                         type=floor_and_parts,
                         help="also the package default with the part network's people joined from heatmap peaks "
-                             "above PEAK with at least PARTS parts (its own: 0.1,4)")
+                             f"above PEAK with at least PARTS parts (its own: {PEAK_FLOOR:g},{MIN_PARTS})")
     parser.add_argument("--search", action="store_true",
                         help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")

@@ -27,7 +27,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
-from tfpose3d.parts import PARTS, SHORT_SIDE, STRIDE, PartNetwork, join
+from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, STRIDE, PartNetwork, join
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
 # The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
@@ -250,7 +250,7 @@ def from_parts(points: np.ndarray, score: float) -> Detection:
     return Detection.from_keypoints(np.stack([hips, hips + axis * radius, shoulders, shoulders + axis * radius / 2]), score)
 
 
-def from_maps(maps: np.ndarray, scale: np.ndarray, threshold: float = 0.1, min_parts: int = 4) -> list[Detection]:
+def from_maps(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR, min_parts: int = MIN_PARTS) -> list[Detection]:
     """The people joined from the part network's maps (`tfpose3d.parts.join`, with its `threshold` and
     `min_parts`), best first, in the pixels of the image that was seen at `scale` (x, y: the network's input
     pixels per image pixel)."""

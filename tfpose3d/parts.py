@@ -32,9 +32,12 @@ FIELDS = ((12, 13), (20, 21), (14, 15), (16, 17), (22, 23), (24, 25), (0, 1), (2
           (10, 11), (28, 29), (30, 31), (34, 35), (32, 33), (36, 37), (18, 19), (26, 27))
 STRIDE = 4  # input pixels a cell of the maps
 SHORT_SIDE, LONG_SIDE = 368, 1024  # the scaled image the network sees (the side it was trained at)
+# The lowest heatmap peak taken as a part, and the fewest parts a person is kept with (docs/video.md measures
+# lower ones).
+PEAK_FLOOR, MIN_PARTS = 0.1, 4
 
 
-def peaks(heatmaps: np.ndarray, threshold: float = 0.1) -> list[np.ndarray]:
+def peaks(heatmaps: np.ndarray, threshold: float = PEAK_FLOOR) -> list[np.ndarray]:
     """Each part's peaks in `heatmaps`.
 
     A peak is a cell above `threshold`, after a light blur, that no neighbour of its 3x3 neighbourhood
@@ -113,7 +116,7 @@ def limb_scores(field: np.ndarray, starts: np.ndarray, ends: np.ndarray, samples
     return np.where(supported, score, np.nan)
 
 
-def join(maps: np.ndarray, threshold: float = 0.1, min_parts: int = 4, min_score: float = 0.4) -> list[tuple[np.ndarray, float]]:
+def join(maps: np.ndarray, threshold: float = PEAK_FLOOR, min_parts: int = MIN_PARTS, min_score: float = 0.4) -> list[tuple[np.ndarray, float]]:
     """People from the network's maps, joined from their parts as OpenPose joins them.
 
     Each limb's candidate pairs of peaks (`limb_scores`) are taken best first (greedy matching). A pair that
