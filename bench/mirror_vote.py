@@ -33,7 +33,7 @@ from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.detect import crop_margin
 from tfpose3d.evaluate import pipeline_predictions
-from tfpose3d.parts import PARTS, STRIDE, PartNetwork, join
+from tfpose3d.parts import PARTS, PartNetwork, people_in_image
 from tfpose3d.predict import Person, Predictor
 
 from photo_joints import unmirrored  # a script beside this one
@@ -54,8 +54,7 @@ class Vote:
         self.network = PartNetwork(threads=1)
 
     def people(self, image: np.ndarray) -> list[np.ndarray]:
-        maps, scale = self.network(image)
-        return [(joined[:, :2] + 0.5) * STRIDE / scale for joined, _ in join(maps)]
+        return [points for points, _ in people_in_image(*self.network(image))]
 
     def mirrored(self, joints_2d: np.ndarray, people: list[np.ndarray]) -> bool:
         nearest = None

@@ -27,7 +27,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
-from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, STRIDE, PartNetwork, join
+from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, people_in_image
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
 # The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
@@ -251,12 +251,10 @@ def from_parts(points: np.ndarray, score: float) -> Detection:
 
 
 def from_maps(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR, min_parts: int = MIN_PARTS) -> list[Detection]:
-    """The people joined from the part network's maps (`tfpose3d.parts.join`, with its `threshold` and
-    `min_parts`), best first, in the pixels of the image that was seen at `scale` (x, y: the network's input
-    pixels per image pixel)."""
-    # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
-    return [from_parts((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
-            for joined, _ in join(maps, threshold, min_parts)]
+    """The people joined from the part network's maps (`tfpose3d.parts.people_in_image`, with its `threshold`
+    and `min_parts`), best first, in the pixels of the image that was seen at `scale` (x, y: the network's
+    input pixels per image pixel)."""
+    return [from_parts(points, score) for points, score in people_in_image(maps, scale, threshold, min_parts)]
 
 
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:

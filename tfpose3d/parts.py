@@ -183,6 +183,16 @@ class _Joined:
         self.total += limb if added else 0.0
 
 
+def people_in_image(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR,
+                    min_parts: int = MIN_PARTS) -> list[tuple[np.ndarray, float]]:
+    """The people `join` finds in `maps`, best first, each as its 18 parts (18, 2) in the pixels of the image
+    that was seen at `scale` (x, y: the network's input pixels per image pixel; NaN where not found) and the
+    mean peak of its parts."""
+    # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
+    return [((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
+            for joined, _ in join(maps, threshold, min_parts)]
+
+
 def input_size(height: int, width: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
     """The (height, width) the network sees an image at: the shorter side `short_side` (the longer at most
     `LONG_SIDE` times `short_side / SHORT_SIDE`), both multiples of 16.
