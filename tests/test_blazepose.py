@@ -84,9 +84,11 @@ def test_the_landmark_prior_starts_the_grid_at_blazepose_joints():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("landmarks, bone_lengths", [(False, False), (True, False), (True, True)])
-def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, tmp_path):
-    config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks, "bone_lengths": bone_lengths})
+@pytest.mark.parametrize("landmarks, bone_lengths, bones_from", [(False, False, "branch"), (True, False, "branch"),
+                                                                 (True, True, "branch"), (True, True, "trunk")])
+def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, bones_from, tmp_path):
+    config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks, "bone_lengths": bone_lengths,
+                            "bones_from": bones_from})
     model = build_model(config)
     if bone_lengths:
         # A head at its zero start gives every bone one length; give the export a pose to refit person by person.

@@ -175,8 +175,9 @@ def test_fit_and_keras_file_round_trip(variant, tmp_path):
         model.evaluate(images, labels, verbose=0, return_dict=True), rel=1e-5)
 
 
-def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(tmp_path):
-    config = small("full", bone_lengths=True)
+@pytest.mark.parametrize("bones_from", ["branch", "trunk"])
+def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bones_from, tmp_path):
+    config = small("full", bone_lengths=True, bones_from=bones_from)
     model = build_model(config)
     images, labels = random_batch(config, n=8)
     head = model.get_layer("fc_out_bones")
@@ -186,9 +187,14 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(tmp_
     with tf.GradientTape() as tape:
         out = model(images, training=True)
         loss = model.loss_bones(labels["joints_3d"], out["bone_lengths"])
-    paper = [w for layer in model.layers if layer.name.startswith("fc") and layer.name != "fc_out_bones"
-             for w in layer.trainable_weights]
-    grads = tape.gradient(loss, paper + head.trainable_weights)
+    own = [layer for layer in model.layers
+           if (layer.name == "fc_out_bones" or layer.name.startswith("bone_")) and layer.trainable_weights]
+    assert [layer.name for layer in own] == (["fc_out_bones"] if bones_from == "branch" else
+                                             ["bone_map_norm", "bone_conv1", "bone_conv2", "bone_fc", "fc_out_bones"])
+    # Neither the trunk nor the paper's branches learn from the bone loss.
+    paper = [w for layer in model.layers if layer not in own for w in layer.trainable_weights]
+    mine = [w for layer in own for w in layer.trainable_weights]
+    grads = tape.gradient(loss, paper + mine)
     assert all(g is None or not np.any(g.numpy()) for g in grads[: len(paper)])
     assert all(np.any(g.numpy()) for g in grads[len(paper):])
     head.kernel.assign(kernel)
@@ -206,6 +212,11 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(tmp_
     np.testing.assert_array_equal(restored.predict(images, verbose=0)["pose_3d"], out["pose_3d"])
     with pytest.raises(ValueError, match="loss_weight_bones"):
         small("full", loss_weight_bones=-1.0)
+    with pytest.raises(ValueError, match="bones_from 'joints'"):
+        small("full", bone_lengths=True, bones_from="joints")
+    # A configuration saved before the field existed (0.5.0) builds the head it was trained with.
+    saved = {k: v for k, v in config.to_dict().items() if k != "bones_from"}
+    assert ModelConfig.from_dict(saved).bones_from == "branch"
 
 
 def test_bone_head_refits_in_float32_under_mixed_precision():

@@ -20,6 +20,9 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 # The trunks a model can have: the paper's convolutions trained from scratch, or BlazePose's pretrained layers.
 BACKBONES = ("zfnet", "blazepose")
 
+# What a bone-length head can read: what the 3D branch's root heads read, or the trunk's own feature map.
+BONE_INPUTS = ("branch", "trunk")
+
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
 VARIANTS: dict[str, dict[str, bool]] = {
     "baseline": {"multi_root": False, "fusion": False},
@@ -55,6 +58,11 @@ class ModelConfig:
             the paper's branches train as before, and the output pose is refit to them
             along its own bone directions (`layers.SkeletonFit`): one consistent skeleton a person, instead of
             the lengths the joints' separate regressions happen to imply.
+        bones_from: what the bone head reads. "branch": what the 3D branch's root heads read, through one dense
+            layer (the 0.5.0 head; a model saved without this field loads as it). "trunk": the trunk's own
+            feature map, without gradient into it, through two 3x3 convolutions, an average over the cells and
+            a dense layer: it holds more of a person's size than the 3D branch keeps (docs/results.md, "What a
+            person's size can be read from").
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -83,6 +91,7 @@ class ModelConfig:
     train_backbone: bool = True
     landmarks: bool = False
     bone_lengths: bool = False
+    bones_from: str = "branch"
     projection: int = 0
     grid_size: int = 16
     grid_width: float | None = None
@@ -104,6 +113,8 @@ class ModelConfig:
             raise ValueError(f"Unknown variant {self.variant!r}; expected one of {tuple(VARIANTS)}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
+        if self.bones_from not in BONE_INPUTS:
+            raise ValueError(f"Unknown bones_from {self.bones_from!r}; expected one of {BONE_INPUTS}")
         if self.landmarks and self.backbone != "blazepose":
             raise ValueError(f"landmarks=True needs backbone='blazepose' (the landmarks are BlazePose's), got "
                              f"backbone={self.backbone!r}")

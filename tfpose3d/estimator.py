@@ -47,6 +47,17 @@ def _replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def _bone_features(trunk_map, maps: int = 128, units: int = 256):
+    """What the "trunk" bone head reads: the trunk's map normalised, two 3x3 convolutions of `maps` maps
+    (ReLU), averaged over the cells, and a dense layer of `units` (ReLU). The sizes are those measured on the
+    main job's cached trunk features (docs/results.md, "What a person's size can be read from")."""
+    x = keras.layers.BatchNormalization(name="bone_map_norm")(trunk_map)
+    x = keras.layers.Conv2D(maps, 3, padding="same", activation="relu", name="bone_conv1")(x)
+    x = keras.layers.Conv2D(maps, 3, padding="same", activation="relu", name="bone_conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="bone_pool")(x)
+    return keras.layers.Dense(units, activation="relu", name="bone_fc")(x)
+
+
 def _fc(x, units: int, dropout: float, name: str):
     x = keras.layers.Dense(units, activation="relu", name=name)(x)
     if dropout:
@@ -105,6 +116,7 @@ class Pose3DEstimator(keras.Model):
             landmarks = features["landmarks"]
             cues = layers.LandmarkCues(name="landmark_cues")([landmarks, features["world"]])
             features = features["features"]
+        trunk_map = features
         if config.projection:
             features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
         features = keras.layers.Flatten(name="flatten")(features)
@@ -144,7 +156,9 @@ class Pose3DEstimator(keras.Model):
         if config.bone_lengths:
             # float32 under mixed precision too: squared bones in millimetres overflow float16.
             pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
-            bones = layers.StopGradient(name="stop_gradient_bones")(x3d)
+            bones = layers.StopGradient(name="stop_gradient_bones")(trunk_map if config.bones_from == "trunk" else x3d)
+            if config.bones_from == "trunk":
+                bones = _bone_features(bones)
             # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features.
             bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
                                        dtype="float32")(bones)
