@@ -49,8 +49,9 @@ def _replicas() -> int:
 
 def _bone_features(trunk_map, maps: int = 128, units: int = 256):
     """What the "trunk" bone head reads: the trunk's map normalised, two 3x3 convolutions of `maps` maps
-    (ReLU), averaged over the cells, and a dense layer of `units` (ReLU). The sizes are those measured on the
-    main job's cached trunk features (docs/results.md, "What a person's size can be read from")."""
+    (ReLU), averaged over the cells, and a dense layer of `units` (ReLU). Convolutions before the average keep
+    where on the body a feature lies, which a person's proportions need; against the 0.5.0 head that reads
+    the 3D branch: docs/results.md, "Bone lengths"."""
     x = keras.layers.BatchNormalization(name="bone_map_norm")(trunk_map)
     x = keras.layers.Conv2D(maps, 3, padding="same", activation="relu", name="bone_conv1")(x)
     x = keras.layers.Conv2D(maps, 3, padding="same", activation="relu", name="bone_conv2")(x)
