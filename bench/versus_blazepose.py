@@ -11,6 +11,8 @@
   everyone, and both rescaled to each person's true size (the limb bones' total length): what is left there
   is the proportions, the rest is the person's overall size, which a crop framed on the body hardly shows
   (a tall person far away looks like a short one near).
+- With --flip, also the main job with test-time flip (the mirrored crop estimated too and averaged in): a
+  row, and a column of the bone table.
 
 BlazePose's 33 landmarks, 2D and its metric world landmarks alike, go to Human3.6M's 17 joints as
 bench/blazepose_photos.py maps them (pelvis and thorax the middles of the hips and shoulders, spine half way,
@@ -19,7 +21,7 @@ camera, as the camera axes of the renders; they are scaled to millimetres.
 
 Run: cd bench && ../.venv/bin/python versus_blazepose.py --model ../serving_models/tfpose3d/1 \
          --landmarks /tmp/mp/pose_landmark_full.tflite --data ../data/bandai-namco-mesh-4-plain-20000-2000-s0 \
-         [--renders 500] [--photos ../../shared/data/real-photos-dev]
+         [--renders 500] [--photos ../../shared/data/real-photos-dev] [--flip]
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the main job's rendered data (its test split is scored)")
     parser.add_argument("--renders", type=int, default=500)
     parser.add_argument("--photos", default="../shared/data/real-photos-dev")
+    parser.add_argument("--flip", action="store_true", help="also the main job with test-time flip (two estimates "
+                                                            "a crop): a row, and a column of the bone table")
     args = parser.parse_args()
 
     source = open_source(args.data)
@@ -115,18 +119,20 @@ def main() -> None:
     true_2d = np.stack([s["joints_2d"] for s in samples]) / side
     true_3d = np.stack([s["joints_3d"] for s in samples]).astype(np.float64)
     photos = PhotoSet.load(args.photos)
-    predictor = Predictor(args.model, threads=1)
+    ours = {"main job": Predictor(args.model, threads=1)}
+    if args.flip:
+        ours["main job, test-time flip"] = Predictor(args.model, threads=1, flip=True)
 
     def error_2d(pred: np.ndarray, truth: np.ndarray) -> float:
         return float(np.nanmean(np.linalg.norm(pred - truth, axis=-1)))
 
     rows = []
-    ours = predictor(crops)
+    renders = {name: predictor(crops) for name, predictor in ours.items()}
     theirs_2d, theirs_3d = blazepose(args.landmarks, crops)
-    photo_ours = predictor(photos.crops)["joints_2d"] / side
     photo_theirs = blazepose(args.landmarks, photos.crops)[0]
     for name, render_2d, render_3d, photo_2d in (
-            ("main job", ours["joints_2d"] / side, ours["pose_3d"], photo_ours),
+            *((name, renders[name]["joints_2d"] / side, renders[name]["pose_3d"],
+               predictor(photos.crops)["joints_2d"] / side) for name, predictor in ours.items()),
             ("BlazePose GHUM full", theirs_2d, theirs_3d, photo_theirs),
             ("mean pose (2D: the training renders'; 3D: these renders' own)", np.broadcast_to(mean_2d, true_2d.shape),
              np.broadcast_to(metrics.mean_pose(true_3d), true_3d.shape), np.broadcast_to(mean_2d, photos.joints_2d.shape))):
@@ -138,14 +144,17 @@ def main() -> None:
           + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
 
-    true_bones, our_bones = metrics.bone_lengths(true_3d), metrics.bone_lengths(np.asarray(ours["pose_3d"], np.float64))
+    true_bones = metrics.bone_lengths(true_3d)
     print("\nBone lengths on the renders, mean relative error per bone:\n")
     average = np.broadcast_to(true_bones.mean(0), true_bones.shape)
-    print(bone_table({"average lengths for everyone": average,
-                      "average proportions at each person's true size": average * (size(true_bones) / size(average))[:, None],
-                      "main job": our_bones,
-                      "main job at each person's true size": our_bones * (size(true_bones) / size(our_bones))[:, None],
-                      "BlazePose GHUM full": metrics.bone_lengths(theirs_3d)}, true_3d).to_markdown(floatfmt=".3f"))
+    columns = {"average lengths for everyone": average,
+               "average proportions at each person's true size": average * (size(true_bones) / size(average))[:, None]}
+    for name, outputs in renders.items():
+        bones = metrics.bone_lengths(np.asarray(outputs["pose_3d"], np.float64))
+        columns[name] = bones
+        columns[f"{name} at each person's true size"] = bones * (size(true_bones) / size(bones))[:, None]
+    columns["BlazePose GHUM full"] = metrics.bone_lengths(theirs_3d)
+    print(bone_table(columns, true_3d).to_markdown(floatfmt=".3f"))
 
 
 if __name__ == "__main__":
