@@ -11,6 +11,11 @@
   everyone, and both rescaled to each person's true size (the limb bones' total length): what is left there
   is the proportions, the rest is the person's overall size, which a crop framed on the body hardly shows
   (a tall person far away looks like a short one near).
+- Per kind of body, on the renders: short and tall, slim and heavy (the fifths at either end of
+  stature and of MakeHuman's weight modifier), women and men. Each record's body is drawn again from the
+  dataset's seeded stream (`tfpose3d.data.render.draw`) and matched to the record on the bones whose length
+  no pose changes. Beside the predictors, each person given their sex's average skeleton: what knowing the
+  sex alone would give; and how well each one's bone lengths tell women from men.
 - With --flip, also the main job with test-time flip (the mirrored crop estimated too and averaged in): a
   row, and a column of the bone table.
 
@@ -33,6 +38,7 @@ import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
 
 from tfpose3d import contract, metrics, skeleton
+from tfpose3d.data import body, records, render
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
@@ -43,6 +49,12 @@ from provenance import provenance  # a script beside this one
 LIMBS = [skeleton.JOINT_INDEX[name] for name in skeleton.BLAZEPOSE_SAME]
 # The 8 bones between the 12 limb joints: thighs, shins, upper arms and forearms.
 LIMB_BONES = [k for k, (a, b) in enumerate(skeleton.BONES) if a in LIMBS and b in LIMBS]
+
+
+# Bones whose two joints ride one bone of the rig, so that their length is the rest body's in every pose.
+RIGID_BONES = [skeleton.BONES.index((skeleton.JOINT_INDEX[a], skeleton.JOINT_INDEX[b])) for a, b in (
+    ("pelvis", "r_hip"), ("pelvis", "l_hip"), ("r_knee", "r_ankle"), ("l_knee", "l_ankle"),
+    ("l_elbow", "l_wrist"), ("r_elbow", "r_wrist"))]
 
 
 def blazepose(path: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +86,64 @@ def bone_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"bone error (of length)": float(relative.mean()),
             "people with every limb bone within 10%": float((relative[:, LIMB_BONES] <= 0.1).all(1).mean()),
             "size (limb bones' total) vs the truth, r": float(np.corrcoef(size(pred), size(true))[0, 1]) if varies else np.nan}
+
+
+def bodies(data_dir: str, true_3d: np.ndarray) -> list[body.Body]:
+    """The body behind each record of the rendered split `data_dir` whose poses are `true_3d` (N, 17, 3), at rest:
+    every body of the split's seeded stream is drawn again and matched to the record on the rigid bones."""
+    manifest = records.read_manifest(data_dir)
+    model = body.default_model()
+    drawn = [model.body(render.draw(manifest["seed"], i, manifest["frames_in_split"])[2]) for i in range(manifest["count"])]
+    rest = metrics.bone_lengths(np.stack([b.joints for b in drawn]).astype(np.float64))
+    off = np.abs(rest[None, :, RIGID_BONES] / metrics.bone_lengths(true_3d)[:, None, RIGID_BONES] - 1).max(-1)
+    match = off.argmin(1)
+    if (off[np.arange(len(match)), match] > 1e-3).any():
+        raise ValueError(f"{data_dir}: some records match no body of the seeded stream (another renderer's data?)")
+    return [drawn[i] for i in match]
+
+
+def body_groups(people: list[body.Body]) -> dict[str, np.ndarray]:
+    """Masks of `people` by kind of body: everyone, the fifths at either end of stature (the rest mesh's height)
+    and of MakeHuman's weight modifier, women and men."""
+    stature = np.array([np.ptp(b.vertices[:, 1]) for b in people])
+    weight, sex = (np.array([getattr(b.shape, field) for b in people]) for field in ("weight", "sex"))
+    groups = {"everyone": np.ones(len(people), bool)}
+    for name, values, (low, high) in (("stature", stature, ("short", "tall")), ("weight", weight, ("slim", "heavy"))):
+        lo, hi = np.quantile(values, [0.2, 0.8])
+        groups[f"{low} (lowest fifth of {name})"] = values <= lo
+        groups[f"{high} (highest fifth of {name})"] = values >= hi
+    groups["women"], groups["men"] = sex < 0.5, sex >= 0.5
+    return groups
+
+
+def sex_told(lengths: np.ndarray, women: np.ndarray, folds: int = 5) -> float:
+    """The share of people whose sex a logistic regression on the log bone lengths `lengths` (N, 16) tells
+    right, fitted on the other folds of the same people (Newton's method, a small ridge)."""
+    x = np.log(lengths)
+    x = np.c_[(x - x.mean(0)) / x.std(0), np.ones(len(x))]
+    fold = np.arange(len(x)) % folds
+    right = 0
+    for k in range(folds):
+        a, y, w = x[fold != k], women[fold != k], np.zeros(x.shape[1])
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-a @ w))
+            w -= np.linalg.solve((a * (p * (1 - p))[:, None]).T @ a + np.eye(len(w)), a.T @ (p - y) + w)
+        right += int(((x[fold == k] @ w > 0) == women[fold == k]).sum())
+    return right / len(x)
+
+
+def body_table(predictions: dict[str, np.ndarray], true: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """For each group of people, each of `predictions` (bone lengths, N x 16) against the poses `true`: the share
+    of people with every limb bone within 10%, and the mean of predicted over true size."""
+    lengths = metrics.bone_lengths(true)
+    rows = []
+    for group, mask in groups.items():
+        row = {"people": group, "count": int(mask.sum()), "true size (mm)": float(size(lengths[mask]).mean())}
+        for name, pred in predictions.items():
+            row[f"{name}: within 10%"] = bone_scores(pred[mask], lengths[mask])["people with every limb bone within 10%"]
+            row[f"{name}: size / true"] = float((size(pred[mask]) / size(lengths[mask])).mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def scores_3d(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -147,7 +217,10 @@ def main() -> None:
     true_bones = metrics.bone_lengths(true_3d)
     print("\nBone lengths on the renders, mean relative error per bone:\n")
     average = np.broadcast_to(true_bones.mean(0), true_bones.shape)
+    groups = body_groups(bodies(str(source.dataset_dir("test")), true_3d))
+    by_sex = np.where(groups["women"][:, None], true_bones[groups["women"]].mean(0), true_bones[groups["men"]].mean(0))
     columns = {"average lengths for everyone": average,
+               "each sex's average lengths": by_sex,
                "average proportions at each person's true size": average * (size(true_bones) / size(average))[:, None]}
     for name, outputs in renders.items():
         bones = metrics.bone_lengths(np.asarray(outputs["pose_3d"], np.float64))
@@ -155,6 +228,14 @@ def main() -> None:
         columns[f"{name} at each person's true size"] = bones * (size(true_bones) / size(bones))[:, None]
     columns["BlazePose GHUM full"] = metrics.bone_lengths(theirs_3d)
     print(bone_table(columns, true_3d).to_markdown(floatfmt=".3f"))
+
+    print("\nBy kind of body, on the renders:\n")
+    kinds = {name: columns[name] for name in ("average lengths for everyone", "each sex's average lengths", *renders,
+                                              "BlazePose GHUM full")}
+    print(body_table(kinds, true_3d, groups).to_markdown(index=False, floatfmt=".3f"))
+    told = {"true lengths": true_bones, **{name: columns[name] for name in (*renders, "BlazePose GHUM full")}}
+    print("\nSex told from the bone lengths (logistic regression on their logs, 5-fold): "
+          + ", ".join(f"{name} {sex_told(lengths, groups['women']):.3f}" for name, lengths in told.items()))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,23 @@ def _draw(xy, z, faces):
     return depth, face_id, weights
 
 
+def test_each_records_body_and_frame_can_be_drawn_again(rendered):
+    manifest = json.loads((rendered / "dataset.json").read_text())
+    poses = mocap.load_motion("bandai-namco").select(motion_split("test"))
+    assert manifest["frames_in_split"] == len(poses)
+    model = body.default_model()
+    J = skeleton.JOINT_INDEX
+    # Bones whose two joints ride one bone of the rig keep the rest body's length in every pose.
+    rigid = [(J["pelvis"], J["r_hip"]), (J["r_knee"], J["r_ankle"]), (J["l_elbow"], J["l_wrist"])]
+    for i, sample in enumerate(read_all(rendered)):  # one shard: the records are in the stream's order
+        _, frame, shape = render.draw(manifest["seed"], i, manifest["frames_in_split"])
+        rest = model.body(shape).joints
+        for a, b in rigid:
+            np.testing.assert_allclose(np.linalg.norm(sample["joints_3d"][a] - sample["joints_3d"][b]),
+                                       np.linalg.norm(rest[a] - rest[b]), rtol=1e-4)
+        assert sample["action"].decode() == poses.actions[poses.clip[frame]]
+
+
 def test_rasteriser_keeps_the_nearest_surface_and_interpolates_in_perspective():
     xy = np.array([[2.0, 2], [18, 2], [2, 18]] * 2)
     for near_first in (True, False):

@@ -163,6 +163,15 @@ def render_body(
     )
 
 
+def draw(seed: int, index: int, frames: int) -> tuple[np.random.Generator, int, body.Shape]:
+    """Sample `index` of the seeded stream: its generator (the rest of the sample draws from it), its motion
+    frame (of `frames`) and its body. A dataset's manifest holds the seed and `frames_in_split`, so the body
+    behind every rendered record can be drawn again without rendering."""
+    rng = np.random.default_rng([seed, index])
+    frame = int(rng.integers(frames))
+    return rng, frame, body.sample_shape(rng)
+
+
 def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int = IMAGE_SIZE,
                    look: Look = Look()) -> list[dict]:
     """Render samples `indices` of a seeded stream (sample i depends only on (seed, i)) as JPEG-image samples.
@@ -172,9 +181,8 @@ def render_indices(poses: mocap.MotionSet, seed: int, indices: range, size: int 
     model = body.default_model()
     out = []
     for i in indices:
-        rng = np.random.default_rng([seed, i])
-        frame = int(rng.integers(len(poses)))
-        shaped = model.body(body.sample_shape(rng))
+        rng, frame, shape = draw(seed, i, len(poses))
+        shaped = model.body(shape)
         # Its own stream, so a look without varied or seated poses draws exactly what it drew before they existed.
         vary = np.random.default_rng([seed, i, 2])
         turns = poses.vary(frame, vary) if vary.random() < look.poses else None
