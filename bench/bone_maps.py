@@ -8,8 +8,9 @@ renders: the mean relative error of a bone, the share of people whose every limb
 well the size (the 8 limb bones' total) follows the truth. The maps (names in `tfpose3d/data/blazepose_trunk`):
 
 - `conv_2d_239`, 8 x 8 x 288, the features the paper's branches read (`ModelConfig.bones_from = "trunk"`);
-- `add_126` (`blazepose.FINE_MAP`), 16 x 16 x 88: the last map at twice that resolution, where a joint's
-  place is held to 16 px of the trunk's 256 px input instead of 32 (`bones_from = "trunk-16"`);
+- `add_126`, 16 x 16 x 88: the last map at twice that resolution, where a joint's place is held to 16 px of
+  the trunk's 256 px input instead of 32 (the main job trained with its bone head there: docs/results.md,
+  "What was tried");
 - both: the 16 x 16 map's head features beside the 8 x 8 map's.
 
 Run: .venv/bin/python bench/bone_maps.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
@@ -31,11 +32,12 @@ from provenance import provenance  # noqa: E402 (a script beside this one)
 from versus_blazepose import bone_scores  # noqa: E402
 
 from tfpose3d import contract, metrics  # noqa: E402
-from tfpose3d.blazepose import FINE_MAP, BlazePoseBackbone, trunk_asset  # noqa: E402
+from tfpose3d.blazepose import BlazePoseBackbone, trunk_asset  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 from tfpose3d.estimator import _bone_features  # noqa: E402
 
 FEATURES = trunk_asset()["outputs"]["features"]
+FINE_MAP = "add_126"  # the last map of the shipped graph at 16 x 16, one of the features' ancestors
 MAPS = {FEATURES: "8 x 8 x 288", FINE_MAP: "16 x 16 x 88"}
 
 

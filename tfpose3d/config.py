@@ -21,7 +21,7 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 BACKBONES = ("zfnet", "blazepose")
 
 # What a bone-length head can read: what the 3D branch's root heads read, or the trunk's own feature map.
-BONE_INPUTS = ("branch", "trunk", "trunk-16")
+BONE_INPUTS = ("branch", "trunk")
 
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
 VARIANTS: dict[str, dict[str, bool]] = {
@@ -62,9 +62,7 @@ class ModelConfig:
             layer (the 0.5.0 head; a model saved without this field loads as it). "trunk": the trunk's own
             feature map, without gradient into it, through two 3x3 convolutions, an average over the cells and
             a dense layer: it holds more of a person's size than the 3D branch keeps (docs/results.md, "What a
-            person's size can be read from"). "trunk-16": the same head on BlazePose's map at twice that
-            resolution (16 x 16 x 88, `blazepose.FINE_MAP`), where the joints' places, and so the body's
-            proportions, are held more finely (docs/results.md, "Which trunk map"); BlazePose's trunk only.
+            person's size can be read from").
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -117,8 +115,6 @@ class ModelConfig:
             raise ValueError(f"Unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
         if self.bones_from not in BONE_INPUTS:
             raise ValueError(f"Unknown bones_from {self.bones_from!r}; expected one of {BONE_INPUTS}")
-        if self.bones_from == "trunk-16" and self.backbone != "blazepose":
-            raise ValueError(f"bones_from 'trunk-16' reads BlazePose's 16 x 16 map; backbone {self.backbone!r} has none")
         if self.landmarks and self.backbone != "blazepose":
             raise ValueError(f"landmarks=True needs backbone='blazepose' (the landmarks are BlazePose's), got "
                              f"backbone={self.backbone!r}")

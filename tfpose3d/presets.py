@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The trunk only runs forward (its speed: docs/benchmarks.md), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
-        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk-16",
+        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk",
                   "projection": 128, "image_size": 225,
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
         "train": {
