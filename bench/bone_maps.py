@@ -5,7 +5,8 @@ The main job's bone head (`tfpose3d.estimator._bone_features`: the map normalise
 trunk's maps, computed once for --train training renders (no augmentation), with the main job's bone loss
 (the absolute log-ratio), and scored as bench/versus_blazepose.py scores bones on the first --test held-out
 renders: the mean relative error of a bone, the share of people whose every limb bone is within 10%, and how
-well the size (the 8 limb bones' total) follows the truth. The maps (names in `tfpose3d/data/blazepose_trunk`):
+well the size (the 8 limb bones' total) follows the truth. The maps (layer names in
+`tfpose3d/data/blazepose_trunk.npz`):
 
 - `conv_2d_239`, 8 x 8 x 288, the features the paper's branches read (`ModelConfig.bones_from = "trunk"`);
 - `add_126`, 16 x 16 x 88: the last map at twice that resolution, where a joint's place is held to 16 px of
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from provenance import provenance  # noqa: E402 (a script beside this one)
 from versus_blazepose import bone_scores  # noqa: E402
 
-from tfpose3d import contract, metrics  # noqa: E402
+from tfpose3d import contract, metrics, skeleton  # noqa: E402
 from tfpose3d.blazepose import BlazePoseBackbone, trunk_asset  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 from tfpose3d.estimator import _bone_features  # noqa: E402
@@ -41,10 +42,8 @@ FINE_MAP = "add_126"  # the last map of the shipped graph at 16 x 16, one of the
 MAPS = {FEATURES: "8 x 8 x 288", FINE_MAP: "16 x 16 x 88"}
 
 
-def trunk_maps(source, split: str, count: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The trunk's `MAPS` (float16) and the true bone lengths (N, 16) of the first `count` renders of `split`."""
-    trunk = BlazePoseBackbone(contract.IMAGE_SIZE)
-    probe = keras.Model(trunk.input, [trunk.get_layer(name).output for name in MAPS])
+def trunk_maps(probe: keras.Model, source, split: str, count: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`probe`'s `MAPS` (float16) and the true bone lengths (N, 16) of the first `count` renders of `split`."""
     maps, lengths = {name: [] for name in MAPS}, []
     for batch in source.samples(split, contract.IMAGE_SIZE).take(count).batch(64).as_numpy_iterator():
         for name, values in zip(MAPS, probe.predict_on_batch(batch["image"])):
@@ -61,7 +60,7 @@ def bone_head(shapes: list[tuple[int, ...]]) -> keras.Model:
         head = keras.Model(x, _bone_features(x), name=f"head_{k}")  # its own layer names per map
         features.append(head(x))
     x = features[0] if len(features) == 1 else keras.layers.Concatenate()(features)
-    return keras.Model(inputs, keras.layers.Dense(16, kernel_initializer="zeros")(x))
+    return keras.Model(inputs, keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros")(x))
 
 
 def main() -> None:
@@ -74,8 +73,10 @@ def main() -> None:
     args = parser.parse_args()
 
     source = open_source(args.data)
-    train_maps, train_lengths = trunk_maps(source, "train", args.train)
-    test_maps, test_lengths = trunk_maps(source, "test", args.test)
+    trunk = BlazePoseBackbone(contract.IMAGE_SIZE)
+    probe = keras.Model(trunk.input, [trunk.get_layer(name).output for name in MAPS])
+    train_maps, train_lengths = trunk_maps(probe, source, "train", args.train)
+    test_maps, test_lengths = trunk_maps(probe, source, "test", args.test)
     mean_log = np.log(train_lengths).mean(0)
     rows = []
     for label, names in ((MAPS[FEATURES], [FEATURES]), (MAPS[FINE_MAP], [FINE_MAP]), ("both", [FEATURES, FINE_MAP])):
