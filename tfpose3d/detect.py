@@ -10,7 +10,9 @@ axis points up, so that a person lying, leaning or upside down is cropped uprigh
 
 The detector sees 224 x 224 pixels and starts from faces, so people small in the image, seen from behind or
 from the side are lost; a crowd holds many. The part network (`tfpose3d.parts.PartNetwork`) finds them: its people
-are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. `tiles` also runs
+are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. It also vets
+BlazePose's people: one is kept where the part network sees a person's worth of parts within its body
+circle (`parts_within`), which drops BlazePose's boxes on animals and buildings. `tiles` also runs
 BlazePose's detector on overlapping squares at finer scales, an option the measurement compares.
 `bench/detector_photos.py` measures them on the real dev photographs.
 """
@@ -27,7 +29,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
-from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, people_in_image
+from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, peaks_in_image, people_in_image
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
 # The detector is shipped byte for byte as MediaPipe's wheel holds it (tools/make_blazepose_asset.py checks).
@@ -257,6 +259,24 @@ def from_maps(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR
     return [from_parts(points, score) for points, score in people_in_image(maps, scale, threshold, min_parts)]
 
 
+def parts_within(detection: Detection, part_points: Sequence[np.ndarray]) -> int:
+    """How many parts peak within the detection's body circle (around its hips, through its body circle
+    point).
+
+    Args:
+        detection: a detection with keypoints.
+        part_points: per part, its peaks (K, 2) in image pixels (`tfpose3d.parts.peaks_in_image`).
+
+    Example:
+        >>> person = Detection.from_keypoints(np.array([[50.0, 80], [50, 20], [50, 40], [50, 10]]), 0.9)
+        >>> parts_within(person, [np.array([[50.0, 30]]), np.array([[200.0, 30]]), np.zeros((0, 2))])
+        1
+    """
+    hips = detection.keypoints[HIPS]
+    radius = np.linalg.norm(detection.keypoints[BODY_CIRCLE] - hips)
+    return sum(bool(np.any(np.linalg.norm(points - hips, axis=1) < radius)) for points in part_points if len(points))
+
+
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
     """Whether two detections put the torso on the same body.
 
@@ -278,7 +298,10 @@ def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
 
 class PersonDetector:
     """People in an RGB image: BlazePose's person detector over the whole image, best first; then the people
-    the part network finds that BlazePose did not (`same_person`), best first.
+    the part network finds that BlazePose did not (`same_person`), best first. With the part network, a
+    BlazePose person is kept only where at least `MIN_PARTS` parts (as many as the part network frames a
+    person with) peak within their body circle: on the 128 background photographs the package ships, that
+    takes the boxes from 19 to 6 and finds the same dev people (docs/video.md).
 
     A detection's `score` is BlazePose's probability, or for the part network's people the mean peak of
     their parts' heatmaps; the part network's people have no face box.
@@ -325,7 +348,12 @@ class PersonDetector:
         if min(image.shape[:2]) == 0:
             return []
         people = self.blazepose(image)
-        return people + [p for p in self.parts_people(image) if not any(same_person(p, q) for q in people)]
+        if self.parts is None:
+            return people
+        maps, scale = self.parts(image)
+        part_points = peaks_in_image(maps, scale)
+        people = [p for p in people if parts_within(p, part_points) >= MIN_PARTS]
+        return people + [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
 
     def blazepose(self, image: np.ndarray) -> list[Detection]:
         """The people BlazePose's detector finds, best first."""

@@ -188,9 +188,23 @@ def people_in_image(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK
     """The people `join` finds in `maps`, best first, each as its 18 parts (18, 2) in the pixels of the image
     that was seen at `scale` (x, y: the network's input pixels per image pixel; NaN where not found) and the
     mean peak of its parts."""
-    # A cell's centre in image pixels: cells are `STRIDE` pixels of the scaled image.
-    return [((joined[:, :2] + 0.5) * STRIDE / scale, float(np.nanmean(joined[:, 2])))
+    return [(in_image(joined[:, :2], scale), float(np.nanmean(joined[:, 2])))
             for joined, _ in join(maps, threshold, min_parts)]
+
+
+def peaks_in_image(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR) -> list[np.ndarray]:
+    """Each part's `peaks` in `maps`, joined to nobody, as (K, 2) pixels of the image that was seen at `scale`."""
+    return [in_image(found[:, :2], scale) for found in peaks(maps, threshold)]
+
+
+def in_image(cells: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Cells of the maps (..., 2; x, y) as the pixels of their centres in the image that was seen at `scale`.
+
+    Example:
+        >>> in_image(np.array([[0.0, 1.0]]), np.array([0.5, 0.25])).tolist()  # cells are STRIDE input pixels
+        [[4.0, 24.0]]
+    """
+    return (cells + 0.5) * STRIDE / scale
 
 
 def input_size(height: int, width: int, short_side: int = SHORT_SIDE) -> tuple[int, int]:
