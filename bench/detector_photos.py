@@ -29,13 +29,16 @@ people far off). Detectors:
   its own side, in place of its own side alone), as the OpenPose authors' original demo runs it: small
   people in a crowd are seen larger;
 - BlazePose's detector at score 0.6 beside the part network, against the package's 0.5;
+- with --vetted-tiles, the package's default with BlazePose's detector also at those levels of tiles (its
+  people vetted by the part network's parts alike);
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
-  a body reached by two detections kept once (`tfpose3d.predict.distinct`). Its times include the poses.
+  a body reached by two detections kept once (`tfpose3d.predict.distinct`), and with --vetted-tiles the
+  same for the detector at its finest level. Its times include the poses.
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
          [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
-         [--floors 0.05,4 0.1,3]
+         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4]
          [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
@@ -239,6 +242,8 @@ def main() -> None:
                              f"above PEAK with at least PARTS parts (its own: {PEAK_FLOOR:g},{MIN_PARTS})")
     parser.add_argument("--search", action="store_true",
                         help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
+    parser.add_argument("--vetted-tiles", type=int, nargs="*", default=[],
+                        help="also the package's default with BlazePose's detector at these tile levels")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
     parser.add_argument("--unannotated", default=Path(__file__).with_name("dev_photos_unannotated.json"),
                         help="hand-marked people the annotations leave out")
@@ -265,6 +270,8 @@ def main() -> None:
     detectors |= {f"the package default, and the part network's people from peaks of {floor:g} and {parts} parts":
                   added(PersonDetector(threads=1), larger(threshold=floor, min_parts=parts))
                   for floor, parts in args.floors}
+    detectors |= {f"the package's default, BlazePose's detector also at {t} tile levels (vetted alike)":
+                  PersonDetector(tiles=t, threads=1) for t in args.vetted_tiles}
     if args.search:
         detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
                   "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())
@@ -282,6 +289,10 @@ def main() -> None:
         detectors |= {"the package's pipeline, every detection kept": every_detection,
                       "the package's pipeline (a body found twice kept once)":
                           lambda image: [Returned(p) for p in predictor.predict_image(image)]}
+        if args.vetted_tiles:
+            tiled = Predictor(args.model, threads=1, detector=PersonDetector(tiles=max(args.vetted_tiles), threads=1))
+            detectors[f"the package's pipeline with BlazePose's detector also at {max(args.vetted_tiles)} tile "
+                      "levels (a body found twice kept once)"] = lambda image: [Returned(p) for p in tiled.predict_image(image)]
     rows, per_photo = [], []
     for name, detect in detectors.items():
         found = false = holding = elsewhere = 0

@@ -307,12 +307,12 @@ class PersonDetector:
     their parts' heatmaps; the part network's people have no face box.
 
     Args:
-        threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5). At 0.6, beside the part
-            network, 10 boxes instead of 19 land on the 128 background photographs the package ships, and the
-            same dev people are found, but the dev photos read worse end to end (docs/video.md).
+        threshold: the lowest BlazePose detection score kept (MediaPipe's 0.5). At 0.6 the same dev people
+            are found and as many boxes land on the background photographs, but the dev photos read worse
+            end to end (docs/video.md).
         overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
         tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
-        parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`).
+        parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`) and vet BlazePose's.
         threads: CPU threads for LiteRT.
 
     Example:
