@@ -18,7 +18,8 @@ people far off). Detectors:
 - OpenCV's HOG pedestrian detector (Dalal & Triggs 2005), its box framed as a given box is;
 - BlazePose's person detector on the whole image alone, as MediaPipe runs it, and with levels of tiles;
 - the part network alone (`tfpose3d.parts`: OpenPose's part heatmaps and affinity fields, its people joined
-  from their parts), and BlazePose's detector on the whole image with the part network's people where
+  from their parts), and BlazePose's detector on the whole image, its people vetted by the part network
+  (at least `MIN_PARTS` parts peaking in their body circle), with the part network's people where
   BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
 - with --turns, the package's default and the part network on the photo turned by quarter turns, its
   people turned back and added where no one was found: people lying or upside down reach it upright;

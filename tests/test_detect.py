@@ -140,8 +140,8 @@ def test_grace_hopper_found_upright_from_her_face():
 
 
 def test_a_blazepose_box_without_a_persons_parts_is_dropped():
-    # The shipped scene photographs, 96: a kitten on a plank (SCENES.md), which BlazePose's detector takes
-    # for a person at MediaPipe's floor; the part network sees too few parts in its circle.
+    # The shipped scene photograph 96 (SCENES.md: a kitten; looked at: on a wooden plank), which BlazePose's
+    # detector takes for a person at MediaPipe's floor; the part network sees too few parts in its circle.
     kitten = scenes.photos()[96]
     assert len(PersonDetector(parts=False)(kitten)) == 1
     assert PersonDetector()(kitten) == []

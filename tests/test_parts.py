@@ -153,6 +153,13 @@ def test_cells_map_to_the_photos_pixels():
     np.testing.assert_allclose(person.torso(), [[(8 + 0.5) * 8, (16 + 0.5) * 16], [(8 + 0.5) * 8, (6 + 0.5) * 16]])
 
 
+def test_unjoined_peaks_map_to_the_photos_pixels():
+    points = parts.peaks_in_image(draw([LEFT]), np.array([0.5, 0.25]))
+    for name, (x, y) in LEFT.items():
+        np.testing.assert_allclose(points[parts.PARTS.index(name)], [[(x + 0.5) * 8, (y + 0.5) * 16]])
+    assert len(points) == len(parts.PARTS) and len(points[parts.PARTS.index("nose")]) == 0
+
+
 def test_from_maps_passes_its_floors_to_the_joining():
     faint = draw([LEFT])
     faint[..., :18] *= 0.07  # every peak below the default floor of 0.1 (the blur keeps 0.25 of a lone spike)

@@ -274,7 +274,7 @@ def parts_within(detection: Detection, part_points: Sequence[np.ndarray]) -> int
     """
     hips = detection.keypoints[HIPS]
     radius = np.linalg.norm(detection.keypoints[BODY_CIRCLE] - hips)
-    return sum(bool(np.any(np.linalg.norm(points - hips, axis=1) < radius)) for points in part_points if len(points))
+    return sum(bool(np.any(np.linalg.norm(points - hips, axis=1) < radius)) for points in part_points)
 
 
 def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:

@@ -193,12 +193,30 @@ def people_in_image(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK
 
 
 def peaks_in_image(maps: np.ndarray, scale: np.ndarray, threshold: float = PEAK_FLOOR) -> list[np.ndarray]:
-    """Each part's `peaks` in `maps`, joined to nobody, as (K, 2) pixels of the image that was seen at `scale`."""
+    """Each part's `peaks` in `maps`, joined to nobody, as pixels of the image.
+
+    Args:
+        maps: (H, W, >=18) the network's maps.
+        scale: (x, y) the network's input pixels per image pixel.
+        threshold: the lowest peak value kept.
+
+    Returns:
+        Per part, (K, 2) the x, y pixels of its peaks.
+
+    Example:
+        >>> maps = np.zeros((8, 8, 18)); maps[2, 5, 0] = 1.0  # the nose at cell x 5, y 2
+        >>> peaks_in_image(maps, np.array([1.0, 1.0]))[0].tolist()
+        [[22.0, 10.0]]
+    """
     return [in_image(found[:, :2], scale) for found in peaks(maps, threshold)]
 
 
 def in_image(cells: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Cells of the maps (..., 2; x, y) as the pixels of their centres in the image that was seen at `scale`.
+    """Cells of the maps as the pixels of their centres in the image.
+
+    Args:
+        cells: (..., 2) x, y cells of the maps.
+        scale: (x, y) the network's input pixels per image pixel.
 
     Example:
         >>> in_image(np.array([[0.0, 1.0]]), np.array([0.5, 0.25])).tolist()  # cells are STRIDE input pixels
