@@ -141,7 +141,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     ren.add_argument("--split", choices=SPLITS, default="train",
                      help="train: training clips; test and val (choosing the model): held-out clips")
     ren.add_argument("--workers", type=POSITIVE, default=None, help="render processes (default: all cores)")
-    ren.add_argument("--look", choices=LOOKS, default="full", help=LOOK_HELP)
+    ren.add_argument("--look", choices=LOOKS, default="full", help=LOOK_HELP + "; default full")
     ren.set_defaults(func=_render)
     pre = dsub.add_parser("preview", help="a PNG grid of samples with their 2D joints drawn")
     pre.add_argument("--data", required=True, help="a rendered dataset folder, or one holding train/, val/ and test/")
@@ -200,7 +200,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 LOOK_HELP = ("what the renderer varies beyond the body (mocap data): each look adds one real-photo ingredient "
              "to the one before, `poses` adds varied training poses to `full` and `plain-poses` to `plain`, "
-             "`plain-seated` seated legs to `plain`; default full")
+             "`plain-seated` seated legs to `plain`")
 PLATEAU_HELP = ("train until the validation error stops improving: a constant learning rate, cut to a quarter "
                 "after N epochs without a new best, twice, then N more such epochs end the run; epochs count only once "
                 "the error beats the validation set's mean pose; --epochs is the most; model.keras gets the best epoch's "
@@ -221,7 +221,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=NON_NEGATIVE)
     p.add_argument("--train-images", type=POSITIVE, help="rendered training images (mocap data)")
     p.add_argument("--test-images", type=POSITIVE, help="rendered test images (mocap data)")
-    p.add_argument("--look", choices=LOOKS, help=LOOK_HELP)
+    p.add_argument("--look", choices=LOOKS, help=LOOK_HELP + "; default: the preset's")
     p.add_argument("--texture", type=_probability, metavar="P",
                    help="probability of re-texturing a training image by a random convolution (Augment.texture, "
                         "RandConv; default 0)")
@@ -263,7 +263,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="MPJPE, P-MPJPE, PCK per joint and action, with example figures")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file (with --photos also a "
+                   "SavedModel folder or a .tflite file)")
     p.add_argument("--data", default=None, help="a rendered test dataset (or a folder holding test/), h36m:ROOT or "
                    "mocap:NAME (default: the run's own test data)")
     p.add_argument("--out", default=None, help="where evaluation/ goes (default: beside the model)")
@@ -343,7 +344,8 @@ def _ablate(args: argparse.Namespace) -> int:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="SavedModel (TF Serving layout) and TFLite float32/float16/int8")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file (with --photos also a "
+                   "SavedModel folder or a .tflite file)")
     p.add_argument("--out", required=True, help="serving base folder; writes OUT/<name>/<version>/")
     p.add_argument("--name", default="tfpose3d")
     p.add_argument("--version", type=NON_NEGATIVE, default=None, help="default: one above the highest existing")
