@@ -344,8 +344,7 @@ def _ablate(args: argparse.Namespace) -> int:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="SavedModel (TF Serving layout) and TFLite float32/float16/int8")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file (with --photos also a "
-                   "SavedModel folder or a .tflite file)")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
     p.add_argument("--out", required=True, help="serving base folder; writes OUT/<name>/<version>/")
     p.add_argument("--name", default="tfpose3d")
     p.add_argument("--version", type=NON_NEGATIVE, default=None, help="default: one above the highest existing")

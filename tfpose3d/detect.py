@@ -84,14 +84,18 @@ class Detection:
             return np.stack([(self.lo + self.hi) / 2] * 2)
         return self.keypoints[[HIPS, SHOULDERS]]
 
+    def body_circle(self) -> tuple[np.ndarray, float]:
+        """The circle that holds the whole body, from the keypoints: its centre (the hips' middle) and radius."""
+        hips = self.keypoints[HIPS]
+        return hips, float(np.linalg.norm(self.keypoints[BODY_CIRCLE] - hips))
+
     def region(self, margin: float) -> Region:
         """Where to crop the person: MediaPipe's aligned square from the keypoints, or for a plain box an
         upright square `margin` times its longer side."""
         if self.keypoints is None:
             return Region(tuple((self.lo + self.hi) / 2), float(max(self.box[2:])) * margin)
-        hips, circle = self.keypoints[HIPS], self.keypoints[BODY_CIRCLE]
-        radius = float(np.linalg.norm(circle - hips))
-        return Region(tuple(hips), 2 * radius * ROI_SCALE, upright_angle(hips, circle))
+        hips, radius = self.body_circle()
+        return Region(tuple(hips), 2 * radius * ROI_SCALE, upright_angle(hips, self.keypoints[BODY_CIRCLE]))
 
 
 def parse_box(text: str) -> Detection:
@@ -272,8 +276,7 @@ def parts_within(detection: Detection, part_points: Sequence[np.ndarray]) -> int
         >>> parts_within(person, [np.array([[50.0, 30]]), np.array([[200.0, 30]]), np.zeros((0, 2))])
         1
     """
-    hips = detection.keypoints[HIPS]
-    radius = np.linalg.norm(detection.keypoints[BODY_CIRCLE] - hips)
+    hips, radius = detection.body_circle()
     return sum(bool(np.any(np.linalg.norm(points - hips, axis=1) < radius)) for points in part_points)
 
 
