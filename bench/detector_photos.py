@@ -32,6 +32,9 @@ people far off). Detectors:
 - BlazePose's detector at score 0.6 beside the part network, against the package's 0.5;
 - with --vetted-tiles, the package's default with BlazePose's detector also at those levels of tiles (its
   people vetted by the part network's parts alike);
+- with --vetting, only this: how many parts peak in the body circle of each of BlazePose's detections
+  (whole image, score 0.5), on the dev photos and on the background photographs (the vetting keeps
+  `MIN_PARTS` or more);
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`), and with --vetted-tiles the
@@ -39,7 +42,7 @@ people far off). Detectors:
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
          [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
-         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4]
+         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4] [--vetting]
          [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
@@ -63,8 +66,8 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_maps, same_person
-from tfpose3d.parts import MIN_PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork
+from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_maps, parts_within, same_person
+from tfpose3d.parts import MIN_PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, peaks_in_image
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
 
@@ -214,6 +217,22 @@ def unannotated(torsos: list[np.ndarray], people: list[dict], marks: list[list[f
     return count
 
 
+def vetting(sets: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """Per set of images, BlazePose's detections (whole image, MediaPipe's score 0.5) by the number of parts
+    peaking in their body circle (`tfpose3d.detect.parts_within`)."""
+    detector = PersonDetector(threads=1)
+    rows = []
+    for name, images in sets.items():
+        counts = []
+        for image in images:
+            points = peaks_in_image(*detector.parts(image))
+            counts += [parts_within(d, points) for d in detector.blazepose(image)]
+        rows.append({"images": name, "BlazePose detections": len(counts),
+                     f"kept (at least {MIN_PARTS} parts)": sum(c >= MIN_PARTS for c in counts),
+                     "parts in their circles": " ".join(map(str, sorted(counts)))})
+    return pd.DataFrame(rows)
+
+
 def floor_and_parts(text: str) -> tuple[float, int]:
     """`PEAK,PARTS` of --floors, e.g. `0.05,3`."""
     try:
@@ -245,6 +264,8 @@ def main() -> None:
                         help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
     parser.add_argument("--vetted-tiles", type=int, nargs="*", default=[],
                         help="also the package's default with BlazePose's detector at these tile levels")
+    parser.add_argument("--vetting", action="store_true",
+                        help="only the parts in each BlazePose detection's body circle, dev and background photos")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
     parser.add_argument("--unannotated", default=Path(__file__).with_name("dev_photos_unannotated.json"),
                         help="hand-marked people the annotations leave out")
@@ -255,6 +276,10 @@ def main() -> None:
         by_image[person["image"]].append(person)
     photos = {image: read_rgb(image) for image in sorted(by_image)}
     backgrounds = scenes.photos()
+    if args.vetting:
+        print(provenance(f"{len(photos)} photos, {len(backgrounds)} background photos") + "\n")
+        print(vetting({"dev photos": list(photos.values()), "background photos": backgrounds}).to_markdown(index=False))
+        return
     detectors = {
         "HOG (OpenCV)": hog(),
         "BlazePose as MediaPipe runs it (whole image, score 0.5)": blazepose(threshold=0.5, tiles=0),
