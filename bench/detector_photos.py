@@ -35,6 +35,9 @@ people far off). Detectors:
 - with --vetting, only this: how many parts peak in the body circle of each of BlazePose's detections
   (whole image, score 0.5), on the dev photos and on the background photographs (the vetting keeps
   `MIN_PARTS` or more);
+- with --landmarks, each of these but HOG again, keeping only the boxes where BlazePose's landmark model
+  (MediaPipe's .tflite, through LiteRT) gives a pose presence of at least --presence, as MediaPipe's own
+  pipeline drops a crop without a person;
 - with --model, the people the package's pipeline returns (`Predictor.predict_image`): each person's final
   crop and the torso of their pose, once with every detection kept and once as the package returns them,
   a body reached by two detections kept once (`tfpose3d.predict.distinct`), and with --vetted-tiles the
@@ -248,7 +251,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, nargs="+", default=[1, 2], help="tile levels to measure")
     parser.add_argument("--scores", type=float, nargs="+", default=[0.6], help="detection score thresholds")
     parser.add_argument("--landmarks", help="pose_landmark_full.tflite from MediaPipe's wheel: also measure each "
-                                            "BlazePose row keeping only boxes where its pose presence >= --presence")
+                                            "row but HOG's keeping only boxes where its pose presence >= --presence")
     parser.add_argument("--presence", type=float, default=0.5)
     parser.add_argument("--turns", type=int, nargs="*", default=[], choices=[1, 2, 3],
                         help="also the package default with the part network on the photo turned this many "
@@ -304,7 +307,7 @@ def main() -> None:
     if args.landmarks:
         presence = Presence(args.landmarks)
         detectors |= {f"{name}, presence >= {args.presence:g}": presence.filter(detect, args.presence)
-                      for name, detect in detectors.items() if name.startswith("BlazePose,")}
+                      for name, detect in detectors.items() if name != "HOG (OpenCV)"}
     if args.model:
         predictor = Predictor(args.model, threads=1, detector=PersonDetector(threads=1))
 

@@ -134,13 +134,16 @@ def sex_told(lengths: np.ndarray, women: np.ndarray, folds: int = 5) -> float:
 
 def body_table(predictions: dict[str, np.ndarray], true: np.ndarray, groups: dict[str, np.ndarray]) -> pd.DataFrame:
     """For each group of people, each of `predictions` (bone lengths, N x 16) against the poses `true`: the share
-    of people with every limb bone within 10%, and the mean of predicted over true size."""
+    of people with every limb bone within 10%, the mean relative error of the group's worst limb bone (a bone's
+    error averaged over the group's people first), and the mean of predicted over true size."""
     lengths = metrics.bone_lengths(true)
     rows = []
     for group, mask in groups.items():
         row = {"people": group, "count": int(mask.sum()), "true size (mm)": float(size(lengths[mask]).mean())}
         for name, pred in predictions.items():
             row[f"{name}: within 10%"] = bone_scores(pred[mask], lengths[mask])["people with every limb bone within 10%"]
+            row[f"{name}: worst limb bone's mean error"] = float(
+                np.abs(pred[mask] / lengths[mask] - 1)[:, LIMB_BONES].mean(0).max())
             row[f"{name}: size / true"] = float((size(pred[mask]) / size(lengths[mask])).mean())
         rows.append(row)
     return pd.DataFrame(rows)
