@@ -2,7 +2,14 @@
 peak probability and entropy, and the photos' 2D error read from the heatmaps' likeliest cells instead of their
 soft-argmax.
 
-Run: .venv/bin/python bench/heatmap_confidence.py MODEL --photos ../shared/data/real-photos-dev --data DATA [--renders 200]
+Crops with nobody in them are where the tracker's confidence floor (`video.Tracker`) must sit above: noise and
+blank crops, and the centre square of each of the 128 background photographs the package ships for its
+renders (streets, rooms, landscapes, animals; a few hold small people far off), the crop a tracker is left
+with when its person walks out of a scene. With --landmarks, BlazePose's own pose-presence score (MediaPipe's
+landmark model through LiteRT) on the same crops, beside the heatmaps' confidence, per crop.
+
+Run: .venv/bin/python bench/heatmap_confidence.py MODEL --photos ../shared/data/real-photos-dev --data DATA
+         [--renders 200] [--floors 0.22 0.25] [--landmarks /tmp/mp/pose_landmark_full.tflite]
 """
 
 from __future__ import annotations
@@ -10,15 +17,32 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pandas as pd
+from PIL import Image
 
+from tfpose3d.data import scenes
 from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
+from tfpose3d.video import Tracker
 
 
 def confidence(heatmaps: np.ndarray) -> tuple[float, float]:
     flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
     return float(flat.max(-1).mean()), float(-(flat * np.log(flat + 1e-9)).sum(-1).mean())
+
+
+def centre_square(photo: np.ndarray, side: int) -> np.ndarray:
+    """The largest centred square of `photo` (H, W, 3) uint8, at `side` px."""
+    h, w = photo.shape[:2]
+    k = min(h, w)
+    y, x = (h - k) // 2, (w - k) // 2
+    return np.asarray(Image.fromarray(photo[y : y + k, x : x + k]).resize((side, side), Image.BILINEAR))
+
+
+def spread(values: np.ndarray) -> str:
+    """The 10th, 50th and 90th percentile and the highest of `values`."""
+    return " / ".join(f"{v:.3f}" for v in (*np.percentile(values, [10, 50, 90]), values.max()))
 
 
 def main() -> None:
@@ -27,6 +51,10 @@ def main() -> None:
     parser.add_argument("--photos", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--renders", type=int, default=200)
+    parser.add_argument("--floors", type=float, nargs="*", default=[0.22, 0.25],
+                        help="other floors of the heatmaps' confidence to count the crops below, beside the tracker's")
+    parser.add_argument("--landmarks", help="pose_landmark_full.tflite from MediaPipe's wheel: also BlazePose's "
+                                            "pose presence on each crop")
     args = parser.parse_args()
     predictor = Predictor(args.model)
     photos = PhotoSet.load(args.photos)
@@ -41,11 +69,27 @@ def main() -> None:
                       + [np.full((225, 225, 3), v, np.uint8) for v in (40, 128, 220)])
     empty = predictor(nobody)["heatmaps_2d"]
     print("| noise and blank crops | %.2f | %.2f |" % confidence(empty))
-    peaks = photo.reshape(*photo.shape[:2], -1).max(-1).mean(-1)
-    print(f"per person on the photos: {np.percentile(peaks, [10, 50, 90]).round(3).tolist()} (10th, 50th, 90th percentile)")
-    empty_peaks = empty.reshape(*empty.shape[:2], -1).max(-1).mean(-1)
-    print(f"per crop with nobody: highest {empty_peaks.max():.3f}; people on the photos below it: "
-          f"{(peaks < empty_peaks.max()).sum()} of {len(peaks)}")
+    backgrounds = np.stack([centre_square(photo, 225) for photo in scenes.photos()])
+    sets = {"people on the photos (annotation crops)": photos.crops, "noise and blank crops": nobody,
+            "background photographs' centre squares": backgrounds}
+    scores = {"heatmaps' mean peak probability": lambda crops: predictor(crops)["heatmaps_2d"]}
+    if args.landmarks:
+        from blazepose_photos import blazepose  # a script beside this one
+
+        scores["BlazePose's pose presence"] = lambda crops: blazepose(args.landmarks, crops)[1]
+    per_crop = {score: {name: read(crops) for name, crops in sets.items()} for score, read in scores.items()}
+    peaks = {name: maps.reshape(*maps.shape[:2], -1).max(-1).mean(-1)
+             for name, maps in per_crop["heatmaps' mean peak probability"].items()}
+    per_crop["heatmaps' mean peak probability"] = peaks
+    print("\nPer crop: 10th, 50th, 90th percentile and the highest\n")
+    print(pd.DataFrame({score: {f"{name} ({len(sets[name])})": spread(v) for name, v in by_set.items()}
+                        for score, by_set in per_crop.items()}).to_markdown())
+    floors = {"heatmaps' mean peak probability": sorted({Tracker().min_confidence, *args.floors}),
+              "BlazePose's pose presence": [0.5]}
+    print("\nAt a floor (the tracker's default and --floors for the heatmaps, MediaPipe's for the presence): "
+          "the crops below it\n")
+    print(pd.DataFrame({f"{score} < {floor:g}": {name: f"{(v < floor).sum()} of {len(v)}" for name, v in by_set.items()}
+                        for score, by_set in per_crop.items() for floor in floors[score]}).to_markdown())
     print(f"uniform entropy: {np.log(photo.shape[-1] * photo.shape[-2]):.2f}")
     # Whether the soft-argmax's average of an unsure heatmap is what goes wrong, or the heatmap itself.
     grid = photo.shape[-1]
