@@ -116,7 +116,8 @@ class Tracker:
     """
 
     # The default sits just above the confidence a crop of noise or of a blank wall gets from the main job's
-    # model, and below most people's in the real dev photos (bench/heatmap_confidence.py measures both sides).
+    # model, and below most people's in the real dev photos; a quarter of real scenes without a person lie
+    # above it too (bench/heatmap_confidence.py; docs/video.md, "Tracking").
     def __init__(self, min_confidence: float = 0.2, same_person: float = 0.5):
         self.min_confidence, self.same_person = min_confidence, same_person
         self.expected: Region | None = None
