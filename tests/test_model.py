@@ -177,6 +177,9 @@ def test_fit_and_keras_file_round_trip(variant, tmp_path):
 
 @pytest.mark.parametrize("bones_from", ["branch", "trunk"])
 def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bones_from, tmp_path):
+    # Whether 20 steps halve the bone loss depends on the initial weights (to 0.20-0.44 of it over seeds 0-11);
+    # unseeded, they follow from whichever tests ran before, and a full run failed this test once in seven.
+    keras.utils.set_random_seed(0)
     config = small("full", bone_lengths=True, bones_from=bones_from)
     model = build_model(config)
     images, labels = random_batch(config, n=8)
