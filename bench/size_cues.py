@@ -16,6 +16,8 @@ rows:
 - linear probes (ridge, fitted on the training renders, features standardised) of the log bone lengths from
   the main job's frozen trunk features (averaged over the 8 x 8 cells), from the features its bone head reads,
   and the bone head itself;
+- with --sex, each person given the average skeleton of their sex, the sex known (the rendered bodies are
+  drawn again from the data's seeds) and read from the trunk's averaged features by a logistic probe;
 - with --head-view, probes of the trunk's features on a magnified view of the head (`head_view`: the same
   bodies, poses and cameras rendered again at twice the resolution, a square a quarter of the crop's side
   around the model's own neck and head joints), alone and beside the crop's: whether more pixels of the
@@ -26,7 +28,7 @@ table gives the predicted size over the true one for the shortest to the tallest
 says how small the head bone is in the crops, beside the spread of sizes and the main job's 2D error.
 
 Run: .venv/bin/python bench/size_cues.py --model runs/cpu-pretrained/model.keras \
-         --data data/bandai-namco-mesh-4-plain-20000-2000-s0 [--train 8000] [--test 2000] [--head-view]
+         --data data/bandai-namco-mesh-4-plain-20000-2000-s0 [--train 8000] [--test 2000] [--head-view] [--sex]
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from tfpose3d.data.options import motion_split
 from tfpose3d.data.sources import Source, open_source
 
 from provenance import provenance  # a script beside this one
-from versus_blazepose import bone_scores, size  # a script beside this one
+from versus_blazepose import bodies, bone_scores, logistic, size  # a script beside this one
 
 HEAD_BONE = skeleton.BONES.index((skeleton.JOINT_INDEX["neck"], skeleton.JOINT_INDEX["head"]))
 
@@ -127,6 +129,17 @@ def head_view(model: keras.Model, data: str, split: dict[str, np.ndarray], name:
     raise ValueError(f"{data}/{name}: {len(index)} people read from the records are not in its stream of renders")
 
 
+def sex_rows(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each held-out person given the training renders' average skeleton of their sex: known, and read from
+    the trunk's averaged features by a logistic probe (the row names how often it is right)."""
+    by_sex = {women: train["true"][train["women"] == women].mean(0) for women in (False, True)}
+    read_women = logistic(train["trunk"], train["women"], test["trunk"])
+    right = float((read_women == test["women"]).mean())
+    return {"each sex's average skeleton, the sex known": np.where(test["women"][:, None], by_sex[True], by_sex[False]),
+            f"each sex's average skeleton, the sex read from the trunk's features (a logistic probe, right for "
+            f"{right:.1%})": np.where(read_women[:, None], by_sex[True], by_sex[False])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the main job's model.keras (a blazepose trunk and a bone head)")
@@ -138,6 +151,9 @@ def main() -> None:
     parser.add_argument("--head-view", action="store_true",
                         help="also probe the trunk's features on a magnified view of the head (renders the data's "
                              "people again at twice the resolution: minutes)")
+    parser.add_argument("--sex", action="store_true",
+                        help="also each sex's average skeleton, the sex known and the sex read from the trunk's "
+                             "features by a logistic probe (the rendered bodies drawn again from the data's seeds)")
     args = parser.parse_args()
 
     model = keras.saving.load_model(args.model)
@@ -148,6 +164,9 @@ def main() -> None:
             split["head_view"] = head_view(model, args.data, split, name)
             split["crop_and_head_view"] = np.c_[split["trunk"], split["head_view"]]
     true = test["true"]
+    if args.sex:
+        for name, split in (("train", train), ("test", test)):
+            split["women"] = np.array([b.shape.sex < 0.5 for b in bodies(str(source.dataset_dir(name)), split["joints"])])
 
     def shares(lengths: np.ndarray) -> np.ndarray:
         return np.log(lengths / size(lengths)[:, None])
@@ -188,6 +207,7 @@ def main() -> None:
             "linear probe of the trunk's features on the crop and the head view together": probe("crop_and_head_view")}
            if args.head_view else {}),
         "linear probe of what the bone head reads": probe("bone_head_input"),
+        **(sex_rows(train, test) if args.sex else {}),
         "the main job's bone head": test["bone_head"],
     }
     print(provenance(f"{args.test} held-out renders of {args.data} (probes fitted on {args.train} training renders); "

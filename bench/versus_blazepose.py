@@ -94,12 +94,16 @@ def bodies(data_dir: str, true_3d: np.ndarray) -> list[body.Body]:
     manifest = records.read_manifest(data_dir)
     model = body.default_model()
     drawn = [model.body(render.draw(manifest["seed"], i, manifest["frames_in_split"])[2]) for i in range(manifest["count"])]
-    rest = metrics.bone_lengths(np.stack([b.joints for b in drawn]).astype(np.float64))
-    off = np.abs(rest[None, :, RIGID_BONES] / metrics.bone_lengths(true_3d)[:, None, RIGID_BONES] - 1).max(-1)
-    match = off.argmin(1)
-    if (off[np.arange(len(match)), match] > 1e-3).any():
+    rest = metrics.bone_lengths(np.stack([b.joints for b in drawn]).astype(np.float64))[:, RIGID_BONES]
+    true = metrics.bone_lengths(true_3d)[:, RIGID_BONES]
+    match, worst = [], 0.0
+    for start in range(0, len(true), 128):  # a block of records against every body: bounded memory
+        off = np.abs(rest[None] / true[start : start + 128, None] - 1).max(-1)
+        match.append(off.argmin(1))
+        worst = max(worst, float(off.min(1).max()))
+    if worst > 1e-3:
         raise ValueError(f"{data_dir}: some records match no body of the seeded stream (another renderer's data?)")
-    return [drawn[i] for i in match]
+    return [drawn[i] for i in np.concatenate(match)]
 
 
 def body_groups(people: list[body.Body]) -> dict[str, np.ndarray]:
@@ -116,19 +120,24 @@ def body_groups(people: list[body.Body]) -> dict[str, np.ndarray]:
     return groups
 
 
+def logistic(train: np.ndarray, women: np.ndarray, test: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """Whether each of `test` (M, F) is a woman, by a logistic regression on standardised features fitted
+    to `train` (N, F) and `women` (N,) bool (Newton's method, a ridge)."""
+    mean, scale = train.mean(0), train.std(0) + 1e-9
+    a, w = np.c_[(train - mean) / scale, np.ones(len(train))], np.zeros(train.shape[1] + 1)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-a @ w))
+        w -= np.linalg.solve((a * (p * (1 - p))[:, None]).T @ a + ridge * np.eye(len(w)), a.T @ (p - women) + ridge * w)
+    return np.c_[(test - mean) / scale, np.ones(len(test))] @ w > 0
+
+
 def sex_told(lengths: np.ndarray, women: np.ndarray, folds: int = 5) -> float:
     """The share of people whose sex a logistic regression on the log bone lengths `lengths` (N, 16) tells
-    right, fitted on the other folds of the same people (Newton's method, a small ridge)."""
+    right, fitted on the other folds of the same people."""
     x = np.log(lengths)
-    x = np.c_[(x - x.mean(0)) / x.std(0), np.ones(len(x))]
     fold = np.arange(len(x)) % folds
-    right = 0
-    for k in range(folds):
-        a, y, w = x[fold != k], women[fold != k], np.zeros(x.shape[1])
-        for _ in range(50):
-            p = 1 / (1 + np.exp(-a @ w))
-            w -= np.linalg.solve((a * (p * (1 - p))[:, None]).T @ a + np.eye(len(w)), a.T @ (p - y) + w)
-        right += int(((x[fold == k] @ w > 0) == women[fold == k]).sum())
+    right = sum(int((logistic(x[fold != k], women[fold != k], x[fold == k]) == women[fold == k]).sum())
+                for k in range(folds))
     return right / len(x)
 
 
