@@ -26,6 +26,8 @@ from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
 from tfpose3d.video import Tracker
 
+from provenance import provenance  # a script beside this one
+
 
 def confidence(heatmaps: np.ndarray) -> tuple[float, float]:
     flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
@@ -61,6 +63,7 @@ def main() -> None:
     renders = np.stack([s["image"] for s in open_source(args.data).samples("test", 225).take(args.renders).as_numpy_iterator()])
     out = predictor(photos.crops)
     photo = out["heatmaps_2d"]
+    print(provenance(f"model {args.model}; {len(photos.people)} people in {args.photos}") + "\n")
     print("| images | mean peak probability | mean entropy (nats) |\n|---|---|---|")
     print("| real photos | %.2f | %.2f |" % confidence(photo))
     print("| held-out renders | %.2f | %.2f |" % confidence(predictor(renders.astype(np.uint8))["heatmaps_2d"]))
