@@ -18,9 +18,10 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from tfpose3d.data import scenes
+from tfpose3d.data.camera import Region
+from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import open_source
 from tfpose3d.predict import Predictor
@@ -29,17 +30,20 @@ from tfpose3d.video import Tracker
 from provenance import provenance  # a script beside this one
 
 
+def peaks(heatmaps: np.ndarray) -> np.ndarray:
+    """(N,) each crop's mean over joints of its heatmap's peak probability (`Person.confidence`)."""
+    return heatmaps.reshape(*heatmaps.shape[:2], -1).max(-1).mean(-1)
+
+
 def confidence(heatmaps: np.ndarray) -> tuple[float, float]:
     flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
-    return float(flat.max(-1).mean()), float(-(flat * np.log(flat + 1e-9)).sum(-1).mean())
+    return float(peaks(heatmaps).mean()), float(-(flat * np.log(flat + 1e-9)).sum(-1).mean())
 
 
 def centre_square(photo: np.ndarray, side: int) -> np.ndarray:
     """The largest centred square of `photo` (H, W, 3) uint8, at `side` px."""
     h, w = photo.shape[:2]
-    k = min(h, w)
-    y, x = (h - k) // 2, (w - k) // 2
-    return np.asarray(Image.fromarray(photo[y : y + k, x : x + k]).resize((side, side), Image.BILINEAR))
+    return crop_region(photo, Region((w / 2, h / 2), float(min(h, w))), side)
 
 
 def spread(values: np.ndarray) -> str:
@@ -62,28 +66,25 @@ def main() -> None:
     photos = PhotoSet.load(args.photos)
     renders = np.stack([s["image"] for s in open_source(args.data).samples("test", 225).take(args.renders).as_numpy_iterator()])
     out = predictor(photos.crops)
-    photo = out["heatmaps_2d"]
+    # Crops with nobody in them: where the tracker's confidence floor (`video.Tracker`) must sit above.
+    nobody = np.stack([np.random.default_rng(k).integers(0, 256, (225, 225, 3), dtype=np.uint8) for k in range(8)]
+                      + [np.full((225, 225, 3), v, np.uint8) for v in (40, 128, 220)])
+    people = "people on the photos (annotation crops)"
+    sets = {people: photos.crops, "noise and blank crops": nobody,
+            "background photographs' centre squares": np.stack([centre_square(p, 225) for p in scenes.photos()])}
+    maps = {people: out["heatmaps_2d"], **{name: predictor(crops)["heatmaps_2d"] for name, crops in sets.items()
+                                           if name != people}}
+    photo = maps[people]
     print(provenance(f"model {args.model}; {len(photos.people)} people in {args.photos}") + "\n")
     print("| images | mean peak probability | mean entropy (nats) |\n|---|---|---|")
     print("| real photos | %.2f | %.2f |" % confidence(photo))
     print("| held-out renders | %.2f | %.2f |" % confidence(predictor(renders.astype(np.uint8))["heatmaps_2d"]))
-    # Crops with nobody in them: where the tracker's confidence floor (`video.Tracker`) must sit above.
-    nobody = np.stack([np.random.default_rng(k).integers(0, 256, (225, 225, 3), dtype=np.uint8) for k in range(8)]
-                      + [np.full((225, 225, 3), v, np.uint8) for v in (40, 128, 220)])
-    empty = predictor(nobody)["heatmaps_2d"]
-    print("| noise and blank crops | %.2f | %.2f |" % confidence(empty))
-    backgrounds = np.stack([centre_square(photo, 225) for photo in scenes.photos()])
-    sets = {"people on the photos (annotation crops)": photos.crops, "noise and blank crops": nobody,
-            "background photographs' centre squares": backgrounds}
-    scores = {"heatmaps' mean peak probability": lambda crops: predictor(crops)["heatmaps_2d"]}
+    print("| noise and blank crops | %.2f | %.2f |" % confidence(maps["noise and blank crops"]))
+    per_crop = {"heatmaps' mean peak probability": {name: peaks(m) for name, m in maps.items()}}
     if args.landmarks:
         from blazepose_photos import blazepose  # a script beside this one
 
-        scores["BlazePose's pose presence"] = lambda crops: blazepose(args.landmarks, crops)[1]
-    per_crop = {score: {name: read(crops) for name, crops in sets.items()} for score, read in scores.items()}
-    peaks = {name: maps.reshape(*maps.shape[:2], -1).max(-1).mean(-1)
-             for name, maps in per_crop["heatmaps' mean peak probability"].items()}
-    per_crop["heatmaps' mean peak probability"] = peaks
+        per_crop["BlazePose's pose presence"] = {name: blazepose(args.landmarks, crops)[1] for name, crops in sets.items()}
     print("\nPer crop: 10th, 50th, 90th percentile and the highest\n")
     print(pd.DataFrame({score: {f"{name} ({len(sets[name])})": spread(v) for name, v in by_set.items()}
                         for score, by_set in per_crop.items()}).to_markdown())
