@@ -32,6 +32,9 @@ people far off). Detectors:
 - BlazePose's detector at score 0.6 beside the part network, against the package's 0.5;
 - with --vetted-tiles, the package's default with BlazePose's detector also at those levels of tiles (its
   people vetted by the part network's parts alike);
+- with --around, the package's default with BlazePose's detector also on a square around each person found,
+  that many body circles wide (`PersonDetector(around=...)`, its people vetted alike): a closer look at a
+  partner or a neighbour;
 - with --vetting, only this: how many parts peak in the body circle of each of BlazePose's detections
   (whole image, score 0.5), on the dev photos and on the background photographs (the vetting keeps
   `MIN_PARTS` or more);
@@ -45,7 +48,7 @@ people far off). Detectors:
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
          [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
-         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4] [--vetting]
+         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4] [--around 1 2] [--vetting]
          [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
@@ -267,6 +270,9 @@ def main() -> None:
                         help="also BlazePose with the part network's maps averaged over OpenPose's scale search")
     parser.add_argument("--vetted-tiles", type=int, nargs="*", default=[],
                         help="also the package's default with BlazePose's detector at these tile levels")
+    parser.add_argument("--around", type=float, nargs="*", default=[],
+                        help="also the package's default with BlazePose's detector on a square this many body "
+                             "circles wide around each person found")
     parser.add_argument("--vetting", action="store_true",
                         help="only the parts in each BlazePose detection's body circle, dev and background photos")
     parser.add_argument("--model", help="also the people the package's pipeline returns with this model (any exported form)")
@@ -301,6 +307,8 @@ def main() -> None:
                   for floor, parts in args.floors}
     detectors |= {f"the package's default, BlazePose's detector also at {t} tile levels (vetted alike)":
                   PersonDetector(tiles=t, threads=1) for t in args.vetted_tiles}
+    detectors |= {f"the package's default, BlazePose's detector also around each person found, {a:g} body circles "
+                  "wide (vetted alike)": PersonDetector(around=a, threads=1) for a in args.around}
     if args.search:
         detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
                   "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())

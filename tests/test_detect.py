@@ -1,5 +1,6 @@
 """The person detector (anchors, decoding, merging, tiles, HOG's squares) and the turned crops it gives."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,8 @@ from tfpose3d.data.camera import Region, body_region, project, turn_3d, upright_
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import found_people
 from tfpose3d.data import scenes
-from tfpose3d.detect import INPUT, Detection, PersonDetector, anchors, decode, parts_within, views, weighted_nms
+from tfpose3d.detect import (INPUT, Detection, PersonDetector, anchors, decode, parts_within, same_person, views,
+                             weighted_nms)
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos-dev"
 
@@ -137,6 +139,37 @@ def test_grace_hopper_found_upright_from_her_face():
     hips, shoulders = person.keypoints[0], person.keypoints[2]
     assert hips[1] > image.shape[0] > shoulders[1] > y + h  # shoulders below the face, hips below the picture
     assert abs(math.degrees(person.region(1.0).angle)) < 10
+
+
+def test_the_second_look_searches_around_each_person_and_adds_nobody_twice():
+    image = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    detector = PersonDetector(around=1.5)
+    searched, seen = [], []
+    whole = detector.blazepose
+
+    def recorded(image, squares=None):
+        searched.append(squares)
+        found = whole(image, squares)
+        # The closer look finding the first person again, nudged: she must not be added twice.
+        seen.append(found if squares is None else found + [dataclasses.replace(seen[0][0], score=0.99)])
+        return seen[-1]
+
+    detector.blazepose = recorded
+    people = detector(image)
+    assert people[0] == seen[0][0]
+    hips, radius = people[0].body_circle()
+    assert searched[0] is None and len(searched[1]) == 1
+    np.testing.assert_allclose(searched[1][0].centre, hips)
+    assert searched[1][0].side == pytest.approx(3 * radius) and searched[1][0].angle == 0
+    assert seen[1][-1] not in people
+    # What else it finds is added where no one was: here a second, smaller box on her face and shoulders
+    # (a portrait's body circle reaches far below the picture).
+    assert all(d in seen[1] and not same_person(d, people[0]) for d in people[1:])
+    # The whole image as one square is the default search.
+    letterboxed = Region((image.shape[1] / 2, image.shape[0] / 2), max(image.shape[:2]))
+    assert [d.box for d in whole(image, [letterboxed])] == [d.box for d in whole(image)]
+    with pytest.raises(ValueError, match="around"):
+        PersonDetector(around=-1)
 
 
 def test_a_blazepose_box_without_a_persons_parts_is_dropped():

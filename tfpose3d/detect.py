@@ -315,6 +315,9 @@ class PersonDetector:
             end to end (docs/video.md).
         overlap: BlazePose detections whose face boxes overlap a better one by more than this are merged into it.
         tiles: finer levels of overlapping tiles BlazePose's detector also searches (0: the whole image only).
+        around: also search a square this many body circles wide around each person found (0: not), its people
+            vetted alike and added where no one was found: a second, closer look for a partner or a neighbour
+            the whole image hides. An option the measurement compares (docs/video.md).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`) and vet BlazePose's.
         threads: CPU threads for LiteRT.
 
@@ -324,13 +327,15 @@ class PersonDetector:
     """
 
     def __init__(self, threshold: float = SCORE_FLOOR, overlap: float = 0.3, tiles: int = 0, parts: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, around: float = 0.0):
         from ai_edge_litert.interpreter import Interpreter
 
         if not ASSET.is_file():
             raise FileNotFoundError(f"{ASSET}: the person detector is missing; rebuild it with "
                                     "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
-        self.threshold, self.overlap, self.tiles = threshold, overlap, tiles
+        if around < 0:
+            raise ValueError(f"PersonDetector: around must be 0 (off) or a number of body circles, got {around}")
+        self.threshold, self.overlap, self.tiles, self.around = threshold, overlap, tiles, around
         self.parts = PartNetwork(threads) if parts else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
         self._interpreter.allocate_tensors()
@@ -356,12 +361,19 @@ class PersonDetector:
         maps, scale = self.parts(image)
         part_points = peaks_in_image(maps, scale)
         people = [p for p in people if parts_within(p, part_points) >= MIN_PARTS]
-        return people + [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
+        people += [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
+        if self.around and people:
+            near = [Region(tuple(hips), 2 * self.around * radius) for hips, radius in (p.body_circle() for p in people)]
+            people += [p for p in self.blazepose(image, near)
+                       if parts_within(p, part_points) >= MIN_PARTS and not any(same_person(p, q) for q in people)]
+        return people
 
-    def blazepose(self, image: np.ndarray) -> list[Detection]:
-        """The people BlazePose's detector finds, best first."""
-        h, w = image.shape[:2]
-        searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
+    def blazepose(self, image: np.ndarray, searched: Sequence[Region] | None = None) -> list[Detection]:
+        """The people BlazePose's detector finds in the `searched` squares (by default the whole image and
+        the tiles), best first."""
+        if searched is None:
+            h, w = image.shape[:2]
+            searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
         scores, boxes, keypoints = [], [], []
         for region in searched:
             s, b, k = decode(*self.raw(crop_region(image, region, INPUT)), self.threshold)
