@@ -11,7 +11,9 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
 - BlazePose GHUM full's landmark model on the annotation crops;
 - BlazePose's own pipeline as MediaPipe runs it on a photo: its detector on the whole image (score 0.5), its
   aligned region (body circle x 1.25), its landmark model on that 256 px crop;
-- BlazePose's landmark model on the package's detector's regions.
+- BlazePose's landmark model on the package's detector's regions;
+- with --confident, the package's pipeline keeping, for each person, the more confident of its two
+  estimates (the detection's crop, the crop from that pose; `Person.confidence`) instead of the second.
 
 Each row also counts the people it reads mirrored (left and right swapped lie nearer the annotation: the
 front taken for the back), names them, and gives its figure with them swapped back
@@ -25,7 +27,7 @@ model; the detector is the package's own data/pose_detection.tflite).
 
 Run: .venv/bin/python bench/photo_pipeline.py --model serving_models/tfpose3d/1 \
          --landmarks /tmp/mp/pose_landmark_full.tflite --data data/<the main job's renders> \
-         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline] [--threshold 0.5]
+         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline] [--threshold 0.5] [--confident]
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ from tfpose3d import contract, skeleton
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
-from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin
+from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin, pose_region
 from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
-from tfpose3d.predict import Predictor
+from tfpose3d.predict import Predictor, distinct
 
 from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
 from photo_joints import unmirrored  # a script beside this one
@@ -66,6 +68,22 @@ class Landmarks:
         return region.from_crop(to_h36m(points[None])[0], INPUT)
 
 
+def more_confident(predictor: Predictor):
+    """The package's pipeline, each person's estimate the more confident of the detection's crop and the crop
+    framed on that first pose (`Predictor.predict_image` keeps the second), in `whole_photo`'s form."""
+
+    def run(image: np.ndarray):
+        boxes = predictor.detect(image)
+        if not boxes:
+            return []
+        first = predictor.estimate(image, boxes, [b.region(crop_margin()) for b in boxes])
+        second = predictor.estimate(image, boxes, [pose_region(p.joints_2d) for p in first])
+        kept = [a if a.confidence > b.confidence else b for a, b in zip(first, second)]
+        return [(p.box.region(crop_margin()), p.joints_2d) for p in distinct(kept)]
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the main job's model (any exported form)")
@@ -75,6 +93,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/photo-pipeline", type=Path)
     parser.add_argument("--threshold", type=float, default=SCORE_FLOOR,
                         help="the lowest BlazePose score the package's detector keeps (default: the package's)")
+    parser.add_argument("--confident", action="store_true",
+                        help="also the pipeline keeping each person's more confident estimate of its two crops")
     args = parser.parse_args()
     for flag, path in (("--landmarks", args.landmarks),):
         if not Path(path).is_file():
@@ -99,6 +119,9 @@ def main() -> None:
         "BlazePose's own pipeline (its detector, whole image)": pipeline_predictions(photos, regions_then_landmarks(mediapipe)),
         "BlazePose landmarks on the package's detector's regions": pipeline_predictions(photos, regions_then_landmarks(ours)),
     }
+    if args.confident:
+        rows["model, the package's pipeline, the more confident of its two crops"] = pipeline_predictions(
+            photos, more_confident(predictor))
     table = []
     for k, (name, pred) in enumerate(rows.items()):
         found = np.isfinite(pred).all((1, 2))

@@ -170,6 +170,8 @@ def test_the_second_look_searches_around_each_person_and_adds_nobody_twice():
     assert [d.box for d in whole(image, [letterboxed])] == [d.box for d in whole(image)]
     with pytest.raises(ValueError, match="around"):
         PersonDetector(around=-1)
+    with pytest.raises(ValueError, match="around needs the part network"):
+        PersonDetector(around=2, parts=False)
 
 
 def test_a_blazepose_box_without_a_persons_parts_is_dropped():

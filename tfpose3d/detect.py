@@ -335,6 +335,8 @@ class PersonDetector:
                                     "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
         if around < 0:
             raise ValueError(f"PersonDetector: around must be 0 (off) or a number of body circles, got {around}")
+        if around and not parts:
+            raise ValueError("PersonDetector: around needs the part network (parts=True), which vets its people")
         self.threshold, self.overlap, self.tiles, self.around = threshold, overlap, tiles, around
         self.parts = PartNetwork(threads) if parts else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
