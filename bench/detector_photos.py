@@ -307,8 +307,8 @@ def main() -> None:
                   for floor, parts in args.floors}
     detectors |= {f"the package's default, BlazePose's detector also at {t} tile levels (vetted alike)":
                   PersonDetector(tiles=t, threads=1) for t in args.vetted_tiles}
-    detectors |= {f"the package's default, BlazePose's detector also around each person found, {a:g} body circles "
-                  "wide (vetted alike)": PersonDetector(around=a, threads=1) for a in args.around}
+    detectors |= {f"the package's default, BlazePose's detector also around each person found, a square {a:g} x "
+                  "the body circle's width (vetted alike)": PersonDetector(around=a, threads=1) for a in args.around}
     if args.search:
         detectors["BlazePose (whole image, score 0.5) and, in place of the part network at its side, its maps "
                   "averaged over 0.5, 1, 1.5 and 2 times it"] = added(blazepose(threshold=0.5), scale_search())

@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
 
 from tfpose3d import contract, skeleton
+from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
@@ -68,11 +70,11 @@ class Landmarks:
         return region.from_crop(to_h36m(points[None])[0], INPUT)
 
 
-def more_confident(predictor: Predictor):
+def more_confident(predictor: Predictor) -> Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]:
     """The package's pipeline, each person's estimate the more confident of the detection's crop and the crop
     framed on that first pose (`Predictor.predict_image` keeps the second), in `whole_photo`'s form."""
 
-    def run(image: np.ndarray):
+    def run(image: np.ndarray) -> list[tuple[Region, np.ndarray]]:
         boxes = predictor.detect(image)
         if not boxes:
             return []

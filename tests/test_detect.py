@@ -146,12 +146,14 @@ def test_the_second_look_searches_around_each_person_and_adds_nobody_twice():
     detector = PersonDetector(around=1.5)
     searched, seen = [], []
     whole = detector.blazepose
+    # A box in the picture's top left corner, where no part of her lies.
+    nothing = Detection.from_keypoints(np.array([[30.0, 30], [30, 10], [30, 20], [30, 15]]), 0.9)
 
     def recorded(image, squares=None):
         searched.append(squares)
         found = whole(image, squares)
-        # The closer look finding the first person again, nudged: she must not be added twice.
-        seen.append(found if squares is None else found + [dataclasses.replace(seen[0][0], score=0.99)])
+        # The closer look also finding the first person again, nudged, and a box on nothing.
+        seen.append(found if squares is None else found + [dataclasses.replace(seen[0][0], score=0.99), nothing])
         return seen[-1]
 
     detector.blazepose = recorded
@@ -161,15 +163,18 @@ def test_the_second_look_searches_around_each_person_and_adds_nobody_twice():
     assert searched[0] is None and len(searched[1]) == 1
     np.testing.assert_allclose(searched[1][0].centre, hips)
     assert searched[1][0].side == pytest.approx(3 * radius) and searched[1][0].angle == 0
-    assert seen[1][-1] not in people
-    # What else it finds is added where no one was: here a second, smaller box on her face and shoulders
-    # (a portrait's body circle reaches far below the picture).
-    assert all(d in seen[1] and not same_person(d, people[0]) for d in people[1:])
-    # The whole image as one square is the default search.
+    assert seen[1][-2] not in people and nothing not in people
+    # What else it finds is added: a second, smaller box on her face and shoulders (a portrait's body circle
+    # reaches far below the picture), which does not put the torso on hers.
+    assert len(people) == 2 and people[1] in seen[1] and not same_person(people[1], people[0])
+    assert PersonDetector(around=2)(np.full((300, 400, 3), 128, np.uint8)) == []
+    # The whole image as one square is the default search; no square, nobody.
     letterboxed = Region((image.shape[1] / 2, image.shape[0] / 2), max(image.shape[:2]))
     assert [d.box for d in whole(image, [letterboxed])] == [d.box for d in whole(image)]
-    with pytest.raises(ValueError, match="around"):
-        PersonDetector(around=-1)
+    assert whole(image, []) == []
+    for wrong in (-1, np.nan, np.inf):
+        with pytest.raises(ValueError, match="around must be"):
+            PersonDetector(around=wrong)
     with pytest.raises(ValueError, match="around needs the part network"):
         PersonDetector(around=2, parts=False)
 

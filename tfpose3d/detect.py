@@ -333,7 +333,7 @@ class PersonDetector:
         if not ASSET.is_file():
             raise FileNotFoundError(f"{ASSET}: the person detector is missing; rebuild it with "
                                     "`python tools/make_blazepose_asset.py` (see data/ATTRIBUTION.md)")
-        if around < 0:
+        if not 0 <= around < np.inf:
             raise ValueError(f"PersonDetector: around must be 0 (off) or a number of body circles, got {around}")
         if around and not parts:
             raise ValueError("PersonDetector: around needs the part network (parts=True), which vets its people")
@@ -366,8 +366,10 @@ class PersonDetector:
         people += [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
         if self.around and people:
             near = [Region(tuple(hips), 2 * self.around * radius) for hips, radius in (p.body_circle() for p in people)]
-            people += [p for p in self.blazepose(image, near)
-                       if parts_within(p, part_points) >= MIN_PARTS and not any(same_person(p, q) for q in people)]
+            for person in self.blazepose(image, near):
+                # Checked against those added from the closer look too: two squares can find one body apart.
+                if parts_within(person, part_points) >= MIN_PARTS and not any(same_person(person, q) for q in people):
+                    people.append(person)
         return people
 
     def blazepose(self, image: np.ndarray, searched: Sequence[Region] | None = None) -> list[Detection]:
@@ -376,6 +378,8 @@ class PersonDetector:
         if searched is None:
             h, w = image.shape[:2]
             searched = [Region((x + side / 2, y + side / 2), side) for x, y, side in views(w, h, self.tiles)]
+        if not searched:
+            return []
         scores, boxes, keypoints = [], [], []
         for region in searched:
             s, b, k = decode(*self.raw(crop_region(image, region, INPUT)), self.threshold)
