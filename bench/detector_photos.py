@@ -72,7 +72,7 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, from_maps, parts_within, same_person
+from tfpose3d.detect import Detection, PersonDetector, add_new, crop_margin, from_maps, parts_within
 from tfpose3d.parts import MIN_PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, peaks_in_image
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
@@ -109,14 +109,7 @@ def hog(long_side: int = 1000) -> Callable[[np.ndarray], list[Detection]]:
 def added(detector: PersonDetector, more: Callable[[np.ndarray], list[Detection]]) -> Callable[[np.ndarray], list[Detection]]:
     """The package's detector, then `more`'s people, each added where no one was found yet (`same_person`)."""
 
-    def detect(image: np.ndarray) -> list[Detection]:
-        people = detector(image)
-        for person in more(image):
-            if not any(same_person(person, other) for other in people):
-                people.append(person)
-        return people
-
-    return detect
+    return lambda image: add_new(detector(image), more(image))
 
 
 def turned(detector: PersonDetector, quarters: int) -> Callable[[np.ndarray], list[Detection]]:

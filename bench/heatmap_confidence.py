@@ -24,20 +24,15 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet
 from tfpose3d.data.sources import open_source
-from tfpose3d.predict import Predictor
+from tfpose3d.predict import Predictor, pose_confidence
 from tfpose3d.video import Tracker
 
 from provenance import provenance  # a script beside this one
 
 
-def peaks(heatmaps: np.ndarray) -> np.ndarray:
-    """(N,) each crop's mean over joints of its heatmap's peak probability (`Person.confidence`)."""
-    return heatmaps.reshape(*heatmaps.shape[:2], -1).max(-1).mean(-1)
-
-
 def confidence(heatmaps: np.ndarray) -> tuple[float, float]:
     flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
-    return float(peaks(heatmaps).mean()), float(-(flat * np.log(flat + 1e-9)).sum(-1).mean())
+    return float(pose_confidence(heatmaps).mean()), float(-(flat * np.log(flat + 1e-9)).sum(-1).mean())
 
 
 def centre_square(photo: np.ndarray, side: int) -> np.ndarray:
@@ -80,7 +75,7 @@ def main() -> None:
     print("| real photos | %.2f | %.2f |" % confidence(photo))
     print("| held-out renders | %.2f | %.2f |" % confidence(predictor(renders.astype(np.uint8))["heatmaps_2d"]))
     print("| noise and blank crops | %.2f | %.2f |" % confidence(maps["noise and blank crops"]))
-    per_crop = {"heatmaps' mean peak probability": {name: peaks(m) for name, m in maps.items()}}
+    per_crop = {"heatmaps' mean peak probability": {name: pose_confidence(m) for name, m in maps.items()}}
     if args.landmarks:
         from blazepose_photos import blazepose  # a script beside this one
 

@@ -299,6 +299,22 @@ def same_person(a: Detection, b: Detection, near: float = 0.5) -> bool:
     return bool(np.linalg.norm(ta - tb, axis=1).mean() <= near * torso)
 
 
+def add_new(people: list[Detection], more: Sequence[Detection]) -> list[Detection]:
+    """`people`, extended in place by each of `more` that is not the same person (`same_person`) as anyone in
+    it, those added before included.
+
+    Example:
+        >>> def person(x):
+        ...     return Detection((0, 0, 1, 1), 1.0, np.array([[x, 200], [x, 0], [x, 100], [x, 50]], float))
+        >>> [float(p.keypoints[0, 0]) for p in add_new([person(100.0)], [person(110.0), person(300.0), person(305.0)])]
+        [100.0, 300.0]
+    """
+    for person in more:
+        if not any(same_person(person, other) for other in people):
+            people.append(person)
+    return people
+
+
 class PersonDetector:
     """People in an RGB image: BlazePose's person detector over the whole image, best first; then the people
     the part network finds that BlazePose did not (`same_person`), best first. With the part network, a
@@ -366,10 +382,8 @@ class PersonDetector:
         people += [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
         if self.around and people:
             near = [Region(tuple(hips), 2 * self.around * radius) for hips, radius in (p.body_circle() for p in people)]
-            for person in self.blazepose(image, near):
-                # Checked against those added from the closer look too: two squares can find one body apart.
-                if parts_within(person, part_points) >= MIN_PARTS and not any(same_person(person, q) for q in people):
-                    people.append(person)
+            # Checked against those added from the closer look too: two squares can find one body apart.
+            add_new(people, [p for p in self.blazepose(image, near) if parts_within(p, part_points) >= MIN_PARTS])
         return people
 
     def blazepose(self, image: np.ndarray, searched: Sequence[Region] | None = None) -> list[Detection]:

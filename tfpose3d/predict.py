@@ -147,12 +147,25 @@ class Predictor:
         size = contract.IMAGE_SIZE
         crops = np.stack([crop_region(image, region, size) for region in regions])
         out = self(crops)
-        peaks = out["heatmaps_2d"].reshape(len(crops), skeleton.NUM_JOINTS, -1).max(-1).mean(-1)
+        peaks = pose_confidence(out["heatmaps_2d"])
         h, w = image.shape[:2]
         return [Person(box, region, region.from_crop(out["joints_2d"][i], size),
                        turn_3d(out["pose_3d"][i], region).astype(np.float32), float(peaks[i]),
                        touches_border(box, w, h), crops[i], out["joints_2d"][i])
                 for i, (box, region) in enumerate(zip(boxes, regions))]
+
+
+def pose_confidence(heatmaps: np.ndarray) -> np.ndarray:
+    """(N,) each crop's mean over joints of its 2D heatmap's peak probability (`Person.confidence`), from the
+    model's `heatmaps_2d` (N, 17, Ng, Ng).
+
+    Example:
+        >>> maps = np.full((1, 17, 4, 4), 1 / 16)
+        >>> maps[0, 0] = 0.0; maps[0, 0, 1, 2] = 1.0
+        >>> pose_confidence(maps).round(4).tolist()
+        [0.1176]
+    """
+    return heatmaps.reshape(*heatmaps.shape[:2], -1).max(-1).mean(-1)
 
 
 def distinct(people: Sequence[Person], near: float = 0.05) -> list[Person]:
