@@ -18,6 +18,7 @@ from PIL import Image
 
 from tfpose3d import ModelConfig, build_model, skeleton
 from tfpose3d.cli import main
+from tfpose3d.data.images import read_rgb
 from tfpose3d.train import run_lock
 from tfpose3d.video import FrameReader, FrameWriter
 
@@ -36,6 +37,8 @@ class Files:
         exif = Image.Exif()
         exif[0x0112] = 6
         Image.fromarray(rng.integers(0, 256, (100, 40, 3), dtype=np.uint8)).save(self.turned, exif=exif)
+        self.floats = root / "floats.tiff"  # grey in 0..1 as floats: no range a reader could know
+        Image.fromarray(rng.random((60, 40), dtype=np.float32)).save(self.floats)
         self.thin = self.image("thin.png", rng.integers(0, 256, (3, 4000, 3), dtype=np.uint8))
         self.same_a = self.image("a/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
         self.same_b = self.image("b/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
@@ -139,6 +142,8 @@ CASES = [
          2, "--joint-map", absent=lambda f, out: [out / "m.npz"]),
     # Images that are odd but valid.
     Case("exif orientation", predict("{turned}", "--box", "whole"), 0, exists=lambda f, out: [out / "turned_pose_0.png"]),
+    Case("floating-point pixels", predict("{floats}", "--box", "whole"), 2, "floating-point grey pixels have no fixed range",
+         absent=lambda f, out: [out]),
     Case("extreme aspect ratio", predict("{thin}"), 2, "no person found", absent=lambda f, out: [out]),
     Case("same names, two folders", predict("{same_a}", "{same_b}", "--box", "whole"), 0,
          exists=lambda f, out: [out / "a_same_pose_0.png", out / "b_same_pose_0.png"]),
@@ -193,6 +198,17 @@ def test_what_the_odd_valid_cases_wrote(files: Files, tmp_path: Path, capsys):
     assert main(predict("{mixed}", "--box", "whole", "--video-out", str(tmp_path / "v.mp4"))(files, tmp_path / "v")) == 0
     reader = FrameReader(tmp_path / "v.mp4")
     assert reader.count == 3 and len({f.image.shape for f in reader}) == 1
+
+
+def test_a_16_bit_grey_png_is_read_at_its_own_brightness(tmp_path):
+    # Pillow's own RGB conversion would clip 25700 and 65535 at 255: a white image.
+    grey = np.array([[0, 257, 25700], [32896, 65278, 65535]], np.uint16)
+    Image.fromarray(grey).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode in ("I;16", "I")
+    rgb = read_rgb(tmp_path / "g16.png")
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
+    np.testing.assert_array_equal(rgb[..., 0], [[0, 1, 100], [128, 254, 255]])
+    assert (rgb == rgb[..., :1]).all()
 
 
 def test_frames_of_another_size_are_fitted_into_the_first(tmp_path):

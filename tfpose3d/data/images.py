@@ -31,9 +31,22 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
                 raise ValueError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS // 1_000_000} this reads; "
                                  "downscale it first")
             # A camera's orientation tag says how a viewer turns the stored pixels: read them as shown.
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            return np.asarray(_eight_bit(ImageOps.exif_transpose(im), im.format, path).convert("RGB"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+
+
+def _eight_bit(im: Image.Image, file_format: str | None, path: Path) -> Image.Image:
+    """`im` with 8 bits a channel. Pillow's RGB conversion clips a 16-bit grey image's values at 255 (nearly
+    all white), so those are scaled; 32-bit and floating-point pixels declare no range to scale from."""
+    # A PNG holds at most 16 bits a sample; some Pillow versions open its 16-bit grey as "I".
+    if im.mode.startswith("I;16") or (im.mode == "I" and file_format == "PNG"):
+        return Image.fromarray(np.round(np.asarray(im, np.float64) / 257.0).clip(0, 255).astype(np.uint8))
+    if im.mode in ("I", "F"):
+        kind = "32-bit integer" if im.mode == "I" else "floating-point"
+        raise ValueError(f"{path}: {kind} grey pixels have no fixed range to read as brightness; "
+                         "save it with 8 or 16 bits a channel")
+    return im
 
 
 def crop_region(image: np.ndarray, region: Region, size: int) -> np.ndarray:
