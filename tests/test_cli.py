@@ -3,8 +3,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+import tensorflow as tf
+
 import tfpose3d
-from tfpose3d.cli import main
+from tfpose3d.cli import error_line, main
 
 COMMANDS = ("model", "data", "train", "evaluate", "ablate", "export", "predict")
 
@@ -78,3 +81,16 @@ def test_model_card_is_printed_and_names_the_licence_of_the_weights(capsys):
     assert main(["model", "card"]) == 0
     card = capsys.readouterr().out
     assert card.startswith("# Model card") and "CC BY-NC 4.0" in card and "## Known failure modes" in card
+
+
+def test_the_error_line_keeps_a_message_that_names_another_error():
+    message = "f.json: not a photo annotation file (ValueError: the inner cause)"
+    assert error_line(ValueError(message)) == message
+
+    def raising():  # raised inside tf.data: TensorFlow wraps it in its node's name and the traceback
+        raise ValueError(message)
+        yield 0
+
+    with pytest.raises(tf.errors.OpError) as info:
+        list(tf.data.Dataset.from_generator(raising, output_signature=tf.TensorSpec([], tf.int32)))
+    assert error_line(info.value) == message

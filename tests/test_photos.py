@@ -12,7 +12,7 @@ from tfpose3d.cli import main
 from tfpose3d.config import ModelConfig
 from tfpose3d.estimator import build_model
 from tfpose3d.data import render
-from tfpose3d.data.photos import crop_person, read_photos, training_mean_2d
+from tfpose3d.data.photos import PhotoSet, crop_person, read_photos, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate_photos
 
@@ -111,14 +111,41 @@ def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
         assert (tuple(colours[counts.argmax()]) == (48, 48, 48)) == grey
 
 
-def test_photo_folder_errors_name_the_problem(tmp_path, capsys):
+GOOD = [[float(10 + k), float(20 + 2 * k)] for k in range(17)]
+NAMES = list(skeleton.JOINT_NAMES)
+
+
+@pytest.mark.parametrize("content, words", [
+    ('{"people": [', "not JSON"),
+    ([1, 2], "a JSON object with 'joint_names' and 'people'"),
+    ({"joint_names": NAMES, "people": {"a": 1}}, "a JSON object with 'joint_names' and 'people'"),
+    ({"joint_names": ["a"], "people": []}, "got 1 names, 'a' first"),
+    ({"joint_names": NAMES[::-1], "people": []}, "joint_names must be Human3.6M's 17 in its order"),
+    ({"joint_names": NAMES, "people": []}, "no people"),
+    ({"joint_names": NAMES, "people": [{"image": 5, "joints_2d": GOOD}]}, "person 0 (5): needs 'image' (a path)"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": GOOD[:14]}]}, "has 14 joints"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": [[1, 2, 3]] * 17}]}, "each joint is [x, y]"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": [["a", "b"]] * 17}]}, "each joint is [x, y]"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": [None] * 17}]}, "has no annotated joint"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": GOOD, "bbox": 5}]}, "bbox is [x, y, w, h]"),
+])
+def test_annotation_file_errors_name_the_file_and_the_problem(tmp_path, capsys, content, words):
+    (tmp_path / "annotations.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(ValueError) as info:
+        read_photos(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'annotations.json'}: ") and words in str(info.value)
+    # The command line prints the same, whole, on one line.
+    assert main(["evaluate", str(tmp_path / "m.keras"), "--photos", str(tmp_path), "--data", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"tfpose3d: error: {info.value}"
+
+
+def test_photo_folder_errors_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="no annotations.json"):
         read_photos(tmp_path)
-    (tmp_path / "annotations.json").write_text(json.dumps({"joint_names": ["a"], "people": []}))
-    with pytest.raises(ValueError, match="joint_names differ"):
-        read_photos(tmp_path)
-    assert main(["evaluate", str(tmp_path / "m.keras"), "--photos", str(tmp_path), "--data", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith("tfpose3d: error:")
+    # Joints in the pixels of another image: none lies in this 200 x 120 photo.
+    make_photos(tmp_path, [person(np.random.default_rng(0)) * 10])
+    with pytest.raises(ValueError, match=r"person 0 \(0.png\): none of the annotated joints lies in the 200x120 photo"):
+        PhotoSet.load(tmp_path)
 
 
 def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir):

@@ -284,6 +284,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tfpose3d.data.sources import open_source
     from tfpose3d.evaluate import evaluate, run_source
 
+    if args.photos:
+        from tfpose3d.data.photos import read_photos
+
+        read_photos(args.photos)  # a wrong annotation file is told before any training data is read or rendered
     source = open_source(args.data) if args.data else run_source(args.model)
     with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
         saved = read_run(args.model) if Path(args.model).is_dir() else None
@@ -455,9 +459,13 @@ _PYTHON_ERRORS = ("ValueError: ", "FileNotFoundError: ", "OSError: ", "KeyError:
 def error_line(err: BaseException) -> str:
     """One line for the user: the error's own first line, without TensorFlow's graph and traceback text."""
     text = getattr(err, "message", None) or str(err) or type(err).__name__
-    for marker in _PYTHON_ERRORS:
-        if marker in text:
-            text = text.rsplit(marker, 1)[1]
+    if not isinstance(err, (ValueError, OSError)):
+        # TensorFlow's text: its node, then the Python error's message and traceback; a message may itself
+        # name an error ("(ValueError: ...)"), so it starts at the first marker, not the last.
+        starts = [(text.find(m), m) for m in _PYTHON_ERRORS if m in text]
+        if starts:
+            start, marker = min(starts)
+            text = text[start + len(marker):]
     line = text.strip().splitlines()[0] if text.strip() else type(err).__name__
     return line.split(" [[")[0].strip()
 

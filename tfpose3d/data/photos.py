@@ -39,20 +39,35 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(f"{folder}: no annotations.json (a folder of photos with 2D joints is needed)")
     try:
         data = json.loads(path.read_text())
-        if tuple(data["joint_names"]) != skeleton.JOINT_NAMES:
-            raise ValueError("joint_names differ from the Human3.6M order")
-        people = []
-        for k, p in enumerate(data["people"]):
-            if len(p["joints_2d"]) != skeleton.NUM_JOINTS:
-                raise ValueError(f"person {k} ({p.get('image')}) has {len(p['joints_2d'])} joints, not "
-                                 f"the {skeleton.NUM_JOINTS} of joint_names")
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: not a photo annotation file (not JSON: {err})") from None
+    if not isinstance(data, dict) or "joint_names" not in data or not isinstance(data.get("people"), list):
+        raise ValueError(f"{path}: not a photo annotation file (a JSON object with 'joint_names' and 'people' is needed)")
+    names = tuple(data["joint_names"]) if isinstance(data["joint_names"], list) else ()
+    if names != skeleton.JOINT_NAMES:
+        raise ValueError(f"{path}: joint_names must be Human3.6M's 17 in its order ({', '.join(skeleton.JOINT_NAMES)}); "
+                         f"got {len(names)} names" + (f", {names[0]!r} first" if names else ""))
+    people = []
+    for k, p in enumerate(data["people"]):
+        where = f"{path}: person {k}" + (f" ({p.get('image')})" if isinstance(p, dict) else "")
+        if not isinstance(p, dict) or not isinstance(p.get("image"), str) or not isinstance(p.get("joints_2d"), list):
+            raise ValueError(f"{where}: needs 'image' (a path) and 'joints_2d' (a list)")
+        if len(p["joints_2d"]) != skeleton.NUM_JOINTS:
+            raise ValueError(f"{where} has {len(p['joints_2d'])} joints, not the {skeleton.NUM_JOINTS} of joint_names")
+        try:
             joints = np.array([j if j is not None else [np.nan, np.nan] for j in p["joints_2d"]], np.float64)
-            if joints.shape != (skeleton.NUM_JOINTS, 2) or not np.isfinite(joints).all(1).any():
-                raise ValueError(f"person {k} ({p.get('image')}) has no annotated joint (each is [x, y] or null)")
-            people.append({"image": folder / p["image"], "set": p.get("set", ""),
-                           "box": tuple(p["bbox"]) if p.get("bbox") else None, "joints_2d": joints})
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: not a photo annotation file ({err.__class__.__name__}: {err})") from None
+        except (TypeError, ValueError):
+            joints = np.empty(0)
+        if joints.shape != (skeleton.NUM_JOINTS, 2):
+            raise ValueError(f"{where}: each joint is [x, y] (two numbers, the photo's pixels) or null")
+        if not np.isfinite(joints).all(1).any():
+            raise ValueError(f"{where} has no annotated joint (each is [x, y] or null)")
+        box = p.get("bbox")
+        if box is not None and not (isinstance(box, list) and len(box) == 4
+                                    and all(isinstance(v, (int, float)) for v in box)):
+            raise ValueError(f"{where}: bbox is [x, y, w, h] in pixels, or absent")
+        people.append({"image": folder / p["image"], "set": p.get("set", ""),
+                       "box": tuple(box) if box else None, "joints_2d": joints})
     if not people:
         raise ValueError(f"{path}: no people")
     return people
@@ -124,7 +139,18 @@ class PhotoSet:
     def load(cls, folder: str | os.PathLike) -> "PhotoSet":
         people = read_photos(folder)
         size = contract.IMAGE_SIZE
-        crops, joints = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
+        crops, joints = [], []
+        for k, person in enumerate(people):
+            image = read_rgb(person["image"])
+            seen = person["joints_2d"][np.isfinite(person["joints_2d"]).all(1)]
+            height, width = image.shape[:2]
+            # Joints in another image's pixels (a resized copy, a crop) would score a crop of nothing.
+            if not ((seen >= 0) & (seen <= [width, height])).all(1).any():
+                raise ValueError(f"{folder}: person {k} ({person['image'].name}): none of the annotated joints lies "
+                                 f"in the {width}x{height} photo; joints_2d are that photo's own pixels")
+            crop, crop_joints = crop_person(image, person["joints_2d"], size)
+            crops.append(crop)
+            joints.append(crop_joints)
         regions = tuple(body_region(p["joints_2d"], render.H36M_CAMERAS.crop_margin) for p in people)
         return cls(people, np.stack(crops), np.stack(joints) / size, regions)
 
