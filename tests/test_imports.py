@@ -36,7 +36,7 @@ def test_presets_configs_and_the_renderer_need_no_tensorflow():
 
 # The package's layers, lowest first (docs/architecture.md): a module imports only from its own layer or below.
 LAYERS = [
-    {"skeleton", "contract", "metrics", "preprocessing", "version", "terminal", "viz"},
+    {"skeleton", "contract", "metrics", "preprocessing", "version", "terminal", "viz", "paths"},
     {"data"},
     {"config", "presets", "backbone", "blazepose", "layers", "losses", "estimator", "distribute"},
     {"parts", "detect", "video", "smooth"},

@@ -158,6 +158,13 @@ CASES = [
          absent=lambda f, out: [out]),
     Case("photo out folder is a file", lambda f, out: ["predict", "--model", str(f.model), str(f.photo), "--box", "whole",
                                                        "--out-dir", str(f.a_file)], 2, "is a file"),
+    Case("photo out folder under a file", lambda f, out: ["predict", "--model", str(f.model), str(f.photo), "--box", "whole",
+                                                          "--out-dir", str(f.a_file / "pictures")], 2,
+         "a_file is a file, not a folder"),
+    Case("run folder under a file", lambda f, out: ["train", "--out", str(f.a_file / "run")], 2,
+         "a_file is a file, not a folder"),
+    Case("export under a file", lambda f, out: ["export", str(f.model), "--out", str(f.a_file / "serving")], 2,
+         "a_file is a file, not a folder"),
     Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2, "not a model"),
 ]
 

@@ -25,6 +25,7 @@ from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.preprocessing import resize_square
 from tfpose3d.layers import FlipAverage
+from tfpose3d.paths import writable
 
 Runner = Callable[[np.ndarray], dict]
 # Yields uint8 (1, 225, 225, 3) images for int8 calibration.
@@ -256,9 +257,7 @@ def export(
     unknown = [k for k in extras if k not in FORMS or k == SavedModelForm.kind]
     if unknown:
         raise ValueError(f"Unknown export form(s) {unknown}; expected some of {[k for k in FORMS if k != 'saved_model']}")
-    model_dir = Path(out_dir) / name
-    if model_dir.exists() and not model_dir.is_dir():
-        raise ValueError(f"{model_dir} is a file; --out needs a folder")
+    model_dir = writable(Path(out_dir) / name, "--out")
     version = version if version is not None else next_version(model_dir)
     if version < 0:
         raise ValueError(f"version must be a non-negative integer, got {version}")

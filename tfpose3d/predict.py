@@ -25,6 +25,7 @@ from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d.detect import Detection, PersonDetector, crop_margin, pose_region, touches_border
 from tfpose3d.export import form_of
+from tfpose3d.paths import writable
 
 if TYPE_CHECKING:
     from tfpose3d.video import FrameReader
@@ -262,9 +263,7 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
 
 
 def _out_folder(out_dir: str | os.PathLike) -> Path:
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out-dir {out_dir} is a file; a folder is needed")
+    out_dir = writable(out_dir, "--out-dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 

@@ -27,6 +27,7 @@ from tfpose3d.distribute import (
 )
 from tfpose3d.callbacks import PhotoWatch, PlateauStop
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
+from tfpose3d.paths import writable
 
 
 def _same_run(out: Path, resolved: dict) -> bool:
@@ -151,9 +152,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     when the cluster has not formed, or no step has finished, within
     `worker_timeout_s` seconds, or as soon as TensorFlow reports a peer lost.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; a run folder is needed")
+    out = writable(out_dir, "--out")
     # The renderer's version is part of a run: its default data cannot be rebuilt by another renderer.
     resolved = {"train": config.to_dict(), "data": data, "renderer": render.VERSION}
     if _same_run(out, resolved) and (out / "model.keras").is_file():

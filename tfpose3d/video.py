@@ -17,6 +17,7 @@ import numpy as np
 from tfpose3d.data.images import read_rgb
 from tfpose3d.data.camera import Region
 from tfpose3d.detect import Detection, pose_region
+from tfpose3d.paths import writable
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -162,13 +163,7 @@ def check_video_out(path: str | os.PathLike, inputs: Sequence[str | os.PathLike]
         raise ValueError(f"--video-out {path}: write one of {', '.join(VIDEO_OUT_SUFFIXES)}")
     if any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"--video-out {path} is one of the inputs; it would be overwritten")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"--video-out {path}: {parent} is a file, not a folder")
-            break
-    if path.is_dir():
-        raise ValueError(f"--video-out {path} is a folder")
+    writable(path, "--video-out", folder=False)
 
 
 class FrameWriter:
