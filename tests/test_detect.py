@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib.cbook
@@ -225,3 +227,12 @@ def test_the_shipped_detector_is_the_wheels_file():
     from tfpose3d.detect import ASSET, ASSET_SHA256
 
     assert hashlib.sha256(ASSET.read_bytes()).hexdigest() == ASSET_SHA256
+
+
+def test_litert_prints_nothing_on_the_users_terminal():
+    # LiteRT announces its XNNPACK delegate once a process, on the first allocation: a fresh process shows it.
+    code = ("import numpy as np; from tfpose3d.detect import PersonDetector; "
+            "PersonDetector()(np.zeros((200, 300, 3), np.uint8))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "XNNPACK" not in done.stderr and "INFO" not in done.stderr, done.stderr

@@ -362,3 +362,19 @@ def test_export_terminal_shows_only_the_projects_line(model_file, tmp_path):
     assert out.stderr == "" and out.stdout.strip().splitlines() == [
         f"{tmp_path / 'tfpose3d' / '1'}: SavedModel (signatures serving_default, serving_flip), tfpose3d_float16.tflite, "
         "tfpose3d_int8.tflite"]
+
+
+def test_the_main_export_is_found_from_any_folder(tmp_path, monkeypatch):
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "notebooks"
+    (checkout / "serving_models" / "tfpose3d" / "2").mkdir(parents=True)
+    (checkout / "serving_models" / "tfpose3d" / "10").mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(export, "CHECKOUT", checkout)
+    monkeypatch.chdir(elsewhere)
+    assert export.latest_export() == checkout / "serving_models" / "tfpose3d" / "10"  # the newest, by number
+    (elsewhere / "serving_models" / "tfpose3d" / "1").mkdir(parents=True)
+    assert export.latest_export() == Path("serving_models/tfpose3d/1")  # the working folder's own comes first
+    monkeypatch.setattr(export, "CHECKOUT", tmp_path / "bare")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"serving_models/tfpose3d or .*bare/serving_models/tfpose3d: no exported"):
+        export.latest_export()

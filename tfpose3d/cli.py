@@ -129,7 +129,8 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--out", required=True, help="output .npz")
     imp.add_argument("--joint-map", help='JSON {"unit_mm": .., "bones": {motion bone: [BVH joint, end joint or null]}} '
-                     "for skeletons named neither as Bandai Namco's nor as CMU's")
+                     "for a skeleton named neither as Bandai Namco's, CMU's nor Mixamo's and not read from its "
+                     "shape: the map proposed beside --out, checked")
     imp.add_argument("--test-pattern", type=_regex, default=None, help="regex on clip names that selects the test split")
     imp.add_argument("--source", default="", help="attribution text stored with the poses")
     imp.set_defaults(func=_import_bvh)
@@ -381,7 +382,8 @@ A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person i
 pose, found again by the detector when lost, each frame estimated and the 3D poses smoothed (--smooth);
 <video>_poses.jsonl, one line per frame, and with --video-out an .mp4 or .gif with both skeletons.
 
-Without --model: the main job's export, serving_models/tfpose3d/<newest version> (./setup.sh writes it).
+Without --model: the main job's export, serving_models/tfpose3d/<newest version> (./setup.sh writes it) in
+this folder, else in the checkout the package is installed from.
 How accurate each model is, on renders and on real photographs: docs/results.md. The models learnt 3D from
 rendered people only: treat their output on real photos as an estimate, not a measurement.
 """

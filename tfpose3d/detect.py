@@ -29,6 +29,7 @@ import numpy as np
 from tfpose3d.data.camera import Region, body_region, upright_angle
 from tfpose3d.data.render import BODY_OVER_JOINTS, H36M_CAMERAS
 from tfpose3d.data.images import crop_region
+from tfpose3d.terminal import quiet_stderr
 from tfpose3d.parts import MIN_PARTS, PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, peaks_in_image, people_in_image
 
 ASSET = Path(__file__).parent / "data" / "pose_detection.tflite"
@@ -356,7 +357,8 @@ class PersonDetector:
         self.threshold, self.overlap, self.tiles, self.around = threshold, overlap, tiles, around
         self.parts = PartNetwork(threads) if parts else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
-        self._interpreter.allocate_tensors()
+        with quiet_stderr():  # LiteRT's "INFO: Created ... XNNPACK delegate" on the first allocation
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {tuple(d["shape"][1:]): d["index"] for d in self._interpreter.get_output_details()}
         self._boxes, self._scores = outputs[(len(anchors()), 12)], outputs[(len(anchors()), 1)]

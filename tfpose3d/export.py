@@ -166,7 +166,9 @@ class TFLiteForm(Form):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            with quiet_stderr():  # LiteRT's "INFO: Created ... XNNPACK delegate" on the first allocation
+                interpreter = Interpreter(model_path=str(path), num_threads=threads)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"{path}: not a usable TFLite model ({str(err).splitlines()[0]})") from None
         runner = interpreter.get_signature_runner(contract.SIGNATURE)
@@ -225,16 +227,23 @@ def next_version(model_dir: Path) -> int:
 
 # Where ./setup.sh exports the main job's model, which `tfpose3d predict` uses when given no --model.
 MAIN_EXPORT = Path("serving_models") / "tfpose3d"
+# The checkout the package is installed from (./setup.sh installs it editable), whose export a notebook or a
+# shell in another folder should find too.
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-def latest_export(model_dir: str | os.PathLike = MAIN_EXPORT) -> Path:
-    """The newest version folder under `model_dir` (TF Serving's layout), with an error that says what to do."""
-    model_dir = Path(model_dir)
-    version = next_version(model_dir) - 1
-    if version == 0:
-        raise FileNotFoundError(f"{model_dir}: no exported model here; run ./setup.sh (the main job exports it "
-                                "there) or pass --model")
-    return model_dir / str(version)
+def latest_export(model_dir: str | os.PathLike | None = None) -> Path:
+    """The newest version folder under `model_dir` (TF Serving's layout), with an error that says what to do.
+
+    Without `model_dir`: the main job's export under the working folder, else under the package's checkout.
+    """
+    folders = [Path(model_dir)] if model_dir is not None else [MAIN_EXPORT, CHECKOUT / MAIN_EXPORT]
+    for folder in folders:
+        version = next_version(folder) - 1
+        if version > 0:
+            return folder / str(version)
+    raise FileNotFoundError(f"{' or '.join(map(str, folders))}: no exported model here; run ./setup.sh (the main "
+                            "job exports it there) or pass --model")
 
 
 def export(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfpose3d.terminal import quiet_stderr
+
 ASSET = Path(__file__).parent / "data" / "person_parts.tflite"
 REFERENCE = Path(__file__).parent / "data" / "person_parts_reference.npz"
 # COCO's 18 parts, in the network's order (its 19th heatmap is the background).
@@ -265,7 +267,8 @@ class PartNetwork:
         [0, 255], as the network was trained."""
         if image.shape != self._shape:
             self._interpreter.resize_tensor_input(self._input, image.shape)
-            self._interpreter.allocate_tensors()
+            with quiet_stderr():  # LiteRT's "INFO: Created ... XNNPACK delegate" on the first allocation
+                self._interpreter.allocate_tensors()
             self._shape = image.shape
         self._interpreter.set_tensor(self._input, image.astype(np.float32))
         self._interpreter.invoke()
