@@ -229,10 +229,13 @@ def test_the_shipped_detector_is_the_wheels_file():
     assert hashlib.sha256(ASSET.read_bytes()).hexdigest() == ASSET_SHA256
 
 
-def test_litert_prints_nothing_on_the_users_terminal():
+@pytest.mark.parametrize("code", [
+    "from tfpose3d.detect import PersonDetector; PersonDetector(parts=False)(np.zeros((200, 300, 3), np.uint8))",
+    "from tfpose3d.parts import PartNetwork; PartNetwork().raw(np.zeros((1, 368, 368, 3)))",
+], ids=["detector", "part network"])
+def test_litert_prints_nothing_on_the_users_terminal(code):
     # LiteRT announces its XNNPACK delegate once a process, on the first allocation: a fresh process shows it.
-    code = ("import numpy as np; from tfpose3d.detect import PersonDetector; "
-            "PersonDetector()(np.zeros((200, 300, 3), np.uint8))")
+    code = "import numpy as np; " + code
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "XNNPACK" not in done.stderr and "INFO" not in done.stderr, done.stderr

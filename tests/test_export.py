@@ -368,13 +368,32 @@ def test_the_main_export_is_found_from_any_folder(tmp_path, monkeypatch):
     checkout, elsewhere = tmp_path / "checkout", tmp_path / "notebooks"
     (checkout / "serving_models" / "tfpose3d" / "2").mkdir(parents=True)
     (checkout / "serving_models" / "tfpose3d" / "10").mkdir()
+    (checkout / "pyproject.toml").touch()
     elsewhere.mkdir()
     monkeypatch.setattr(export, "CHECKOUT", checkout)
     monkeypatch.chdir(elsewhere)
     assert export.latest_export() == checkout / "serving_models" / "tfpose3d" / "10"  # the newest, by number
-    (elsewhere / "serving_models" / "tfpose3d" / "1").mkdir(parents=True)
-    assert export.latest_export() == Path("serving_models/tfpose3d/1")  # the working folder's own comes first
-    monkeypatch.setattr(export, "CHECKOUT", tmp_path / "bare")
+    (elsewhere / "serving_models" / "tfpose3d" / "0").mkdir(parents=True)
+    assert export.latest_export() == Path("serving_models/tfpose3d/0")  # the working folder's own comes first
+    (checkout / "pyproject.toml").unlink()  # not a checkout: an installed package's folder
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"serving_models/tfpose3d or .*bare/serving_models/tfpose3d: no exported"):
+    with pytest.raises(FileNotFoundError, match=r"^serving_models/tfpose3d: no exported"):
         export.latest_export()
+    (checkout / "pyproject.toml").touch()
+    for version in ("2", "10"):
+        (checkout / "serving_models" / "tfpose3d" / version).rmdir()
+    with pytest.raises(FileNotFoundError, match=r"^serving_models/tfpose3d or .*checkout/serving_models/tfpose3d: no"):
+        export.latest_export()
+    monkeypatch.chdir(checkout)  # in the checkout itself: its folder named once
+    with pytest.raises(FileNotFoundError, match=r"^serving_models/tfpose3d: no exported"):
+        export.latest_export()
+
+
+@pytest.mark.slow
+def test_a_tflite_model_prints_nothing_on_the_users_terminal(exported):
+    # LiteRT announces its XNNPACK delegate once a process, on the first allocation: a fresh process shows it.
+    code = (f"import numpy as np; from tfpose3d.predict import Predictor; "
+            f"Predictor({str(exported / 'tfpose3d_int8.tflite')!r})(np.zeros((1, 225, 225, 3), np.uint8))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "XNNPACK" not in done.stderr, done.stderr

@@ -18,7 +18,8 @@ from PIL import Image
 
 from tfpose3d import ModelConfig, build_model, skeleton
 from tfpose3d.cli import main
-from tfpose3d.data.images import read_rgb
+from tfpose3d.data.images import image_size, read_rgb
+from tfpose3d.paths import writable
 from tfpose3d.train import run_lock
 from tfpose3d.video import FrameReader, FrameWriter
 
@@ -165,6 +166,10 @@ CASES = [
          "a_file is a file, not a folder"),
     Case("export under a file", lambda f, out: ["export", str(f.model), "--out", str(f.a_file / "serving")], 2,
          "a_file is a file, not a folder"),
+    Case("render under a file", lambda f, out: ["data", "render", "--out", str(f.a_file / "r"), "--count", "2"], 2,
+         "a_file is a file, not a folder"),
+    Case("motion set under a file", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(f.a_file / "m.npz")], 2,
+         "a_file is a file, not a folder"),
     Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2, "not a model"),
 ]
 
@@ -216,6 +221,24 @@ def test_a_16_bit_grey_png_is_read_at_its_own_brightness(tmp_path):
     assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
     np.testing.assert_array_equal(rgb[..., 0], [[0, 1, 100], [128, 254, 255]])
     assert (rgb == rgb[..., :1]).all()
+    # A 16-bit PGM (Pillow's "I", scaled to 16 bits from its maximum 1023), by hand: 511.5 of 1023 is half.
+    (tmp_path / "g10.pgm").write_bytes(b"P5\n2 1\n1023\n" + np.array([1023, 0], ">u2").tobytes())
+    np.testing.assert_array_equal(read_rgb(tmp_path / "g10.pgm")[0, :, 0], [255, 0])
+
+
+def test_the_size_from_the_header_is_the_size_read(files: Files):
+    # Stored 40 x 100, shown turned a quarter (EXIF orientation 6).
+    assert image_size(files.turned) == (100, 40) == read_rgb(files.turned).shape[1::-1]
+    assert image_size(files.photo) == (90, 120)
+
+
+def test_an_output_through_a_link_to_nothing_is_refused(tmp_path: Path):
+    (tmp_path / "gone").symlink_to(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="gone is a link to nothing"):
+        writable(tmp_path / "gone" / "run", "--out")
+    with pytest.raises(ValueError, match="gone is a link to nothing"):
+        writable(tmp_path / "gone", "--video-out", folder=False)
+    assert writable(tmp_path / "new" / "run", "--out") == tmp_path / "new" / "run"  # folders made later
 
 
 def test_frames_of_another_size_are_fitted_into_the_first(tmp_path):

@@ -12,7 +12,7 @@ from tfpose3d.cli import main
 from tfpose3d.config import ModelConfig
 from tfpose3d.estimator import build_model
 from tfpose3d.data import render
-from tfpose3d.data.photos import PhotoSet, crop_person, read_photos, training_mean_2d
+from tfpose3d.data.photos import crop_person, read_photos, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate_photos
 
@@ -128,6 +128,7 @@ NAMES = list(skeleton.JOINT_NAMES)
     ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": [["a", "b"]] * 17}]}, "each joint is [x, y]"),
     ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": [None] * 17}]}, "has no annotated joint"),
     ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": GOOD, "bbox": 5}]}, "bbox is [x, y, w, h]"),
+    ({"joint_names": NAMES, "people": [{"image": "p.png", "joints_2d": GOOD, "bbox": [True, 0, 1, 1]}]}, "bbox is"),
 ])
 def test_annotation_file_errors_name_the_file_and_the_problem(tmp_path, capsys, content, words):
     (tmp_path / "annotations.json").write_text(content if isinstance(content, str) else json.dumps(content))
@@ -142,10 +143,15 @@ def test_annotation_file_errors_name_the_file_and_the_problem(tmp_path, capsys, 
 def test_photo_folder_errors_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="no annotations.json"):
         read_photos(tmp_path)
+    make_photos(tmp_path / "boxes", [person(np.random.default_rng(0))] * 2)
+    data = json.loads((tmp_path / "boxes" / "annotations.json").read_text())
+    data["people"][0]["bbox"], data["people"][1]["bbox"] = [], [1, 2.5, 30, 40]  # empty: no box
+    (tmp_path / "boxes" / "annotations.json").write_text(json.dumps(data))
+    assert [p["box"] for p in read_photos(tmp_path / "boxes")] == [None, (1, 2.5, 30, 40)]
     # Joints in the pixels of another image: none lies in this 200 x 120 photo.
     make_photos(tmp_path, [person(np.random.default_rng(0)) * 10])
-    with pytest.raises(ValueError, match=r"person 0 \(0.png\): none of the annotated joints lies in the 200x120 photo"):
-        PhotoSet.load(tmp_path)
+    with pytest.raises(ValueError, match=r"person 0 \(images/0.png\): none of the annotated joints lies in the 200x120 photo"):
+        read_photos(tmp_path)
 
 
 def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir):

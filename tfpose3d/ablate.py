@@ -13,6 +13,7 @@ import pandas as pd
 from tfpose3d.config import VARIANTS
 from tfpose3d.data.sources import open_source
 from tfpose3d.evaluate import evaluate
+from tfpose3d.paths import writable
 from tfpose3d.presets import train_preset
 from tfpose3d.table2 import distance_table, steps_table, variant_table
 from tfpose3d.train import train
@@ -27,7 +28,7 @@ def ablate(preset: str, out_dir: str | os.PathLike, data: str | None = None, see
     the 2D and weighted 3D terms on the same scale in every variant), and MPJPE by distance from the pelvis and
     from the nearest root. A run already finished is resumed, not retrained.
     """
-    out = Path(out_dir)
+    out = writable(out_dir, "--out")
     rows, per_action, per_joint = [], [], []
     for seed in seeds:
         for variant in VARIANTS:

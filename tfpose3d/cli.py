@@ -17,6 +17,7 @@ from tfpose3d.config import STRATEGIES, VARIANTS
 from tfpose3d.data.options import LOOKS, SPLITS
 from tfpose3d.distribute import WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
+from tfpose3d.paths import writable
 from tfpose3d.presets import PRESETS
 
 # A function that adds one subcommand; `build_parser` calls them in order, which
@@ -155,6 +156,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 def _import_bvh(args: argparse.Namespace) -> int:
     from tfpose3d.data import bvh, mocap
 
+    writable(args.out, "--out", folder=False)
     joint_map = bvh.load_joint_map(args.joint_map) if args.joint_map else None
     pattern = args.test_pattern if args.test_pattern is not None else mocap.DEFAULT_TEST_PATTERN
     try:
@@ -288,7 +290,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.photos:
         from tfpose3d.data.photos import read_photos
 
-        read_photos(args.photos)  # a wrong annotation file is told before any training data is read or rendered
+        read_photos(args.photos)  # a wrong annotation file or a missing photo is told before any data is rendered
     source = open_source(args.data) if args.data else run_source(args.model)
     with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
         saved = read_run(args.model) if Path(args.model).is_dir() else None

@@ -19,6 +19,7 @@ from tfpose3d.data.photos import PhotoSet, found_people
 from tfpose3d.data.sources import MocapSource, Source, open_source
 from tfpose3d.detect import crop_margin
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
+from tfpose3d.paths import writable
 
 if TYPE_CHECKING:
     from tfpose3d.predict import Predictor
@@ -84,7 +85,7 @@ def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count:
 def evaluation_dir(model_path: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
     """Where a model's evaluation goes: `out_dir`/evaluation, else beside the model (in a run folder, inside it)."""
     path = Path(model_path)
-    return (Path(out_dir) if out_dir else path if path.is_dir() else path.parent) / "evaluation"
+    return writable((Path(out_dir) if out_dir else path if path.is_dir() else path.parent) / "evaluation", "--out")
 
 
 def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, mean_2d: np.ndarray,

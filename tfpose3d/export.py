@@ -220,15 +220,19 @@ def form_of(path: str | os.PathLike) -> Form:
     raise ValueError(f"{path}: not a model; expected a .keras file, a run folder, a SavedModel folder or a .tflite file")
 
 
+def versions(model_dir: Path) -> list[int]:
+    """The version folders under `model_dir` (TF Serving reads the folders named by a number)."""
+    return [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
+
+
 def next_version(model_dir: Path) -> int:
-    versions = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
-    return max(versions, default=0) + 1
+    return max(versions(model_dir), default=0) + 1
 
 
 # Where ./setup.sh exports the main job's model, which `tfpose3d predict` uses when given no --model.
 MAIN_EXPORT = Path("serving_models") / "tfpose3d"
 # The checkout the package is installed from (./setup.sh installs it editable), whose export a notebook or a
-# shell in another folder should find too.
+# shell in another folder should find too; an installed wheel has none.
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
@@ -237,11 +241,12 @@ def latest_export(model_dir: str | os.PathLike | None = None) -> Path:
 
     Without `model_dir`: the main job's export under the working folder, else under the package's checkout.
     """
-    folders = [Path(model_dir)] if model_dir is not None else [MAIN_EXPORT, CHECKOUT / MAIN_EXPORT]
+    folders = [Path(model_dir) if model_dir is not None else MAIN_EXPORT]
+    if model_dir is None and (CHECKOUT / "pyproject.toml").is_file() and CHECKOUT.resolve() != Path.cwd().resolve():
+        folders.append(CHECKOUT / MAIN_EXPORT)
     for folder in folders:
-        version = next_version(folder) - 1
-        if version > 0:
-            return folder / str(version)
+        if versions(folder):
+            return folder / str(max(versions(folder)))
     raise FileNotFoundError(f"{' or '.join(map(str, folders))}: no exported model here; run ./setup.sh (the main "
                             "job exports it there) or pass --model")
 

@@ -22,6 +22,8 @@ def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
     """
     path = Path(path)
     for above in (path, *path.parents) if folder else path.parents:
+        if above.is_symlink() and not above.exists():
+            raise ValueError(f"{flag} {path}: {above} is a link to nothing")
         if above.exists():
             if not above.is_dir():
                 raise ValueError(f"{flag} {path}: {above} is a file, not a folder" if above != path
@@ -29,4 +31,6 @@ def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
             break
     if not folder and path.is_dir():
         raise ValueError(f"{flag} {path} is a folder")
+    if not folder and path.is_symlink() and not path.exists():
+        raise ValueError(f"{flag} {path} is a link to nothing")
     return path

@@ -19,7 +19,15 @@ MAX_PIXELS = 100_000_000
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file, turned as its EXIF orientation says (as a photo viewer shows it);
     FileNotFoundError or ValueError naming the file and the problem."""
-    path = Path(path)
+    return _read(Path(path), pixels=True)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file as `read_rgb` reads it, from its header alone; the same errors."""
+    return _read(Path(path), pixels=False)
+
+
+def _read(path: Path, pixels: bool):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     if path.stat().st_size == 0:
@@ -31,16 +39,22 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
                 raise ValueError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS // 1_000_000} this reads; "
                                  "downscale it first")
             # A camera's orientation tag says how a viewer turns the stored pixels: read them as shown.
+            if not pixels:
+                return (h, w) if im.getexif().get(_ORIENTATION, 1) in _QUARTER_TURNS else (w, h)
             return np.asarray(_eight_bit(ImageOps.exif_transpose(im), im.format, path).convert("RGB"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
 
+_ORIENTATION = 0x0112  # EXIF's orientation tag; 5 to 8 turn the picture by a quarter
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
 def _eight_bit(im: Image.Image, file_format: str | None, path: Path) -> Image.Image:
     """`im` with 8 bits a channel. Pillow's RGB conversion clips a 16-bit grey image's values at 255 (nearly
     all white), so those are scaled; 32-bit and floating-point pixels declare no range to scale from."""
-    # A PNG holds at most 16 bits a sample; some Pillow versions open its 16-bit grey as "I".
-    if im.mode.startswith("I;16") or (im.mode == "I" and file_format == "PNG"):
+    # PNG and PGM hold at most 16 bits a sample (Pillow scales a PGM's to 16): Pillow opens them as "I".
+    if im.mode.startswith("I;16") or (im.mode == "I" and file_format in ("PNG", "PPM")):
         return Image.fromarray(np.round(np.asarray(im, np.float64) / 257.0).clip(0, 255).astype(np.uint8))
     if im.mode in ("I", "F"):
         kind = "32-bit integer" if im.mode == "I" else "floating-point"

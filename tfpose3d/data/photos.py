@@ -19,7 +19,7 @@ import numpy as np
 from tfpose3d import contract, skeleton
 from tfpose3d.data import render
 from tfpose3d.data.camera import Region, body_region
-from tfpose3d.data.images import crop_region, read_rgb
+from tfpose3d.data.images import crop_region, image_size, read_rgb
 
 if TYPE_CHECKING:  # sources is tf.data; photos are also scored where TensorFlow is not installed
     from tfpose3d.data.sources import Source
@@ -62,12 +62,18 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
             raise ValueError(f"{where}: each joint is [x, y] (two numbers, the photo's pixels) or null")
         if not np.isfinite(joints).all(1).any():
             raise ValueError(f"{where} has no annotated joint (each is [x, y] or null)")
-        box = p.get("bbox")
+        box = p.get("bbox") or None  # absent, null or empty: no box
         if box is not None and not (isinstance(box, list) and len(box) == 4
-                                    and all(isinstance(v, (int, float)) for v in box)):
+                                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
             raise ValueError(f"{where}: bbox is [x, y, w, h] in pixels, or absent")
-        people.append({"image": folder / p["image"], "set": p.get("set", ""),
-                       "box": tuple(box) if box else None, "joints_2d": joints})
+        image = folder / p["image"]
+        width, height = image_size(image)
+        # Joints in another image's pixels (a resized copy, a crop) would score a crop of nothing.
+        seen = joints[np.isfinite(joints).all(1)]
+        if not ((seen >= 0) & (seen <= [width, height])).all(1).any():
+            raise ValueError(f"{where}: none of the annotated joints lies in the {width}x{height} photo; joints_2d "
+                             "are that photo's own pixels")
+        people.append({"image": image, "set": p.get("set", ""), "box": tuple(box) if box else None, "joints_2d": joints})
     if not people:
         raise ValueError(f"{path}: no people")
     return people
@@ -139,18 +145,7 @@ class PhotoSet:
     def load(cls, folder: str | os.PathLike) -> "PhotoSet":
         people = read_photos(folder)
         size = contract.IMAGE_SIZE
-        crops, joints = [], []
-        for k, person in enumerate(people):
-            image = read_rgb(person["image"])
-            seen = person["joints_2d"][np.isfinite(person["joints_2d"]).all(1)]
-            height, width = image.shape[:2]
-            # Joints in another image's pixels (a resized copy, a crop) would score a crop of nothing.
-            if not ((seen >= 0) & (seen <= [width, height])).all(1).any():
-                raise ValueError(f"{folder}: person {k} ({person['image'].name}): none of the annotated joints lies "
-                                 f"in the {width}x{height} photo; joints_2d are that photo's own pixels")
-            crop, crop_joints = crop_person(image, person["joints_2d"], size)
-            crops.append(crop)
-            joints.append(crop_joints)
+        crops, joints = zip(*(crop_person(read_rgb(p["image"]), p["joints_2d"], size) for p in people))
         regions = tuple(body_region(p["joints_2d"], render.H36M_CAMERAS.crop_margin) for p in people)
         return cls(people, np.stack(crops), np.stack(joints) / size, regions)
 

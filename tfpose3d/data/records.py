@@ -17,6 +17,7 @@ from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import mocap, render
 from tfpose3d.data.options import motion_split
+from tfpose3d.paths import writable
 from tfpose3d.version import __version__
 
 MANIFEST = "dataset.json"
@@ -82,7 +83,7 @@ def write_rendered(
         raise ValueError(f"count must be positive, got {count}")
     render.check_split(split)
     chosen = render.look_named(look, split)
-    out_dir = Path(out_dir)
+    out_dir = writable(out_dir, "--out")
     if (out_dir / MANIFEST).exists():
         raise FileExistsError(f"{out_dir} already holds a dataset; choose another --out")
     if out_dir.exists() and any(out_dir.iterdir()):
