@@ -245,8 +245,8 @@ def latest_export(model_dir: str | os.PathLike | None = None) -> Path:
     if model_dir is None and (CHECKOUT / "pyproject.toml").is_file() and CHECKOUT.resolve() != Path.cwd().resolve():
         folders.append(CHECKOUT / MAIN_EXPORT)
     for folder in folders:
-        if versions(folder):
-            return folder / str(max(versions(folder)))
+        if found := versions(folder):
+            return folder / str(max(found))
     raise FileNotFoundError(f"{' or '.join(map(str, folders))}: no exported model here; run ./setup.sh (the main "
                             "job exports it there) or pass --model")
 

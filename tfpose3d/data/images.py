@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,15 +21,22 @@ MAX_PIXELS = 100_000_000
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file, turned as its EXIF orientation says (as a photo viewer shows it);
     FileNotFoundError or ValueError naming the file and the problem."""
-    return _read(Path(path), pixels=True)
+    with _opened(Path(path)) as im:
+        # A camera's orientation tag says how a viewer turns the stored pixels: read them as shown.
+        return np.asarray(_eight_bit(ImageOps.exif_transpose(im), im.format, path).convert("RGB"))
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) of an image file as `read_rgb` reads it, from its header alone; the same errors."""
-    return _read(Path(path), pixels=False)
+    with _opened(Path(path)) as im:
+        w, h = im.size
+        return (h, w) if im.getexif().get(_ORIENTATION, 1) in _QUARTER_TURNS else (w, h)
 
 
-def _read(path: Path, pixels: bool):
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """The image file open, its size checked; Pillow failing to read it, here or in the block, is a ValueError
+    naming the file."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     if path.stat().st_size == 0:
@@ -38,10 +47,7 @@ def _read(path: Path, pixels: bool):
             if w * h > MAX_PIXELS:
                 raise ValueError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS // 1_000_000} this reads; "
                                  "downscale it first")
-            # A camera's orientation tag says how a viewer turns the stored pixels: read them as shown.
-            if not pixels:
-                return (h, w) if im.getexif().get(_ORIENTATION, 1) in _QUARTER_TURNS else (w, h)
-            return np.asarray(_eight_bit(ImageOps.exif_transpose(im), im.format, path).convert("RGB"))
+            yield im
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
 
