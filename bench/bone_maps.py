@@ -2,7 +2,8 @@
 
 The main job's bone head (`tfpose3d.estimator._bone_features`: the map normalised, two 3x3 convolutions of
 128 maps, averaged over the cells, a dense layer of 256, then 16 log-lengths) is trained alone on each of the
-trunk's maps, computed once for --train training renders (no augmentation), with the main job's bone loss
+trunk's maps, computed once for --train training renders (without augmentation, or --copies augmented copies
+of each through the training pipeline's augmentation), with the main job's bone loss
 (the absolute log-ratio), and scored as bench/versus_blazepose.py scores bones on the first --test held-out
 renders: the mean relative error of a bone, the share of people whose every limb bone is within 10%, and how
 well the size (the 8 limb bones' total) follows the truth. The maps (layer names in
@@ -15,7 +16,7 @@ well the size (the 8 limb bones' total) follows the truth. The maps (layer names
 - both: the 16 x 16 map's head features beside the 8 x 8 map's.
 
 Run: .venv/bin/python bench/bone_maps.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
-         [--train 8000] [--test 500] [--epochs 20]
+         [--train 8000] [--test 500] [--epochs 20] [--copies 3] [--maps coarse]
 """
 
 from __future__ import annotations
@@ -34,21 +35,33 @@ from versus_blazepose import bone_scores  # noqa: E402
 
 from tfpose3d import contract, metrics, skeleton  # noqa: E402
 from tfpose3d.blazepose import BlazePoseBackbone, trunk_asset  # noqa: E402
+from tfpose3d.data import pipeline  # noqa: E402
+from tfpose3d.data.options import Augment  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 from tfpose3d.estimator import _bone_features  # noqa: E402
 
 FEATURES = trunk_asset()["outputs"]["features"]
 FINE_MAP = "add_126"  # the last map of the shipped graph at 16 x 16, one of the features' ancestors
 MAPS = {FEATURES: "8 x 8 x 288", FINE_MAP: "16 x 16 x 88"}
+# --maps: each row's label and the maps its head reads, side by side.
+ROWS = {"coarse": (MAPS[FEATURES], [FEATURES]), "fine": (MAPS[FINE_MAP], [FINE_MAP]), "both": ("both", [FEATURES, FINE_MAP])}
 
 
-def trunk_maps(probe: keras.Model, source, split: str, count: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """`probe`'s `MAPS` (float16) and the true bone lengths (N, 16) of the first `count` renders of `split`."""
-    maps, lengths = {name: [] for name in MAPS}, []
-    for batch in source.samples(split, contract.IMAGE_SIZE).take(count).batch(64).as_numpy_iterator():
-        for name, values in zip(MAPS, probe.predict_on_batch(batch["image"])):
+def trunk_maps(probe: keras.Model, names: list[str], source, split: str, count: int,
+               copies: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """`probe`'s maps `names` (float16) and the true bone lengths (N, 16) of the first `count` renders of
+    `split`: each once as rendered, or `copies` times through the training pipeline's augmentation."""
+    samples = source.samples(split, contract.IMAGE_SIZE).take(count)
+    if copies:
+        batches = pipeline.training_batches(samples.repeat(copies), 64, Augment(), shuffle_buffer=0, repeat=False)
+    else:
+        batches = samples.batch(64).map(pipeline.to_model_inputs)
+    maps, lengths = {name: [] for name in names}, []
+    for images, labels in batches.as_numpy_iterator():
+        outputs = probe.predict_on_batch(images)
+        for name, values in zip(names, outputs if len(names) > 1 else [outputs]):
             maps[name].append(np.asarray(values, np.float16))
-        lengths.append(metrics.bone_lengths(batch["joints_3d"].astype(np.float64)))
+        lengths.append(metrics.bone_lengths(labels["joints_3d"].astype(np.float64)))
     return {name: np.concatenate(v) for name, v in maps.items()}, np.concatenate(lengths)
 
 
@@ -70,25 +83,33 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--copies", type=int, default=0,
+                        help="augmented copies of each training render (0: each once, as rendered)")
+    parser.add_argument("--maps", choices=list(ROWS), nargs="+", default=list(ROWS), help="which rows to train")
     args = parser.parse_args()
 
     source = open_source(args.data)
     trunk = BlazePoseBackbone(contract.IMAGE_SIZE)
-    probe = keras.Model(trunk.input, [trunk.get_layer(name).output for name in MAPS])
-    train_maps, train_lengths = trunk_maps(probe, source, "train", args.train)
-    test_maps, test_lengths = trunk_maps(probe, source, "test", args.test)
+    names = [name for name in MAPS if any(name in ROWS[row][1] for row in args.maps)]
+    probe = keras.Model(trunk.input, [trunk.get_layer(name).output for name in names])
+    train_maps, train_lengths = trunk_maps(probe, names, source, "train", args.train, args.copies)
+    test_maps, test_lengths = trunk_maps(probe, names, source, "test", args.test)
+    val_maps, val_lengths = trunk_maps(probe, names, source, source.validation_split(), args.test)
     mean_log = np.log(train_lengths).mean(0)
     rows = []
-    for label, names in ((MAPS[FEATURES], [FEATURES]), (MAPS[FINE_MAP], [FINE_MAP]), ("both", [FEATURES, FINE_MAP])):
+    for label, row_maps in (ROWS[row] for row in args.maps):
         keras.utils.set_random_seed(args.seed)
-        model = bone_head([train_maps[n].shape[1:] for n in names])
+        model = bone_head([train_maps[n].shape[1:] for n in row_maps])
         model.compile(keras.optimizers.Adam(1e-3), loss="mean_absolute_error")
-        model.fit([train_maps[n] for n in names], np.log(train_lengths) - mean_log, batch_size=64,
-                  epochs=args.epochs, verbose=0)
-        predicted = np.exp(model.predict([test_maps[n] for n in names], verbose=0) + mean_log)
+        # The loss on the val split each epoch (verbose 2): whether more epochs would still help.
+        model.fit([train_maps[n] for n in row_maps], np.log(train_lengths) - mean_log, batch_size=64,
+                  epochs=args.epochs, verbose=2,
+                  validation_data=([val_maps[n] for n in row_maps], np.log(val_lengths) - mean_log))
+        predicted = np.exp(model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log)
         rows.append({"trunk map the bone head reads": label, **bone_scores(predicted, test_lengths)})
         print(rows[-1], flush=True)
-    print(provenance(f"{args.train} training and {args.test} held-out renders of {args.data}; {args.epochs} epochs") + "\n")
+    copies = f", {args.copies} augmented copies of each" if args.copies else ""
+    print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; {args.epochs} epochs") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 
 
