@@ -241,6 +241,7 @@ def test_live_serving(images):
         (np.zeros((0, 225, 225, 3), np.uint8), "empty batch"),
         (np.full((1, 225, 225, 3), np.nan), "NaN"),
         (np.full((1, 225, 225, 3), 300.0), "\\[0, 255\\]"),
+        (np.full((1, 225, 225, 3), 0.5), "lies in \\[0, 1\\]"),  # scaled to 0..1: would be read as black
         (np.zeros((1, 100, 225, 3), np.uint8), "225x225"),
         (np.array([["a"]]), "numeric"),
     ],

@@ -160,6 +160,20 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
     assert not person.at_border and predictor.predict_image(image, [Detection((0, 40, 80, 200))])[0].at_border
 
 
+def test_an_array_photo_is_read_as_pixels_or_named(model_file):
+    image = np.random.default_rng(2).integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    box = [Detection((10, 10, 60, 100))]
+    predictor = Predictor(model_file)
+    expected = predictor.predict_image(image, box)[0].pose_3d
+    # Floats and wider integers on the 0..255 scale are the same pixels.
+    for same in (image.astype(np.float32), image.astype(np.int64)):
+        np.testing.assert_array_equal(predictor.predict_image(same, box)[0].pose_3d, expected)
+    for wrong, words in ((image / 255.0, "lies in \\[0, 1\\]"), (np.dstack([image, image[..., :1]]), "read_rgb"),
+                         (image[..., 0], "read_rgb"), (image * 2.0, "\\[0, 255\\]"), (image.astype(str), "numeric")):
+        with pytest.raises(ValueError, match=words):
+            predictor.predict_image(wrong, box)
+
+
 def test_a_body_found_twice_is_one_person():
     body = np.array([[0.0, 0.0], [0.0, 100.0]] * 8 + [[50.0, 50.0]])  # 100 px tall
     first, *others = (dataclasses.make_dataclass("P", ["joints_2d"])(j) for j in

@@ -40,13 +40,11 @@ def output_shapes(grid_size: int) -> dict[str, tuple[int, ...]]:
 def check_images(images: Any) -> np.ndarray:
     """Validate a batch for the serving signature: uint8 [N, 225, 225, 3], N >= 1.
 
-    Floats are accepted when finite, within [0, 255] (they are rounded). A
-    single image (rank 3) becomes a batch of one. Anything else raises a
-    ValueError that names the problem.
+    Floats are accepted as `pixels` takes them. A single image (rank 3) becomes a batch of one. Anything else
+    raises a ValueError that names the problem.
     """
     array = np.asarray(images)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"images must be a numeric array, got dtype {array.dtype}")
+    _check_numeric(array, "images")
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4:
@@ -59,13 +57,31 @@ def check_images(images: Any) -> np.ndarray:
     if array.shape[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must be {IMAGE_SIZE}x{IMAGE_SIZE}, got {array.shape[1]}x{array.shape[2]}; "
                          "crop a person with tfpose3d.data.images.crop_region, or use tfpose3d.predict.Predictor.predict_image")
+    return pixels(array, "images")
+
+
+def pixels(array: np.ndarray, name: str = "image") -> np.ndarray:
+    """`array`'s values as uint8 pixels: uint8 as it is, other numbers rounded where finite and in [0, 255].
+
+    Floats that all lie in [0, 1] (but not all 0) are refused: that is an image scaled to [0, 1] (as
+    `matplotlib.pyplot.imread` reads a PNG, or after a `/ 255`), which read as 0..255 would be black.
+    """
+    _check_numeric(array, name)
     if array.dtype == INPUT_DTYPE:
         return array
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise ValueError("images contain NaN or infinite values")
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError(f"NaN or infinite values in {name}")
+        if 0 < array.max() <= 1 and array.min() >= 0:
+            raise ValueError(f"every value of {name} lies in [0, 1]; pixels are 0..255 (multiply by 255)")
     if array.min() < 0 or array.max() > 255:
-        raise ValueError(f"image values must lie in [0, 255], got [{array.min()}, {array.max()}]")
+        raise ValueError(f"values of {name} must lie in [0, 255], got [{array.min()}, {array.max()}]")
     return np.round(array).astype(INPUT_DTYPE)
+
+
+def _check_numeric(array: np.ndarray, name: str) -> None:
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{name} must be a numeric array, got dtype {array.dtype}")
 
 
 def check_outputs(outputs: dict[str, Any], batch: int) -> dict[str, np.ndarray]:

@@ -72,11 +72,12 @@ def _as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(image)
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"an image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"an image must be (H, W, 3) RGB, got shape {image.shape}; "
+                         "tfpose3d.data.images.read_rgb reads any image file as one")
     if min(image.shape[:2]) < 2:
         raise ValueError(f"an image of {image.shape[1]}x{image.shape[0]} pixels has no room for a person")
-    return image
+    return contract.pixels(image)
 
 
 class Predictor:
