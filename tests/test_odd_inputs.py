@@ -124,6 +124,8 @@ CASES = [
          exists=lambda f, out: [out / "photo_pose_0.png"]),
     Case("box three numbers", predict("{photo}", "--box", "1,2,3"), 2, "four numbers", absent=lambda f, out: [out]),
     Case("unknown flag", predict("{photo}", "--boxx", "1"), 2, "unrecognized arguments", absent=lambda f, out: [out]),
+    Case("url", predict("https://example.com/people.jpg"), 2, "https://example.com/people.jpg is a URL",
+         absent=lambda f, out: [out]),
     # Files that are almost right.
     Case("manifest of another shape", lambda f, out: ["data", "preview", "--data", str(f.manifest), "--out", str(out / "p.png")],
          2, "not a tfpose3d dataset manifest", absent=lambda f, out: [out / "p.png"]),

@@ -87,6 +87,13 @@ def _join_signed_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _local_path(text: str) -> str:
+    """An argparse type: a file or folder on this machine; a URL is named as one (nothing is downloaded)."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", text):
+        raise argparse.ArgumentTypeError(f"{text} is a URL; tfpose3d reads files on this machine, so download it first")
+    return text
+
+
 def _probability(text: str) -> float:
     """An argparse type: a number in [0, 1], with a message naming the bad value."""
     try:
@@ -398,7 +405,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                        description=PREDICT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="SavedModel folder, .keras or .tflite file (default: the main job's "
                    "export, serving_models/tfpose3d/<newest version>)")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO", type=_local_path)
     p.add_argument("--box", default=None, metavar="x,y,w,h|whole",
                    help="the person's box in pixels (skips detection), or 'whole' when the person fills the image")
     p.add_argument("--smooth", choices=SMOOTHERS, default="window",
