@@ -16,7 +16,7 @@ well the size (the 8 limb bones' total) follows the truth. The maps (layer names
 - both: the 16 x 16 map's head features beside the 8 x 8 map's.
 
 Run: .venv/bin/python bench/bone_maps.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
-         [--train 8000] [--test 500] [--epochs 20] [--copies 3] [--maps coarse]
+         [--train 8000] [--test 500] [--epochs 20] [--copies 3] [--patience 3] [--maps coarse]
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--copies", type=int, default=0,
                         help="augmented copies of each training render (0: each once, as rendered)")
+    parser.add_argument("--patience", type=int, default=0,
+                        help="stop when the val split's loss has not improved for this many epochs, keeping the best "
+                             "epoch's weights (0: train all --epochs)")
     parser.add_argument("--maps", choices=list(ROWS), nargs="+", default=list(ROWS), help="which rows to train")
     args = parser.parse_args()
 
@@ -102,14 +105,19 @@ def main() -> None:
         model = bone_head([train_maps[n].shape[1:] for n in row_maps])
         model.compile(keras.optimizers.Adam(1e-3), loss="mean_absolute_error")
         # The loss on the val split each epoch (verbose 2): whether more epochs would still help.
-        model.fit([train_maps[n] for n in row_maps], np.log(train_lengths) - mean_log, batch_size=64,
-                  epochs=args.epochs, verbose=2,
-                  validation_data=([val_maps[n] for n in row_maps], np.log(val_lengths) - mean_log))
+        stop = [keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)] if args.patience else []
+        history = model.fit([train_maps[n] for n in row_maps], np.log(train_lengths) - mean_log, batch_size=64,
+                            epochs=args.epochs, verbose=2, callbacks=stop,
+                            validation_data=([val_maps[n] for n in row_maps], np.log(val_lengths) - mean_log))
         predicted = np.exp(model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log)
-        rows.append({"trunk map the bone head reads": label, **bone_scores(predicted, test_lengths)})
+        val = history.history["val_loss"]
+        rows.append({"trunk map the bone head reads": label, **bone_scores(predicted, test_lengths),
+                     "epochs (the kept one)": f"{len(val)} ({int(np.argmin(val)) + 1 if args.patience else len(val)})"})
         print(rows[-1], flush=True)
     copies = f", {args.copies} augmented copies of each" if args.copies else ""
-    print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; {args.epochs} epochs") + "\n")
+    stop = f", stopped after {args.patience} epochs without a better val loss" if args.patience else ""
+    print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; at most "
+                     f"{args.epochs} epochs{stop}") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 
 
