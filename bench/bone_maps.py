@@ -99,7 +99,7 @@ def main() -> None:
     test_maps, test_lengths = trunk_maps(probe, names, source, "test", args.test)
     val_maps, val_lengths = trunk_maps(probe, names, source, source.validation_split(), args.test)
     mean_log = np.log(train_lengths).mean(0)
-    rows = []
+    rows, logs = [], []
     for label, row_maps in (ROWS[row] for row in args.maps):
         keras.utils.set_random_seed(args.seed)
         model = bone_head([train_maps[n].shape[1:] for n in row_maps])
@@ -109,11 +109,15 @@ def main() -> None:
         history = model.fit([train_maps[n] for n in row_maps], np.log(train_lengths) - mean_log, batch_size=64,
                             epochs=args.epochs, verbose=2, callbacks=stop,
                             validation_data=([val_maps[n] for n in row_maps], np.log(val_lengths) - mean_log))
-        predicted = np.exp(model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log)
+        logs.append(model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log)
+        predicted = np.exp(logs[-1])
         val = history.history["val_loss"]
         rows.append({"trunk map the bone head reads": label, **bone_scores(predicted, test_lengths),
                      "epochs (the kept one)": f"{len(val)} ({int(np.argmin(val)) + 1 if args.patience else len(val)})"})
         print(rows[-1], flush=True)
+    if len(logs) > 1:  # heads on different maps err apart: their log-lengths averaged
+        rows.append({"trunk map the bone head reads": "the heads above, averaged",
+                     **bone_scores(np.exp(np.mean(logs, axis=0)), test_lengths), "epochs (the kept one)": ""})
     copies = f", {args.copies} augmented copies of each" if args.copies else ""
     stop = f", stopped after {args.patience} epochs without a better val loss" if args.patience else ""
     print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; at most "
