@@ -6,7 +6,8 @@ trunk's maps, computed once for --train training renders (without augmentation, 
 of each through the training pipeline's augmentation), with the main job's bone loss
 (the absolute log-ratio), and scored as bench/versus_blazepose.py scores bones on the first --test held-out
 renders: the mean relative error of a bone, the share of people whose every limb bone is within 10%, and how
-well the size (the 8 limb bones' total) follows the truth. The maps (layer names in
+well the size (the 8 limb bones' total) follows the truth; then the same by kind of body, as
+bench/versus_blazepose.py prints it. The maps (layer names in
 `tfpose3d/data/blazepose_trunk.npz`):
 
 - `conv_2d_239`, 8 x 8 x 288, the features the paper's branches read (`ModelConfig.bones_from = "trunk"`);
@@ -31,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from provenance import provenance  # noqa: E402 (a script beside this one)
-from versus_blazepose import bone_scores  # noqa: E402
+from versus_blazepose import bodies, body_groups, body_table, bone_scores  # noqa: E402
 
 from tfpose3d import contract, metrics, skeleton  # noqa: E402
 from tfpose3d.blazepose import BlazePoseBackbone, trunk_asset  # noqa: E402
@@ -49,20 +50,20 @@ ROWS = {"coarse": (MAPS[FEATURES], [FEATURES]), "fine": (MAPS[FINE_MAP], [FINE_M
 
 def trunk_maps(probe: keras.Model, names: list[str], source, split: str, count: int,
                copies: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """`probe`'s maps `names` (float16) and the true bone lengths (N, 16) of the first `count` renders of
+    """`probe`'s maps `names` (float16) and the true poses (N, 17, 3) of the first `count` renders of
     `split`: each once as rendered, or `copies` times through the training pipeline's augmentation."""
     samples = source.samples(split, contract.IMAGE_SIZE).take(count)
     if copies:
         batches = pipeline.training_batches(samples.repeat(copies), 64, Augment(), shuffle_buffer=0, repeat=False)
     else:
         batches = samples.batch(64).map(pipeline.to_model_inputs)
-    maps, lengths = {name: [] for name in names}, []
+    maps, poses = {name: [] for name in names}, []
     for images, labels in batches.as_numpy_iterator():
         outputs = probe.predict_on_batch(images)
         for name, values in zip(names, outputs if len(names) > 1 else [outputs]):
             maps[name].append(np.asarray(values, np.float16))
-        lengths.append(metrics.bone_lengths(labels["joints_3d"].astype(np.float64)))
-    return {name: np.concatenate(v) for name, v in maps.items()}, np.concatenate(lengths)
+        poses.append(labels["joints_3d"].astype(np.float64))
+    return {name: np.concatenate(v) for name, v in maps.items()}, np.concatenate(poses)
 
 
 def bone_head(shapes: list[tuple[int, ...]]) -> keras.Model:
@@ -95,9 +96,10 @@ def main() -> None:
     trunk = BlazePoseBackbone(contract.IMAGE_SIZE)
     names = [name for name in MAPS if any(name in ROWS[row][1] for row in args.maps)]
     probe = keras.Model(trunk.input, [trunk.get_layer(name).output for name in names])
-    train_maps, train_lengths = trunk_maps(probe, names, source, "train", args.train, args.copies)
-    test_maps, test_lengths = trunk_maps(probe, names, source, "test", args.test)
-    val_maps, val_lengths = trunk_maps(probe, names, source, source.validation_split(), args.test)
+    train_maps, train_poses = trunk_maps(probe, names, source, "train", args.train, args.copies)
+    test_maps, test_poses = trunk_maps(probe, names, source, "test", args.test)
+    val_maps, val_poses = trunk_maps(probe, names, source, source.validation_split(), args.test)
+    train_lengths, test_lengths, val_lengths = (metrics.bone_lengths(p) for p in (train_poses, test_poses, val_poses))
     mean_log = np.log(train_lengths).mean(0)
     rows, logs = [], []
     for label, row_maps in (ROWS[row] for row in args.maps):
@@ -123,6 +125,10 @@ def main() -> None:
     print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; at most "
                      f"{args.epochs} epochs{stop}") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
+    print("\nBy kind of body:\n")
+    groups = body_groups(bodies(str(source.dataset_dir("test")), test_poses))
+    heads = {row["trunk map the bone head reads"]: np.exp(log) for row, log in zip(rows, logs)}
+    print(body_table(heads, test_poses, groups).to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":
