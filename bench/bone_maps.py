@@ -101,7 +101,7 @@ def main() -> None:
     val_maps, val_poses = trunk_maps(probe, names, source, source.validation_split(), args.test)
     train_lengths, test_lengths, val_lengths = (metrics.bone_lengths(p) for p in (train_poses, test_poses, val_poses))
     mean_log = np.log(train_lengths).mean(0)
-    rows, logs = [], []
+    rows, logs = [], {}  # logs: each row's predicted log-lengths, by its label
     for label, row_maps in (ROWS[row] for row in args.maps):
         keras.utils.set_random_seed(args.seed)
         model = bone_head([train_maps[n].shape[1:] for n in row_maps])
@@ -111,24 +111,22 @@ def main() -> None:
         history = model.fit([train_maps[n] for n in row_maps], np.log(train_lengths) - mean_log, batch_size=64,
                             epochs=args.epochs, verbose=2, callbacks=stop,
                             validation_data=([val_maps[n] for n in row_maps], np.log(val_lengths) - mean_log))
-        logs.append(model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log)
-        predicted = np.exp(logs[-1])
+        logs[label] = model.predict([test_maps[n] for n in row_maps], verbose=0) + mean_log
         val = history.history["val_loss"]
-        rows.append({"trunk map the bone head reads": label, **bone_scores(predicted, test_lengths),
+        rows.append({"trunk map the bone head reads": label, **bone_scores(np.exp(logs[label]), test_lengths),
                      "epochs (the kept one)": f"{len(val)} ({int(np.argmin(val)) + 1 if args.patience else len(val)})"})
         print(rows[-1], flush=True)
     if len(logs) > 1:  # heads on different maps err apart: their log-lengths averaged
         rows.append({"trunk map the bone head reads": "the heads above, averaged",
-                     **bone_scores(np.exp(np.mean(logs, axis=0)), test_lengths), "epochs (the kept one)": ""})
+                     **bone_scores(np.exp(np.mean(list(logs.values()), axis=0)), test_lengths), "epochs (the kept one)": ""})
     copies = f", {args.copies} augmented copies of each" if args.copies else ""
-    stop = f", stopped after {args.patience} epochs without a better val loss" if args.patience else ""
+    stopped = f", stopped after {args.patience} epochs without a better val loss" if args.patience else ""
     print(provenance(f"{args.train} training{copies} and {args.test} held-out renders of {args.data}; at most "
-                     f"{args.epochs} epochs{stop}") + "\n")
+                     f"{args.epochs} epochs{stopped}") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
     print("\nBy kind of body:\n")
     groups = body_groups(bodies(str(source.dataset_dir("test")), test_poses))
-    heads = {row["trunk map the bone head reads"]: np.exp(log) for row, log in zip(rows, logs)}
-    print(body_table(heads, test_poses, groups).to_markdown(index=False, floatfmt=".3f"))
+    print(body_table({label: np.exp(log) for label, log in logs.items()}, test_poses, groups).to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":
