@@ -12,8 +12,8 @@ bench/versus_blazepose.py prints it. The maps (layer names in
 
 - `conv_2d_239`, 8 x 8 x 288, the features the paper's branches read (`ModelConfig.bones_from = "trunk"`);
 - `add_126`, 16 x 16 x 88: the last map at twice that resolution, where a joint's place is held to 16 px of
-  the trunk's 256 px input instead of 32 (the main job trained with its bone head there: docs/results.md,
-  "What was tried");
+  the trunk's 256 px input instead of 32 (`ModelConfig.bones_from = "trunk-16"`, the `cpu-pretrained-long`
+  preset's);
 - both: the 16 x 16 map's head features beside the 8 x 8 map's.
 
 Run: .venv/bin/python bench/bone_maps.py --data data/bandai-namco-mesh-4-plain-20000-2000-s0 \
@@ -35,14 +35,13 @@ from provenance import provenance  # noqa: E402 (a script beside this one)
 from versus_blazepose import bodies, body_groups, body_table, bone_scores  # noqa: E402
 
 from tfpose3d import contract, metrics, skeleton  # noqa: E402
-from tfpose3d.blazepose import BlazePoseBackbone, trunk_asset  # noqa: E402
-from tfpose3d.data import pipeline  # noqa: E402
+from tfpose3d.blazepose import FINE_MAP, BlazePoseBackbone, trunk_asset  # noqa: E402
+from tfpose3d.bone_stage import head_maps  # noqa: E402
 from tfpose3d.data.options import Augment  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 from tfpose3d.estimator import _bone_features  # noqa: E402
 
 FEATURES = trunk_asset()["outputs"]["features"]
-FINE_MAP = "add_126"  # the last map of the shipped graph at 16 x 16, one of the features' ancestors
 MAPS = {FEATURES: "8 x 8 x 288", FINE_MAP: "16 x 16 x 88"}
 # --maps: each row's label and the maps its head reads, side by side.
 ROWS = {"coarse": (MAPS[FEATURES], [FEATURES]), "fine": (MAPS[FINE_MAP], [FINE_MAP]), "both": ("both", [FEATURES, FINE_MAP])}
@@ -53,17 +52,8 @@ def trunk_maps(probe: keras.Model, names: list[str], source, split: str, count: 
     """`probe`'s maps `names` (float16) and the true poses (N, 17, 3) of the first `count` renders of
     `split`: each once as rendered, or `copies` times through the training pipeline's augmentation."""
     samples = source.samples(split, contract.IMAGE_SIZE).take(count)
-    if copies:
-        batches = pipeline.training_batches(samples.repeat(copies), 64, Augment(), shuffle_buffer=0, repeat=False)
-    else:
-        batches = samples.batch(64).map(pipeline.to_model_inputs)
-    maps, poses = {name: [] for name in names}, []
-    for images, labels in batches.as_numpy_iterator():
-        outputs = probe.predict_on_batch(images)
-        for name, values in zip(names, outputs if len(names) > 1 else [outputs]):
-            maps[name].append(np.asarray(values, np.float16))
-        poses.append(labels["joints_3d"].astype(np.float64))
-    return {name: np.concatenate(v) for name, v in maps.items()}, np.concatenate(poses)
+    maps, poses = head_maps(probe, samples, 64, Augment() if copies else None, copies or 1)
+    return dict(zip(names, maps)), poses.astype(np.float64)
 
 
 def bone_head(shapes: list[tuple[int, ...]]) -> keras.Model:

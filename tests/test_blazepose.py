@@ -28,6 +28,10 @@ def test_trunk_gives_the_interpreters_features_and_landmarks():
     # Landmarks in pixels of the 256 px input (up to about 250), world landmarks in metres.
     np.testing.assert_allclose(out["landmarks"].numpy()[0], reference["landmarks"], atol=1e-2)
     np.testing.assert_allclose(out["world"].numpy()[0], reference["world"], atol=1e-3)
+    # The 16 x 16 map the features are computed from comes beside them and leaves them as they were.
+    fine = BlazePoseBackbone(fine=True)(image)
+    assert fine["fine"].shape == (1, 16, 16, 88) and float(np.std(fine["fine"])) > 0.1
+    np.testing.assert_allclose(fine["features"].numpy()[0], features, atol=1e-5)
     assert np.abs(reference["world"]).max() < 2 < np.abs(reference["landmarks"]).max()
 
 
@@ -85,7 +89,8 @@ def test_the_landmark_prior_starts_the_grid_at_blazepose_joints():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("landmarks, bone_lengths, bones_from", [(False, False, "branch"), (True, False, "branch"),
-                                                                 (True, True, "branch"), (True, True, "trunk")])
+                                                                 (True, True, "branch"), (True, True, "trunk"),
+                                                                 (True, True, "trunk-16")])
 def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, bones_from, tmp_path):
     config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks, "bone_lengths": bone_lengths,
                             "bones_from": bones_from})

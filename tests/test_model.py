@@ -175,13 +175,18 @@ def test_fit_and_keras_file_round_trip(variant, tmp_path):
         model.evaluate(images, labels, verbose=0, return_dict=True), rel=1e-5)
 
 
-@pytest.mark.parametrize("bones_from", ["branch", "trunk"])
+@pytest.mark.parametrize("bones_from", ["branch", "trunk", "trunk-16"])
 def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bones_from, tmp_path):
     # Whether 20 steps halve the bone loss depends on the initial weights (to 0.20-0.44 of it over seeds 0-11);
     # unseeded, they follow from whichever tests ran before, and a full run failed this test once in seven.
     keras.utils.set_random_seed(0)
-    config = small("full", bone_lengths=True, bones_from=bones_from)
+    # "trunk-16" reads a map only BlazePose's trunk has (frozen here, as the main job keeps it).
+    trunk = {"backbone": "blazepose", "train_backbone": False} if bones_from == "trunk-16" else {}
+    config = small("full", bone_lengths=True, bones_from=bones_from, **trunk)
     model = build_model(config)
+    side = {"branch": None, "trunk": 1, "trunk-16": 16}[bones_from]  # the paper's trunk at 64 px ends at 1 x 1
+    if side:
+        assert tuple(model.get_layer("bone_map_norm").input.shape[1:3]) == (side, side)
     images, labels = random_batch(config, n=8)
     head = model.get_layer("fc_out_bones")
     kernel = head.kernel.numpy()
@@ -217,6 +222,8 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bone
         small("full", loss_weight_bones=-1.0)
     with pytest.raises(ValueError, match="bones_from 'joints'"):
         small("full", bone_lengths=True, bones_from="joints")
+    with pytest.raises(ValueError, match="bones_from 'trunk-16' reads BlazePose's 16 x 16 map; backbone 'zfnet'"):
+        small("full", bone_lengths=True, bones_from="trunk-16")
     # A configuration saved before the field existed (0.5.0) builds the head it was trained with.
     saved = {k: v for k, v in config.to_dict().items() if k != "bones_from"}
     assert ModelConfig.from_dict(saved).bones_from == "branch"

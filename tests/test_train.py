@@ -113,6 +113,8 @@ def test_a_run_of_another_renderer_is_not_evaluated_on_new_renders(tmp_path, mon
         (["--strategy", "multi-worker"], "TF_CONFIG"),
         (["--data", "/nonexistent/folder"], "dataset.json"),
         (["--photos", "/nonexistent/photos"], "/nonexistent/photos: no annotations.json"),
+        (["--bone-epochs", "2"], "the model has none (bone_lengths=False)"),  # the default preset, cpu-quick
+        (["--preset", "cpu-pretrained-long", "--bone-copies", "0"], "--bone-copies: must be at least 1, got 0"),
     ],
 )
 def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypatch, data_dir):
@@ -319,3 +321,50 @@ def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stderr == "", out.stderr[:2000]
     assert "val_pose_3d_mpjpe" in out.stdout and "model.keras written" in out.stdout
+
+
+def test_the_bone_stage_trains_only_the_bone_head_keeps_its_best_epoch_and_resumes(tmp_path, data_dir, monkeypatch):
+    import numpy as np
+
+    from tfpose3d import train as train_module
+    from tfpose3d.config import ModelConfig
+    from tfpose3d.data.sources import RecordsSource
+    from tfpose3d.estimator import Pose3DEstimator
+    from tfpose3d.losses import BoneLengthLoss
+
+    model_config = ModelConfig(width=0.05, image_size=64, grid_size=8, bone_lengths=True, bones_from="trunk")
+    config = TrainConfig(model=model_config, epochs=2, steps_per_epoch=2, batch_size=8, learning_rate=1e-2,
+                         validation_steps=1, bone_epochs=4, bone_copies=2)
+    run = tmp_path / "run"
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed in the bone stage")
+
+    monkeypatch.setattr(train_module, "fit_bone_head", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_module.train(config, run, data=str(data_dir), verbose=0)
+    assert (run / train_module.FITTED).is_file() and not (run / "model.keras").exists()
+    fitted = Pose3DEstimator(model_config)
+    fitted.load_weights(run / train_module.FITTED)
+    epochs = epochs_logged(run)
+
+    monkeypatch.undo()
+    model = train_module.train(config, run, data=str(data_dir), verbose=0)
+    assert epochs_logged(run) == epochs, "the rerun starts at the bone stage, not at the model's training"
+    assert (run / "model.keras").is_file() and not (run / train_module.FITTED).exists()
+    stage = json.loads((run / "train_summary.json").read_text())["bone_stage"]
+    assert stage["samples"] == 64 * 2 and 1 <= stage["best_epoch"] <= stage["epochs"] <= 4
+    for before, after in ((b, a) for b, a in zip(fitted.layers, model.layers) if a.weights):
+        changed = any(not np.array_equal(a, b) for a, b in zip(before.get_weights(), after.get_weights()))
+        assert changed == (after.name.startswith("bone_") or after.name == "fc_out_bones"), after.name
+    # The head kept is the best epoch's: its bone loss on the val split, through the whole model.
+    val = list(RecordsSource(str(data_dir)).samples("val", 64).as_numpy_iterator())
+    images = np.stack([s["image"] for s in val]).astype(np.float32)
+    lengths = model.predict(images, verbose=0)["bone_lengths"]
+    loss = float(np.mean(BoneLengthLoss(reduction=None)(np.stack([s["joints_3d"] for s in val]), lengths)))
+    assert loss == pytest.approx(min(stage["val_loss"]), rel=1e-2)
+
+    with pytest.raises(ValueError, match="the model has none"):
+        TrainConfig(bone_epochs=1)
+    with pytest.raises(ValueError, match="one process"):
+        TrainConfig(model=model_config, bone_epochs=1, strategy="mirrored")

@@ -32,6 +32,8 @@ LAYERS = {cls.__name__: cls for cls in (
 # x, y and z in pixels of its 256 px input, visibility and presence logits; its 39 world landmarks, (B, 117):
 # metres about the hips (`skeleton.BLAZEPOSE_LANDMARKS`).
 OUTPUTS = ("features", "landmarks", "world")
+# The last map at twice the features' resolution, (B, 16, 16, 88): where a joint lies, to 16 px of the input.
+FINE_MAP = "add_126"
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,12 +87,14 @@ class BlazePoseBackbone(keras.Model):
     """BlazePose's landmark network, pretrained on real photographs: image -> features (and its landmarks).
 
     Input `image`: float (B, S, S, 3) RGB in [0, 255], scaled to [0, 1] and, unless S is 256, resized to
-    256 px inside. Output: (B, 8, 8, 288) features from its middle depth; with `landmarks`, a dict of those
-    `features` and BlazePose's own raw `landmarks` (B, 195) and `world` landmarks (B, 117) (see `OUTPUTS`).
+    256 px inside. Output: (B, 8, 8, 288) features from its middle depth; with `landmarks` or `fine`, a dict
+    of those `features` and BlazePose's own raw `landmarks` (B, 195) and `world` landmarks (B, 117) (see
+    `OUTPUTS`), or the `fine` map (B, 16, 16, 88) the features are computed from.
 
     Args:
         image_size: side S of the square input in pixels; 256 avoids a resize.
         landmarks: also give BlazePose's landmarks, from the rest of its network.
+        fine: also give the 16 x 16 map (`FINE_MAP`).
 
     Example:
     >>> backbone = BlazePoseBackbone(image_size=256)
@@ -98,22 +102,26 @@ class BlazePoseBackbone(keras.Model):
     TensorShape([1, 8, 8, 288])
     >>> {k: tuple(v.shape) for k, v in BlazePoseBackbone(256, landmarks=True)(np.zeros((1, 256, 256, 3))).items()}
     {'features': (1, 8, 8, 288), 'landmarks': (1, 195), 'world': (1, 117)}
+    >>> tuple(BlazePoseBackbone(256, fine=True)(np.zeros((1, 256, 256, 3)))["fine"].shape)
+    (1, 16, 16, 88)
     """
 
-    def __init__(self, image_size: int = INPUT, landmarks: bool = False, **kwargs):
+    def __init__(self, image_size: int = INPUT, landmarks: bool = False, fine: bool = False, **kwargs):
         asset = trunk_asset()
         image = keras.Input((image_size, image_size, 3), name="image")
         x = keras.layers.Rescaling(1.0 / 255.0, name="normalize")(image)
         if image_size != INPUT:
             x = keras.layers.Resizing(INPUT, INPUT, "bilinear", name="to_blazepose_size")(x)
-        roles = OUTPUTS if landmarks else OUTPUTS[:1]
-        values = build_graph(x, asset["graph"], asset["weights"], [asset["outputs"][role] for role in roles])
-        super().__init__(inputs=image, outputs=dict(zip(roles, values)) if landmarks else values[0], **kwargs)
-        self.image_size, self.landmarks = int(image_size), bool(landmarks)
+        layers = {role: asset["outputs"][role] for role in (OUTPUTS if landmarks else OUTPUTS[:1])}
+        if fine:
+            layers["fine"] = FINE_MAP
+        values = dict(zip(layers, build_graph(x, asset["graph"], asset["weights"], list(layers.values()))))
+        super().__init__(inputs=image, outputs=values if len(values) > 1 else values["features"], **kwargs)
+        self.image_size, self.landmarks, self.fine = int(image_size), bool(landmarks), bool(fine)
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, "image_size": self.image_size,
-                "landmarks": self.landmarks}
+                "landmarks": self.landmarks, "fine": self.fine}
 
     @classmethod
     def from_config(cls, config: dict) -> "BlazePoseBackbone":

@@ -236,6 +236,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="probability of re-texturing a training image by a random convolution (Augment.texture, "
                         "RandConv; default 0)")
     p.add_argument("--plateau-patience", type=NON_NEGATIVE, metavar="N", help=PLATEAU_HELP)
+    p.add_argument("--bone-epochs", type=NON_NEGATIVE, metavar="N",
+                   help="then train the bone-length head alone for at most N more epochs on its maps, computed once "
+                        "(TrainConfig.bone_epochs; default: the preset's, 0 but for cpu-pretrained-long)")
+    p.add_argument("--bone-copies", type=POSITIVE, metavar="N", help="augmented copies of each training render for "
+                   "--bone-epochs (default: the preset's, 3)")
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
@@ -257,7 +262,7 @@ def _train_config(args: argparse.Namespace):
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
-        strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
+        bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:
         return config

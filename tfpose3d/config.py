@@ -21,7 +21,7 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 BACKBONES = ("zfnet", "blazepose")
 
 # What a bone-length head can read: what the 3D branch's root heads read, or the trunk's own feature map.
-BONE_INPUTS = ("branch", "trunk")
+BONE_INPUTS = ("branch", "trunk", "trunk-16")
 
 # The rows of the paper's Table 2, each as the two switches it sets; a new combination is a new row.
 VARIANTS: dict[str, dict[str, bool]] = {
@@ -62,7 +62,9 @@ class ModelConfig:
             layer (the 0.5.0 head; a model saved without this field loads as it). "trunk": the trunk's own
             feature map, without gradient into it, through two 3x3 convolutions, an average over the cells and
             a dense layer: it holds more of a person's size than the 3D branch keeps (docs/results.md, "What a
-            person's size can be read from").
+            person's size can be read from"). "trunk-16": the same head on BlazePose's map at twice that
+            resolution (16 x 16 x 88, `blazepose.FINE_MAP`), where the joints' places, and so the body's
+            proportions, are held more finely (docs/results.md, "Which trunk map"); BlazePose's trunk only.
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -115,6 +117,8 @@ class ModelConfig:
             raise ValueError(f"Unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
         if self.bones_from not in BONE_INPUTS:
             raise ValueError(f"Unknown bones_from {self.bones_from!r}; expected one of {BONE_INPUTS}")
+        if self.bones_from == "trunk-16" and self.backbone != "blazepose":
+            raise ValueError(f"bones_from 'trunk-16' reads BlazePose's 16 x 16 map; backbone {self.backbone!r} has none")
         if self.landmarks and self.backbone != "blazepose":
             raise ValueError(f"landmarks=True needs backbone='blazepose' (the landmarks are BlazePose's), got "
                              f"backbone={self.backbone!r}")
@@ -200,6 +204,10 @@ class TrainConfig:
         cache: keep decoded, resized images in memory after the first epoch.
         plateau_patience: 0 trains `epochs` epochs on the cosine schedule; n > 0 trains until the validation
             error stops improving (`tfpose3d.estimator.Plateau(patience=n)`), `epochs` at most.
+        bone_epochs: 0 trains the bone head with the model only; n > 0 then trains it alone for at most n more
+            epochs on its maps of `bone_copies` augmented copies of each training render, computed once
+            (`tfpose3d.bone_stage`).
+        bone_copies: augmented copies of each training render for `bone_epochs`.
     """
 
     preset: str = ""
@@ -219,6 +227,8 @@ class TrainConfig:
     jit_compile: bool | str = "auto"
     cache: bool = False
     plateau_patience: int = 0
+    bone_epochs: int = 0
+    bone_copies: int = 3
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch", "batch_size", "train_images", "test_images"):
@@ -232,6 +242,14 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy {self.strategy!r}; expected one of {STRATEGIES}")
+        if self.bone_epochs < 0 or self.bone_copies <= 0:
+            raise ValueError(f"bone_epochs must be 0 (off) or positive and bone_copies positive, got "
+                             f"{self.bone_epochs} and {self.bone_copies}")
+        if self.bone_epochs and not self.model.bone_lengths:
+            raise ValueError("bone_epochs trains the bone head on; the model has none (bone_lengths=False)")
+        if self.bone_epochs and self.strategy != "default":
+            # Its maps are held in one process's memory and its head trained there.
+            raise ValueError(f"bone_epochs runs in one process, on one device; got strategy {self.strategy!r}")
         look_named(self.look)
 
     @property

@@ -106,18 +106,22 @@ class Pose3DEstimator(keras.Model):
         roots = config.active_roots
 
         if config.backbone == "blazepose":
-            backbone = BlazePoseBackbone(config.image_size, config.landmarks, name="backbone")
+            backbone = BlazePoseBackbone(config.image_size, config.landmarks, fine=config.bones_from == "trunk-16",
+                                         name="backbone")
         else:
             backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
                                       config.batch_norm, name="backbone")
         backbone.trainable = config.train_backbone
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
         features = backbone(image)
-        if config.landmarks:
-            landmarks = features["landmarks"]
-            cues = layers.LandmarkCues(name="landmark_cues")([landmarks, features["world"]])
+        if isinstance(features, dict):
+            if config.landmarks:
+                landmarks = features["landmarks"]
+                cues = layers.LandmarkCues(name="landmark_cues")([landmarks, features["world"]])
+            bone_map = features.get("fine", features["features"])
             features = features["features"]
-        trunk_map = features
+        else:
+            bone_map = features
         if config.projection:
             features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
         features = keras.layers.Flatten(name="flatten")(features)
@@ -157,8 +161,8 @@ class Pose3DEstimator(keras.Model):
         if config.bone_lengths:
             # float32 under mixed precision too: squared bones in millimetres overflow float16.
             pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
-            bones = layers.StopGradient(name="stop_gradient_bones")(trunk_map if config.bones_from == "trunk" else x3d)
-            if config.bones_from == "trunk":
+            bones = layers.StopGradient(name="stop_gradient_bones")(x3d if config.bones_from == "branch" else bone_map)
+            if config.bones_from != "branch":
                 bones = _bone_features(bones)
             # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features.
             bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d import contract, metrics
+from tfpose3d.bone_stage import fit_bone_head
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
@@ -28,6 +29,11 @@ from tfpose3d.distribute import (
 from tfpose3d.callbacks import PhotoWatch, PlateauStop
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
 from tfpose3d.paths import writable
+
+
+# The model's weights once `model.fit` is done, kept while the bone stage (`TrainConfig.bone_epochs`) runs, so
+# that a run killed there does not train again from the start.
+FITTED = "fitted.weights.h5"
 
 
 def _same_run(out: Path, resolved: dict) -> bool:
@@ -213,17 +219,31 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 shutil.copy(out / "plateau.json", write / "plateau.json")
             rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
             plateau = [PlateauStop(rule, write / "plateau.json")]
-        with watched(strategy, worker_timeout_s) as watch:
-            # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
-            model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, validation_data=val_ds,
-                      callbacks=photo_watch + plateau + _callbacks(write, out) + watch + [epochs], shuffle=False,
-                      verbose=verbose)
-        if plateau and (write / "best.keras").is_file():
-            # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
-            model.load_weights(write / "best.keras")
-        model.save(write / "model.keras")
+        if (out / FITTED).is_file():
+            print(f"{out}: the model was trained before its bone stage stopped; the bone stage starts again")
+            # The stage trains its own optimizer; the model's is not needed.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(out / FITTED)
+        else:
+            with watched(strategy, worker_timeout_s) as watch:
+                # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
+                model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                          validation_data=val_ds, callbacks=photo_watch + plateau + _callbacks(write, out) + watch +
+                          [epochs], shuffle=False, verbose=verbose)
+            if plateau and (write / "best.keras").is_file():
+                # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
+                model.load_weights(write / "best.keras")
+        stage = {}
+        if config.bone_epochs:
+            model.save_weights(write / FITTED)
+            size = config.model.image_size
+            stage["bone_stage"] = fit_bone_head(
+                model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
+                config.bone_copies, config.batch_size, config.learning_rate, config.augment, config.seed, verbose)
         summary = {"seconds_this_process": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
-                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync}
+                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **stage}
+        model.save(write / "model.keras")
+        (write / FITTED).unlink(missing_ok=True)
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
     best = f" (the weights of epoch {plateau[0].rule.best_epoch}, the best on {val_split})" if plateau else ""
     print(f"{out}: model.keras written{best}")

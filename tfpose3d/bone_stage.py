@@ -1,0 +1,80 @@
+"""The bone-length head trained on after the model, alone, on the maps it reads, computed once.
+
+The head (`ModelConfig.bone_lengths`) passes no gradient into anything else, and what it reads is fixed once
+the model is trained. So its maps can be computed once, for several augmented copies of each training
+render, and the head trained on them for many more steps than the model's schedule gives it, at a small
+part of a step's cost: the trunk's forward pass is most of a training step. On 2 cores the head on BlazePose's
+16 x 16 map gains most from it (docs/results.md, "The bone head trained longer").
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfpose3d.data import pipeline
+from tfpose3d.data.options import Augment
+
+# Epochs without a better val loss before the stage stops and keeps its best epoch: the head's val loss
+# flattened within 3 epochs of its best where the training loss went on falling (docs/results.md).
+PATIENCE = 3
+
+
+def head_input(model: keras.Model) -> keras.KerasTensor:
+    """What `model`'s bone head reads: the input of its gradient stop."""
+    return model.get_layer("stop_gradient_bones").input
+
+
+def bone_head(model: keras.Model) -> keras.Model:
+    """`model`'s own bone layers, from what they read to `bone_lengths` (mm): training it trains `model`'s head.
+
+    Example:
+    >>> from tfpose3d.config import ModelConfig
+    >>> from tfpose3d.estimator import Pose3DEstimator
+    >>> model = Pose3DEstimator(ModelConfig(width=0.05, image_size=64, grid_size=8, bone_lengths=True))
+    >>> head = bone_head(model)
+    >>> head.get_layer("fc_out_bones") is model.get_layer("fc_out_bones")
+    True
+    """
+    stop = model.get_layer("stop_gradient_bones")
+    return keras.Model(stop.output, model.get_layer("bone_lengths").output, name="bone_head")
+
+
+def head_maps(probe: keras.Model, samples: tf.data.Dataset, batch_size: int, augment: Augment | None = None,
+              copies: int = 1, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """`probe`'s outputs (float16, one array per output) and the true 3D poses (N, 17, 3) for `samples`: each
+    once as it is (`augment` None), or `copies` times through the training pipeline's augmentation."""
+    batches = pipeline.training_batches(samples.repeat(copies), batch_size, augment, seed, shuffle_buffer=0,
+                                        repeat=False)
+    maps, poses = [], []
+    for images, labels in batches.as_numpy_iterator():
+        outputs = probe.predict_on_batch(images)
+        maps.append([np.asarray(v, np.float16) for v in (outputs if isinstance(outputs, list) else [outputs])])
+        poses.append(labels["joints_3d"].astype(np.float32))
+    return [np.concatenate(column) for column in zip(*maps)], np.concatenate(poses)
+
+
+def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int, copies: int,
+                  batch_size: int, learning_rate: float, augment: Augment, seed: int = 0,
+                  verbose: int = 2) -> dict[str, Any]:
+    """Train `model`'s bone head alone on its maps of `copies` augmented copies of `train`, computed once, for
+    at most `epochs` epochs at a constant `learning_rate`; stop after `PATIENCE` epochs without a better loss on
+    `val` and keep the best epoch's weights. Returns what it did, for the run's train_summary.json."""
+    start = time.perf_counter()
+    probe = keras.Model(model.input, head_input(model))
+    maps, poses = head_maps(probe, train, batch_size, augment, copies, seed)
+    val_maps, val_poses = head_maps(probe, val, batch_size)
+    map_seconds = time.perf_counter() - start
+    head = bone_head(model)
+    head.compile(keras.optimizers.Adam(learning_rate), loss=model.loss_bones)
+    stop = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+    history = head.fit(maps[0], poses, batch_size=batch_size, epochs=epochs, validation_data=(val_maps[0], val_poses),
+                       callbacks=[stop], verbose=verbose).history
+    val_loss = [round(float(v), 5) for v in history["val_loss"]]
+    return {"samples": len(poses), "epochs": len(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,
+            "val_loss": val_loss, "map_seconds": round(map_seconds, 1),
+            "seconds": round(time.perf_counter() - start, 1)}
