@@ -26,12 +26,13 @@ camera, as the camera axes of the renders; they are scaled to millimetres.
 
 Run: cd bench && ../.venv/bin/python versus_blazepose.py --model ../serving_models/tfpose3d/1 \
          --landmarks /tmp/mp/pose_landmark_full.tflite --data ../data/bandai-namco-mesh-4-plain-20000-2000-s0 \
-         [--renders 500] [--photos ../../shared/data/real-photos-dev] [--flip]
+         [--renders 500] [--photos ../../shared/data/real-photos-dev] [--flip] [--also ../runs/NAME/model.keras]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -189,6 +190,8 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the main job's rendered data (its test split is scored)")
     parser.add_argument("--renders", type=int, default=500)
     parser.add_argument("--photos", default="../shared/data/real-photos-dev")
+    parser.add_argument("--also", nargs="+", default=[], metavar="MODEL",
+                        help="other models beside the main job, each named by its run folder (runs/NAME/model.keras)")
     parser.add_argument("--flip", action="store_true", help="also the main job with test-time flip (two estimates "
                                                             "a crop): a row, and a column of the bone table")
     args = parser.parse_args()
@@ -204,6 +207,8 @@ def main() -> None:
     ours = {"main job": Predictor(args.model, threads=1)}
     if args.flip:
         ours["main job, test-time flip"] = Predictor(args.model, threads=1, flip=True)
+    for path in args.also:
+        ours[Path(path).parent.name if path.endswith(".keras") else path] = Predictor(path, threads=1)
 
     def error_2d(pred: np.ndarray, truth: np.ndarray) -> float:
         return float(np.nanmean(np.linalg.norm(pred - truth, axis=-1)))

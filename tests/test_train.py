@@ -368,3 +368,41 @@ def test_the_bone_stage_trains_only_the_bone_head_keeps_its_best_epoch_and_resum
         TrainConfig(bone_epochs=1)
     with pytest.raises(ValueError, match="one process"):
         TrainConfig(model=model_config, bone_epochs=1, strategy="mirrored")
+
+
+def test_the_bone_stage_starts_from_fresh_weights(data_dir):
+    import keras
+    import numpy as np
+
+    from tfpose3d import skeleton
+    from tfpose3d.bone_stage import bone_head, fit_bone_head
+    from tfpose3d.config import ModelConfig
+    from tfpose3d.data.options import Augment
+    from tfpose3d.data.sources import RecordsSource
+    from tfpose3d.estimator import Pose3DEstimator
+
+    source = RecordsSource(str(data_dir))
+    config = ModelConfig(width=0.05, image_size=64, grid_size=8, bone_lengths=True, bones_from="trunk")
+    heads = []
+    for scale in (0.0, 1.0):  # two models alike but for what their bone head holds
+        keras.utils.set_random_seed(0)
+        model = Pose3DEstimator(config)
+        for weight in bone_head(model).trainable_weights:
+            weight.assign(weight.numpy() * scale)
+        keras.utils.set_random_seed(1)
+        fit_bone_head(model, source.samples("train", 64).take(16), source.samples("val", 64), epochs=2, copies=1,
+                      batch_size=8, learning_rate=1e-3, augment=Augment(), verbose=0)
+        heads.append(bone_head(model).get_weights())
+    for a, b in zip(*heads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    # Every bone starts at its training renders' mean length (geometric), whatever the image: at a rate too low
+    # to move it, one epoch ends there.
+    train = list(source.samples("train", 64).take(16).as_numpy_iterator())
+    joints = np.stack([s["joints_3d"] for s in train]).astype(np.float64)
+    parents, children = np.array(skeleton.BONES).T
+    expected = np.exp(np.log(np.linalg.norm(joints[:, children] - joints[:, parents], axis=-1)).mean(axis=0))
+    fit_bone_head(model, source.samples("train", 64).take(16), source.samples("val", 64), epochs=1, copies=1,
+                  batch_size=8, learning_rate=1e-12, augment=None, verbose=0)
+    lengths = model.predict(np.stack([s["image"] for s in train]).astype(np.float32), verbose=0)["bone_lengths"]
+    np.testing.assert_allclose(lengths, np.broadcast_to(expected, lengths.shape), rtol=1e-3)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfpose3d import metrics
 from tfpose3d.data import pipeline
 from tfpose3d.data.options import Augment
 
@@ -58,10 +59,31 @@ def head_maps(probe: keras.Model, samples: tf.data.Dataset, batch_size: int, aug
     return [np.concatenate(column) for column in zip(*maps)], np.concatenate(poses)
 
 
+class _Shuffled(keras.utils.PyDataset):
+    """Batches of `maps` and `poses` in a new order each epoch, without the copies (to float32, and into a
+    tensor) that `fit` makes of arrays: the maps of a stage are gigabytes."""
+
+    def __init__(self, maps: np.ndarray, poses: np.ndarray, batch_size: int, seed: int):
+        super().__init__()
+        self.maps, self.poses, self.batch_size = maps, poses, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(poses))
+
+    def __len__(self) -> int:
+        return -(-len(self.poses) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return self.maps[rows], self.poses[rows]
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.poses))
+
+
 def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int, copies: int,
-                  batch_size: int, learning_rate: float, augment: Augment, seed: int = 0,
+                  batch_size: int, learning_rate: float, augment: Augment | None, seed: int = 0,
                   verbose: int = 2) -> dict[str, Any]:
-    """Train `model`'s bone head alone on its maps of `copies` augmented copies of `train`, computed once, for
+    """Train `model`'s bone head alone, from fresh weights and its training renders' mean lengths, on its maps of `copies` augmented copies of `train`, computed once, for
     at most `epochs` epochs at a constant `learning_rate`; stop after `PATIENCE` epochs without a better loss on
     `val` and keep the best epoch's weights. Returns what it did, for the run's train_summary.json."""
     start = time.perf_counter()
@@ -70,10 +92,17 @@ def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Datas
     val_maps, val_poses = head_maps(probe, val, batch_size)
     map_seconds = time.perf_counter() - start
     head = bone_head(model)
-    head.compile(keras.optimizers.Adam(learning_rate), loss=model.loss_bones)
+    # From fresh weights (cloned layers), not from those the model's training left, and with every bone starting
+    # at its training renders' mean length, not at the model's unit: from either the stage learned slower
+    # (docs/results.md, "The bone stage").
+    fresh = keras.models.clone_model(head)
+    mean_log = np.nanmean(np.log(np.maximum(metrics.bone_lengths(poses), 1.0)), axis=0)
+    fresh.get_layer("fc_out_bones").bias.assign(mean_log - np.log(model.config.pose_unit_mm))
+    fresh.compile(keras.optimizers.Adam(learning_rate), loss=model.loss_bones)
     stop = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
-    history = head.fit(maps[0], poses, batch_size=batch_size, epochs=epochs, validation_data=(val_maps[0], val_poses),
-                       callbacks=[stop], verbose=verbose).history
+    history = fresh.fit(_Shuffled(maps[0], poses, batch_size, seed), epochs=epochs, callbacks=[stop], verbose=verbose,
+                       validation_data=(val_maps[0], val_poses)).history
+    head.set_weights(fresh.get_weights())
     val_loss = [round(float(v), 5) for v in history["val_loss"]]
     return {"samples": len(poses), "epochs": len(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,
             "val_loss": val_loss, "map_seconds": round(map_seconds, 1),

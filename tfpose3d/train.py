@@ -235,7 +235,10 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 model.load_weights(write / "best.keras")
         stage = {}
         if config.bone_epochs:
+            del train_ds, val_ds  # their cache of the training images (gigabytes) goes before the maps come
             model.save_weights(write / FITTED)
+            print(f"{out}: bone stage: the bone head's maps of {config.bone_copies} augmented copies of each training "
+                  f"render, then at most {config.bone_epochs} epochs on them", flush=True)
             size = config.model.image_size
             stage["bone_stage"] = fit_bone_head(
                 model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
