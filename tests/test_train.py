@@ -324,6 +324,8 @@ def test_train_terminal_has_only_the_projects_lines(tmp_path, data_dir):
 
 
 def test_the_bone_stage_trains_only_the_bone_head_keeps_its_best_epoch_and_resumes(tmp_path, data_dir, monkeypatch):
+    import warnings
+
     import numpy as np
 
     from tfpose3d import train as train_module
@@ -352,6 +354,10 @@ def test_the_bone_stage_trains_only_the_bone_head_keeps_its_best_epoch_and_resum
     model = train_module.train(config, run, data=str(data_dir), verbose=0)
     assert epochs_logged(run) == epochs, "the rerun starts at the bone stage, not at the model's training"
     assert (run / "model.keras").is_file() and not (run / train_module.FITTED).exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tfpose3d.load_model(run)
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     stage = json.loads((run / "train_summary.json").read_text())["bone_stage"]
     assert stage["samples"] == 64 * 2 and 1 <= stage["best_epoch"] <= stage["epochs"] <= 4
     for before, after in ((b, a) for b, a in zip(fitted.layers, model.layers) if a.weights):

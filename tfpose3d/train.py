@@ -224,6 +224,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
             # The stage trains its own optimizer; the model's is not needed.
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             model.load_weights(out / FITTED)
+            # Built, so that model.keras holds the optimizer a loaded model is compiled with, as after `fit`.
+            model.optimizer.build(model.trainable_variables)
         else:
             with watched(strategy, worker_timeout_s) as watch:
                 # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
