@@ -83,9 +83,10 @@ class _Shuffled(keras.utils.PyDataset):
 def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int, copies: int,
                   batch_size: int, learning_rate: float, augment: Augment | None, seed: int = 0,
                   verbose: int = 2) -> dict[str, Any]:
-    """Train `model`'s bone head alone, from fresh weights and its training renders' mean lengths, on its maps of `copies` augmented copies of `train`, computed once, for
-    at most `epochs` epochs at a constant `learning_rate`; stop after `PATIENCE` epochs without a better loss on
-    `val` and keep the best epoch's weights. Returns what it did, for the run's train_summary.json."""
+    """Train `model`'s bone head alone, from fresh weights and its training renders' mean lengths, on its maps
+    of `copies` augmented copies of `train`, computed once, for at most `epochs` epochs at a constant
+    `learning_rate`; stop after `PATIENCE` epochs without a better loss on `val` and keep the best epoch's
+    weights. Returns what it did, for the run's train_summary.json."""
     start = time.perf_counter()
     probe = keras.Model(model.input, head_input(model))
     maps, poses = head_maps(probe, train, batch_size, augment, copies, seed)

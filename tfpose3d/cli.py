@@ -262,7 +262,8 @@ def _train_config(args: argparse.Namespace):
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
-        bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
+        bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, strategy=args.strategy,
+        mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:
         return config
