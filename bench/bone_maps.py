@@ -56,12 +56,13 @@ def trunk_maps(probe: keras.Model, names: list[str], source, split: str, count: 
     return dict(zip(names, maps)), poses.astype(np.float64)
 
 
-def bone_head(shapes: list[tuple[int, ...]]) -> keras.Model:
-    """The main job's bone head on each map of `shapes`, the features side by side, then 16 log-lengths."""
+def bone_head(shapes: list[tuple[int, ...]], maps: int = 128) -> keras.Model:
+    """The main job's bone head on each map of `shapes` (its convolutions of `maps` maps), the features side by
+    side, then 16 log-lengths."""
     inputs = [keras.Input(shape) for shape in shapes]
     features = []
     for k, x in enumerate(inputs):
-        head = keras.Model(x, _bone_features(x), name=f"head_{k}")  # its own layer names per map
+        head = keras.Model(x, _bone_features(x, maps), name=f"head_{k}")  # its own layer names per map
         features.append(head(x))
     x = features[0] if len(features) == 1 else keras.layers.Concatenate()(features)
     return keras.Model(inputs, keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros")(x))

@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=4, help="4 epochs of 20,000: 1,252 steps, the main job's 1,200")
     parser.add_argument("--maps", choices=["coarse", "fine"], default="coarse")
+    parser.add_argument("--head-maps", type=int, default=128, help="maps of the head's two convolutions")
     args = parser.parse_args()
 
     source = open_source(args.data)
@@ -52,14 +53,14 @@ def main() -> None:
     for start, offset in (("100 mm (the estimator's)", np.full(lengths.shape[1], np.log(100.0))),
                           ("the training renders' mean lengths (the bone stage's)", np.log(lengths).mean(0))):
         keras.utils.set_random_seed(0)
-        model = bone_head([train_maps[name].shape[1:]])  # zero output weights: every bone starts at exp(offset)
+        model = bone_head([train_maps[name].shape[1:]], args.head_maps)  # zero output weights: every bone starts at exp(offset)
         model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.01)),
                       loss="mean_absolute_error")
         model.fit(train_maps[name], np.log(lengths) - offset, batch_size=64, epochs=args.epochs, verbose=2)
         pred = np.exp(model.predict(test_maps[name], verbose=0) + offset)
         rows.append({"bones start at": start, **bone_scores(pred, test_lengths)})
     print(provenance(f"{args.train} training and {args.test} held-out renders of {args.data}; the {label} map; "
-                     f"{steps} steps") + "\n")
+                     f"{steps} steps; the head's convolutions of {args.head_maps} maps") + "\n")
     print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3f"))
 
 

@@ -380,7 +380,6 @@ def test_the_bone_stage_starts_from_fresh_weights(data_dir):
     import keras
     import numpy as np
 
-    from tfpose3d import skeleton
     from tfpose3d.bone_stage import bone_head, fit_bone_head
     from tfpose3d.config import ModelConfig
     from tfpose3d.data.options import Augment
@@ -405,10 +404,39 @@ def test_the_bone_stage_starts_from_fresh_weights(data_dir):
     # Every bone starts at its training renders' mean length (geometric), whatever the image: at a rate too low
     # to move it, one epoch ends there.
     train = list(source.samples("train", 64).take(16).as_numpy_iterator())
-    joints = np.stack([s["joints_3d"] for s in train]).astype(np.float64)
-    parents, children = np.array(skeleton.BONES).T
-    expected = np.exp(np.log(np.linalg.norm(joints[:, children] - joints[:, parents], axis=-1)).mean(axis=0))
+    expected = _mean_bone_lengths(train)
     fit_bone_head(model, source.samples("train", 64).take(16), source.samples("val", 64), epochs=1, copies=1,
                   batch_size=8, learning_rate=1e-12, augment=None, verbose=0)
     lengths = model.predict(np.stack([s["image"] for s in train]).astype(np.float32), verbose=0)["bone_lengths"]
+    np.testing.assert_allclose(lengths, np.broadcast_to(expected, lengths.shape), rtol=1e-3)
+
+
+def _mean_bone_lengths(samples: list[dict]):
+    """The geometric mean length of each bone over `samples`' true 3D poses."""
+    import numpy as np
+
+    from tfpose3d import skeleton
+
+    joints = np.stack([s["joints_3d"] for s in samples]).astype(np.float64)
+    parents, children = np.array(skeleton.BONES).T
+    return np.exp(np.log(np.linalg.norm(joints[:, children] - joints[:, parents], axis=-1)).mean(axis=0))
+
+
+def test_training_starts_the_bone_head_at_the_mean_training_lengths(tmp_path, data_dir):
+    import numpy as np
+
+    from tfpose3d.config import ModelConfig
+    from tfpose3d.data.sources import RecordsSource
+    from tfpose3d.train import train
+
+    # At a rate too low to move anything, the trained model answers every image with the training renders'
+    # mean bone lengths (geometric), not with the model's unit.
+    config = TrainConfig(model=ModelConfig(width=0.05, image_size=64, grid_size=8, bone_lengths=True,
+                                           bones_from="trunk"),
+                         epochs=1, steps_per_epoch=1, batch_size=8, learning_rate=1e-12, validation_steps=1)
+    model = train(config, tmp_path / "run", data=str(data_dir), verbose=0)
+    train_split = list(RecordsSource(str(data_dir)).samples("train", 64).as_numpy_iterator())
+    expected = _mean_bone_lengths(train_split)
+    images = np.stack([s["image"] for s in train_split[:8]]).astype(np.float32)
+    lengths = model.predict(images, verbose=0)["bone_lengths"]
     np.testing.assert_allclose(lengths, np.broadcast_to(expected, lengths.shape), rtol=1e-3)

@@ -25,6 +25,23 @@ from tfpose3d.data.options import Augment
 PATIENCE = 3
 
 
+def mean_length_bias(poses: np.ndarray, unit_mm: float) -> np.ndarray:
+    """The bias of the bone head's last layer (`fc_out_bones`) that starts every bone at its mean length in
+    `poses` (N, 17, 3, mm), a geometric mean as the head's exponential output and log-space loss see it, in
+    a model whose 3D unit is `unit_mm`.
+
+    Example:
+    >>> from tfpose3d import skeleton
+    >>> pose = np.zeros((17, 3))
+    >>> for parent, child in skeleton.BONES:
+    ...     pose[child] = pose[parent] + (100.0, 0.0, 0.0)
+    >>> bias = mean_length_bias(np.stack([pose, 4 * pose]), unit_mm=100.0)  # every bone 100 mm, then 400 mm
+    >>> np.allclose(bias, np.log(2.0))  # 200 mm, twice the unit
+    True
+    """
+    return (np.nanmean(np.log(np.maximum(metrics.bone_lengths(poses), 1.0)), axis=0) - np.log(unit_mm)).astype(np.float32)
+
+
 def head_input(model: keras.Model) -> keras.KerasTensor:
     """What `model`'s bone head reads: the input of its gradient stop."""
     return model.get_layer("stop_gradient_bones").input
@@ -97,8 +114,7 @@ def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Datas
     # at its training renders' mean length, not at the model's unit: from either the stage learned slower
     # (docs/results.md, "The bone stage").
     fresh = keras.models.clone_model(head)
-    mean_log = np.nanmean(np.log(np.maximum(metrics.bone_lengths(poses), 1.0)), axis=0)
-    fresh.get_layer("fc_out_bones").bias.assign(mean_log - np.log(model.config.pose_unit_mm))
+    fresh.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, model.config.pose_unit_mm))
     fresh.compile(keras.optimizers.Adam(learning_rate), loss=model.loss_bones)
     stop = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
     history = fresh.fit(_Shuffled(maps[0], poses, batch_size, seed), epochs=epochs, callbacks=[stop], verbose=verbose,

@@ -164,7 +164,8 @@ class Pose3DEstimator(keras.Model):
             bones = layers.StopGradient(name="stop_gradient_bones")(x3d if config.bones_from == "branch" else bone_map)
             if config.bones_from != "branch":
                 bones = _bone_features(bones)
-            # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features.
+            # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features; `train`
+            # starts the bias at its training renders' mean lengths.
             bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
                                        dtype="float32")(bones)
             bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit", dtype="float32")(bones)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d import contract, metrics
-from tfpose3d.bone_stage import fit_bone_head
+from tfpose3d.bone_stage import fit_bone_head, mean_length_bias
 from tfpose3d.config import RUN_CONFIG, TrainConfig, read_run
 from tfpose3d.data import pipeline, render
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
@@ -34,6 +34,8 @@ from tfpose3d.paths import writable
 # The model's weights once `model.fit` is done, kept while the bone stage (`TrainConfig.bone_epochs`) runs, so
 # that a run killed there does not train again from the start.
 FITTED = "fitted.weights.h5"
+# Training poses the bone head's start lengths are the mean of: 20,000 read in about 6 s on 2 cores.
+BONE_START_POSES = 20000
 
 
 def _same_run(out: Path, resolved: dict) -> bool:
@@ -80,12 +82,17 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
     return strategy.distribute_datasets_from_function(train_data), strategy.distribute_datasets_from_function(val_data)
 
 
+def _poses(source: Source, config: TrainConfig, split: str, count: int | None = None) -> np.ndarray:
+    """The first `count` (all where None) true 3D poses (N, 17, 3) of `split`, in mm."""
+    poses = source.samples(split, config.model.image_size).map(lambda sample: sample["joints_3d"])
+    if count:
+        poses = poses.take(count)
+    return np.stack(list(poses.as_numpy_iterator())).astype(np.float64)
+
+
 def _mean_pose_error(source: Source, config: TrainConfig, split: str) -> float:
     """MPJPE (mm) of answering `split`'s own mean pose, over the samples validation sees."""
-    poses = source.samples(split, config.model.image_size).map(lambda sample: sample["joints_3d"])
-    if config.validation_steps:
-        poses = poses.take(config.validation_steps * config.batch_size)
-    true = np.stack(list(poses.as_numpy_iterator())).astype(np.float64)
+    true = _poses(source, config, split, config.validation_steps and config.validation_steps * config.batch_size)
     return metrics.mpjpe(metrics.mean_pose(true), true)
 
 
@@ -227,6 +234,11 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
             # Built, so that model.keras holds the optimizer a loaded model is compiled with, as after `fit`.
             model.optimizer.build(model.trainable_variables)
         else:
+            if config.model.bone_lengths:
+                # From the training renders' mean lengths, not the model's unit (100 mm): within the schedule's
+                # steps the head reads people's sizes better from there (docs/results.md, "Where the bone head starts").
+                poses = _poses(source, config, "train", BONE_START_POSES)
+                model.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, config.model.pose_unit_mm))
             with watched(strategy, worker_timeout_s) as watch:
                 # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
                 model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
