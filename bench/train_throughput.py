@@ -1,6 +1,7 @@
 """Training throughput of each preset, with the data pipeline and from cached tensors (images/s).
 
 Run: .venv/bin/python bench/train_throughput.py [--presets cpu-quick paper] [--xla off on] [--inputs pipeline cached]
+A preset may carry network fields changed from its row: `cpu-pretrained:bones_from=trunk,bone_maps=128`.
 Renders a small dataset to a temporary folder, then times `model.fit` epochs
 after a warm-up epoch, and prints the median images/s per setting. `pipeline`:
 decode, resize and augmentation run in tf.data as in training; `cached`: the
@@ -11,6 +12,7 @@ model's alone. On a GPU machine it also reports mixed precision.
 from __future__ import annotations
 
 import argparse
+import ast
 import platform
 import statistics
 import tempfile
@@ -26,8 +28,24 @@ from tfpose3d.presets import train_preset
 from tfpose3d.train import EpochSeconds
 
 
+def preset_and_changes(spec: str) -> tuple[str, dict]:
+    """`name[:field=value,...]` as the preset's name and its network fields' new values (Python literals or
+    strings)."""
+    name, _, changes = spec.partition(":")
+    fields = dict(change.split("=", 1) for change in changes.split(",") if change)
+    return name, {key: _literal(value) for key, value in fields.items()}
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def measure(preset: str, data: Path, steps: int, epochs: int, jit: bool, mixed: bool, cached: bool) -> float:
-    config = train_preset(preset, jit_compile=jit, mixed_precision=mixed, cache=False)
+    name, changes = preset_and_changes(preset)
+    config = train_preset(name, changes, jit_compile=jit, mixed_precision=mixed, cache=False)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     samples = open_source(data).samples("train", config.model.image_size, shuffle=True)
     ds = pipeline.training_batches(samples, config.batch_size, config.augment)

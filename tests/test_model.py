@@ -181,12 +181,14 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bone
     # unseeded, they follow from whichever tests ran before, and a full run failed this test once in seven.
     keras.utils.set_random_seed(0)
     # "trunk-16" reads a map only BlazePose's trunk has (frozen here, as the main job keeps it).
-    trunk = {"backbone": "blazepose", "train_backbone": False} if bones_from == "trunk-16" else {}
+    # and its head with fewer maps than the default 128, as the main job's.
+    trunk = {"backbone": "blazepose", "train_backbone": False, "bone_maps": 8} if bones_from == "trunk-16" else {}
     config = small("full", bone_lengths=True, bones_from=bones_from, **trunk)
     model = build_model(config)
     side = {"branch": None, "trunk": 1, "trunk-16": 16}[bones_from]  # the paper's trunk at 64 px ends at 1 x 1
     if side:
         assert tuple(model.get_layer("bone_map_norm").input.shape[1:3]) == (side, side)
+        assert model.get_layer("bone_conv2").output.shape[1:] == (side, side, config.bone_maps)
     images, labels = random_batch(config, n=8)
     head = model.get_layer("fc_out_bones")
     kernel = head.kernel.numpy()
@@ -220,6 +222,8 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bone
     np.testing.assert_array_equal(restored.predict(images, verbose=0)["pose_3d"], out["pose_3d"])
     with pytest.raises(ValueError, match="loss_weight_bones"):
         small("full", loss_weight_bones=-1.0)
+    with pytest.raises(ValueError, match="bone_maps must be a positive number of maps, got 0"):
+        small("full", bone_lengths=True, bones_from="trunk", bone_maps=0)
     with pytest.raises(ValueError, match="bones_from 'joints'"):
         small("full", bone_lengths=True, bones_from="joints")
     with pytest.raises(ValueError, match="bones_from 'trunk-16' reads BlazePose's 16 x 16 map; backbone 'zfnet'"):

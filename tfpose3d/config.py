@@ -65,6 +65,9 @@ class ModelConfig:
             person's size can be read from"). "trunk-16": the same head on BlazePose's map at twice that
             resolution (16 x 16 x 88, `blazepose.FINE_MAP`), where the joints' places, and so the body's
             proportions, are held more finely (docs/results.md, "Which trunk map"); BlazePose's trunk only.
+        bone_maps: maps of the "trunk" and "trunk-16" heads' two convolutions. On the 16 x 16 map 64 read
+            sizes as well as 128 with a third of the multiply-adds (docs/results.md, "Where the bone head
+            starts").
         projection: 0 flattens the trunk's output into the FC branches, as the paper does; n > 0 first
             projects it to n maps (a trainable 1x1 conv with ReLU), which makes the first FC layers of a
             wide trunk (BlazePose's 288 maps) several times cheaper.
@@ -94,6 +97,7 @@ class ModelConfig:
     landmarks: bool = False
     bone_lengths: bool = False
     bones_from: str = "branch"
+    bone_maps: int = 128
     projection: int = 0
     grid_size: int = 16
     grid_width: float | None = None
@@ -119,6 +123,8 @@ class ModelConfig:
             raise ValueError(f"Unknown bones_from {self.bones_from!r}; expected one of {BONE_INPUTS}")
         if self.bones_from == "trunk-16" and self.backbone != "blazepose":
             raise ValueError(f"bones_from 'trunk-16' reads BlazePose's 16 x 16 map; backbone {self.backbone!r} has none")
+        if self.bone_maps < 1:
+            raise ValueError(f"bone_maps must be a positive number of maps, got {self.bone_maps}")
         if self.landmarks and self.backbone != "blazepose":
             raise ValueError(f"landmarks=True needs backbone='blazepose' (the landmarks are BlazePose's), got "
                              f"backbone={self.backbone!r}")

@@ -163,7 +163,7 @@ class Pose3DEstimator(keras.Model):
             pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
             bones = layers.StopGradient(name="stop_gradient_bones")(x3d if config.bones_from == "branch" else bone_map)
             if config.bones_from != "branch":
-                bones = _bone_features(bones)
+                bones = _bone_features(bones, config.bone_maps)
             # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features; `train`
             # starts the bias at its training renders' mean lengths.
             bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",

@@ -47,8 +47,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The trunk only runs forward (its speed: docs/benchmarks.md), so the schedule is a fifth of cpu-quick's
         # images; the renders are cpu-quick's, so the two presets share their data. The projection keeps the
         # first FC layers from costing more than the trunk: flattened whole, its 8x8x288 map is 18,432 inputs.
-        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk",
-                  "projection": 128, "image_size": 225,
+        # The bone head reads the trunk's finer map with 64 maps, a third of 128's multiply-adds for about the
+        # same sizes: the run takes most of its 20 minutes (docs/results.md, "Where the bone head starts").
+        "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk-16",
+                  "bone_maps": 64, "projection": 128, "image_size": 225,
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
         "train": {
             "epochs": 8, "steps_per_epoch": 150, "batch_size": 64, "learning_rate": 1e-3,
@@ -56,9 +58,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "cpu-pretrained-long": {
-        "description": "the main job, its bone head on BlazePose's finer map and trained on alone for metric size: more people get every bone within 10% (training time: docs/guide.md)",
-        # The main job's row, but for where the bone head reads and the bone stage: on the 16 x 16 map the head
-        # needs more steps than the model's schedule gives it (docs/results.md, "The bone head trained longer").
+        "description": "the main job, its bone head wider (128 maps) and trained on alone for metric size: more people get every bone within 10% (training time: docs/guide.md)",
+        # The main job's row, but for the bone head's maps and the bone stage: on the 16 x 16 map the head gains
+        # from more steps than the model's schedule gives it (docs/results.md, "The bone head trained longer").
         "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk-16",
                   "projection": 128, "image_size": 225,
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
