@@ -53,7 +53,8 @@ def main() -> None:
     for start, offset in (("100 mm (the estimator's)", np.full(lengths.shape[1], np.log(100.0))),
                           ("the training renders' mean lengths (the bone stage's)", np.log(lengths).mean(0))):
         keras.utils.set_random_seed(0)
-        model = bone_head([train_maps[name].shape[1:]], args.head_maps)  # zero output weights: every bone starts at exp(offset)
+        # Zero output weights: every bone starts at exp(offset).
+        model = bone_head([train_maps[name].shape[1:]], args.head_maps)
         model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.01)),
                       loss="mean_absolute_error")
         model.fit(train_maps[name], np.log(lengths) - offset, batch_size=64, epochs=args.epochs, verbose=2)

@@ -39,7 +39,8 @@ def mean_length_bias(poses: np.ndarray, unit_mm: float) -> np.ndarray:
     >>> np.allclose(bias, np.log(2.0))  # 200 mm, twice the unit
     True
     """
-    return (np.nanmean(np.log(np.maximum(metrics.bone_lengths(poses), 1.0)), axis=0) - np.log(unit_mm)).astype(np.float32)
+    mean_log = np.nanmean(np.log(np.maximum(metrics.bone_lengths(poses), 1.0)), axis=0)
+    return (mean_log - np.log(unit_mm)).astype(np.float32)
 
 
 def head_input(model: keras.Model) -> keras.KerasTensor:
