@@ -28,6 +28,7 @@ from versus_blazepose import bone_scores  # noqa: E402
 
 from tfpose3d import contract, metrics  # noqa: E402
 from tfpose3d.blazepose import BlazePoseBackbone  # noqa: E402
+from tfpose3d.bone_stage import mean_length_bias  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 
 
@@ -50,8 +51,10 @@ def main() -> None:
     lengths, test_lengths = metrics.bone_lengths(train_poses), metrics.bone_lengths(test_poses)
     steps = args.epochs * -(-len(lengths) // 64)
     rows = []
+    # Offsets in log-millimetres: the bias of a head whose unit is 1 mm.
     for start, offset in (("100 mm (the estimator's)", np.full(lengths.shape[1], np.log(100.0))),
-                          ("the training renders' mean lengths (the bone stage's)", np.log(lengths).mean(0))):
+                          ("the training renders' mean lengths (the bone stage's)",
+                           mean_length_bias(train_poses, unit_mm=1.0))):
         keras.utils.set_random_seed(0)
         # Zero output weights: every bone starts at exp(offset).
         model = bone_head([train_maps[name].shape[1:]], args.head_maps)

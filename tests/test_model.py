@@ -180,8 +180,8 @@ def test_bone_head_refits_the_pose_and_learns_apart_from_the_paper_branches(bone
     # Whether 20 steps halve the bone loss depends on the initial weights (to 0.20-0.44 of it over seeds 0-11);
     # unseeded, they follow from whichever tests ran before, and a full run failed this test once in seven.
     keras.utils.set_random_seed(0)
-    # "trunk-16" reads a map only BlazePose's trunk has (frozen here, as the main job keeps it).
-    # and its head with fewer maps than the default 128, as the main job's.
+    # "trunk-16" reads a map only BlazePose's trunk has (frozen here, as the main job keeps it), here with fewer
+    # maps in its head than the default 128, as the main job's has.
     trunk = {"backbone": "blazepose", "train_backbone": False, "bone_maps": 8} if bones_from == "trunk-16" else {}
     config = small("full", bone_lengths=True, bones_from=bones_from, **trunk)
     model = build_model(config)

@@ -236,7 +236,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
         else:
             if config.model.bone_lengths:
                 # From the training renders' mean lengths, not the model's unit (100 mm): within the schedule's
-                # steps the head reads people's sizes better from there (docs/results.md, "Where the bone head starts").
+                # steps the head reads people's sizes better from there (docs/results.md, "Where the bone head
+                # starts").
                 poses = _poses(source, config, "train", BONE_START_POSES)
                 model.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, config.model.pose_unit_mm))
             with watched(strategy, worker_timeout_s) as watch:
@@ -251,8 +252,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
         if config.bone_epochs:
             del train_ds, val_ds  # their cache of the training images (gigabytes) goes before the maps come
             model.save_weights(write / FITTED)
-            print(f"{out}: bone stage: the bone head's maps of {config.bone_copies} augmented copies of each training "
-                  f"render, then at most {config.bone_epochs} epochs on them", flush=True)
+            print(f"{out}: bone stage: the bone head's maps of {config.bone_copies} augmented copies of each "
+                  f"training render, then at most {config.bone_epochs} epochs on them", flush=True)
             size = config.model.image_size
             stage["bone_stage"] = fit_bone_head(
                 model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
