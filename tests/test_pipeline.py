@@ -35,6 +35,22 @@ def test_augmentation_moves_labels_with_pixels(flip):
             np.testing.assert_allclose(out["joints_3d"][16], sample["joints_3d"][13] * [-1, 1, 1])
 
 
+@pytest.mark.parametrize("size", [(225, 225), (7, 12)])
+def test_axis_aligned_resample_equals_the_projective_transform_kernel(size):
+    # TensorFlow's own per-pixel kernel (bilinear, mirrored borders) is the reference, to the bit: zooms in and
+    # out, flips, and shifts that reach several image widths outside, where the mirror folds more than once.
+    rng = np.random.default_rng(3)
+    image = tf.constant(rng.uniform(0, 255, (*size, 3)).astype(np.float32))
+    for _ in range(40):
+        rows = np.float32([rng.uniform(0.3, 3.0), rng.uniform(-3, 3) * size[0]])
+        columns = np.float32([rng.uniform(0.3, 3.0) * rng.choice([-1, 1]), rng.uniform(-3, 3) * size[1]])
+        transform = tf.constant([[columns[0], 0, columns[1], 0, rows[0], rows[1], 0, 0]], tf.float32)
+        expected = tf.raw_ops.ImageProjectiveTransformV3(images=image[None], transforms=transform, output_shape=size,
+                                                         interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0)
+        out = pipeline.axis_aligned_resample(image, tuple(tf.constant(rows)), tuple(tf.constant(columns)))
+        np.testing.assert_array_equal(out.numpy(), expected[0].numpy())
+
+
 def test_resize_scales_labels():
     sample = {k: tf.constant(v) for k, v in synthetic_sample(size=64).items()}
     out = pipeline.resize_sample(sample, 32)
