@@ -20,7 +20,9 @@ people far off). Detectors:
 - the part network alone (`tfpose3d.parts`: OpenPose's part heatmaps and affinity fields, its people joined
   from their parts), and BlazePose's detector on the whole image, its people vetted by the part network
   (at least `MIN_PARTS` parts peaking in their body circle), with the part network's people where
-  BlazePose found nobody (`tfpose3d.detect.PersonDetector`, the package's default);
+  BlazePose found nobody, and in a photo where 8 or more people are found (`detect.CROWD`), the part
+  network's people with the photo seen larger too (`detect.CROWD_SIDE`) (`tfpose3d.detect.PersonDetector`,
+  the package's default); with --crowds, the same from other counts of people, or (0) without that pass;
 - with --turns, the package's default and the part network on the photo turned by quarter turns, its
   people turned back and added where no one was found: people lying or upside down reach it upright;
 - with --sides, the package's default and the part network's people with the photo seen at other shorter
@@ -48,7 +50,7 @@ people far off). Detectors:
 
 Run: .venv/bin/python bench/detector_photos.py [--photos ../shared/data/real-photos-dev] [--tiles 1 2]
          [--scores 0.6 0.5] [--turns 1 2 3] [--sides 552 656 736] [--search]
-         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4] [--around 1 2] [--vetting]
+         [--floors 0.05,4 0.1,3] [--vetted-tiles 2 4] [--around 1 2] [--crowds 0 5] [--vetting]
          [--landmarks /tmp/mp/pose_landmark_full.tflite]
          [--model serving_models/tfpose3d/3]
 """
@@ -72,7 +74,7 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d import skeleton
 from tfpose3d.data.photos import found_people, read_photos
-from tfpose3d.detect import Detection, PersonDetector, add_new, crop_margin, from_maps, parts_within
+from tfpose3d.detect import CROWD, CROWD_SIDE, Detection, PersonDetector, add_new, crop_margin, from_maps, parts_within
 from tfpose3d.parts import MIN_PARTS, PEAK_FLOOR, SHORT_SIDE, PartNetwork, peaks_in_image
 from tfpose3d.predict import Person, Predictor
 from provenance import provenance  # a script beside this one
@@ -255,6 +257,9 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="*", default=[],
                         help=f"also the package default with the part network's people at these shorter sides "
                              f"(its own is {SHORT_SIDE})")
+    parser.add_argument("--crowds", type=int, nargs="*", default=[], metavar="PEOPLE",
+                        help=f"also the package default with its crowd pass (the part network at {CROWD_SIDE}) from "
+                             f"PEOPLE people found instead of {CROWD} (0: never)")
     parser.add_argument("--floors", nargs="*", default=[], metavar="PEAK,PARTS",
                         type=floor_and_parts,
                         help="also the package default with the part network's people joined from heatmap peaks "
@@ -288,13 +293,15 @@ def main() -> None:
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
         "the part network alone": PersonDetector(threads=1).parts_people,
-        "BlazePose (whole image, score 0.5) and the part network (the package default)": PersonDetector(threads=1),
+        "BlazePose (whole image, score 0.5) and the part network, its crowd pass from 8 people (the package default)": PersonDetector(threads=1),
         "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}
     detectors |= {f"the package default, and the part network at shorter side {side}":
                   added(PersonDetector(threads=1), larger(side)) for side in args.sides}
+    detectors |= {f"the package default, its crowd pass from {k} people" if k else
+                  "the package default without its crowd pass": PersonDetector(crowd=k, threads=1) for k in args.crowds}
     detectors |= {f"the package default, and the part network's people from peaks of {floor:g} and {parts} parts":
                   added(PersonDetector(threads=1), larger(threshold=floor, min_parts=parts))
                   for floor, parts in args.floors}
@@ -344,6 +351,7 @@ def main() -> None:
                      "held only (a box holds 80% of their joints)": holding,
                      "false boxes": false, "false boxes on nothing (not on a marked person)": false - elsewhere,
                      "median ms a photo (1 thread)": 1000 * statistics.median(seconds),
+                     "mean ms a photo": 1000 * statistics.mean(seconds),
                      f"boxes on {len(backgrounds)} background photos": sum(len(detect(b)) for b in backgrounds)})
     print(provenance(f"{len(photos)} photos, 1 thread") + "\n")
     print(pd.DataFrame(per_photo).pivot(index="photo", columns="detector", values="found").to_markdown())

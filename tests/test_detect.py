@@ -16,6 +16,7 @@ from tfpose3d.data.camera import Region, body_region, project, turn_3d, upright_
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import found_people
 from tfpose3d.data import scenes
+from tfpose3d import detect
 from tfpose3d.detect import (INPUT, Detection, PersonDetector, anchors, decode, parts_within, same_person, views,
                              weighted_nms)
 
@@ -181,6 +182,30 @@ def test_the_second_look_searches_around_each_person_and_adds_nobody_twice():
         PersonDetector(around=2, parts=False)
 
 
+def test_the_crowd_pass_looks_again_larger_only_in_a_crowd_and_adds_nobody_twice(monkeypatch):
+    def person(x):
+        return Detection.from_keypoints(np.array([[x, 200.0], [x, 0], [x, 100], [x, 50]]), 0.5)
+
+    # Stand-ins for the part network's two looks: each gives the people its maps are joined into.
+    people_in = {"normal": [person(100.0), person(300.0)], "larger": [person(105.0), person(500.0)]}
+    monkeypatch.setattr(detect, "from_maps", lambda maps, scale: list(people_in[maps]))
+    monkeypatch.setattr(detect, "peaks_in_image", lambda maps, scale: [])
+    image = np.zeros((240, 320, 3), np.uint8)
+    for crowd, expected in ((2, [100.0, 300.0, 500.0]), (3, [100.0, 300.0])):
+        detector = PersonDetector(crowd=crowd)
+        sides = []
+        detector.blazepose = lambda image: []
+        detector.parts = lambda image: ("normal", None)
+        detector.crowd_parts = lambda image, side: sides.append(side) or ("larger", None)
+        assert [float(p.keypoints[0, 0]) for p in detector(image)] == expected
+        # Seen larger once, and only where the first look found a crowd; the person at 105 is the one at 100.
+        assert sides == ([detect.CROWD_SIDE] if crowd == 2 else [])
+    assert PersonDetector(parts=False).crowd_parts is None and PersonDetector(crowd=0).crowd_parts is None
+    for wrong in (-1, 1.5, True, "8"):
+        with pytest.raises(ValueError, match="crowd must be"):
+            PersonDetector(crowd=wrong)
+
+
 def test_a_blazepose_box_without_a_persons_parts_is_dropped():
     # The shipped scene photograph 96 (SCENES.md: a kitten; looked at: on a wooden plank), which BlazePose's
     # detector takes for a person at MediaPipe's floor; the part network sees too few parts in its circle.
@@ -208,8 +233,9 @@ def test_the_parts_find_the_dancing_couple_and_the_crowd_more_than_blazepose_alo
         return sum(m is not None for m in found_people(people, [d.region(1.0) for d in found], [d.torso() for d in found]))
 
     assert found("009473") == 2
-    crowd = found("012834")
-    assert crowd >= 6 and crowd > found("012834", parts=False)
+    # All 7 of the crowded frame: the last, a wheelchair user small among spectators, only in the crowd pass.
+    assert found("012834") == 7
+    assert found("012834", crowd=0) == 6 > found("012834", parts=False)
 
 
 def test_the_detector_input_is_scaled_as_mediapipe_scales_it():

@@ -13,7 +13,8 @@ from the side are lost; a crowd holds many. The part network (`tfpose3d.parts.Pa
 are given the same four keypoints (`from_parts`) and added where BlazePose found nobody. It also vets
 BlazePose's people: one is kept where the part network sees a person's worth of parts within its body
 circle (`parts_within`), which drops BlazePose's boxes on animals and buildings. `tiles` also runs
-BlazePose's detector on overlapping squares at finer scales, an option the measurement compares.
+BlazePose's detector on overlapping squares at finer scales, an option the measurement compares. In a crowd
+(`CROWD` people or more found) the part network looks again at the photo seen larger, for its small people.
 `bench/detector_photos.py` measures them on the real dev photographs.
 """
 
@@ -42,6 +43,11 @@ _STRIDES = ((8, 2), (16, 2), (32, 6))
 ROI_SCALE = 1.25
 # The lowest BlazePose detection score PersonDetector keeps: MediaPipe's (docs/video.md measures 0.6 too).
 SCORE_FLOOR = 0.5
+# In a photo where this many people are found, the part network also sees it at this shorter side (its own is
+# SHORT_SIDE): on the dev photos that finds the 17th person, a wheelchair user small in a crowd, and puts no
+# box on nothing; seen larger in every photo it costs four times the time and puts 8 more boxes on the 128
+# background photos, none of which holds this many people (docs/video.md, "Small people in a crowd").
+CROWD, CROWD_SIDE = 8, 656
 # Keypoints of a detection, in MediaPipe's order.
 HIPS, BODY_CIRCLE, SHOULDERS, UPPER_CIRCLE = range(4)
 
@@ -336,6 +342,8 @@ class PersonDetector:
             vetted alike and added where no one was found: a second, closer look for a partner or a neighbour
             the whole image hides. An option the measurement compares (docs/video.md).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`) and vet BlazePose's.
+        crowd: in a photo where at least this many people are found, add those the part network finds with the
+            photo seen at the shorter side `CROWD_SIDE` (0: never).
         threads: CPU threads for LiteRT.
 
     Example:
@@ -344,7 +352,7 @@ class PersonDetector:
     """
 
     def __init__(self, threshold: float = SCORE_FLOOR, overlap: float = 0.3, tiles: int = 0, parts: bool = True,
-                 threads: int | None = None, around: float = 0.0):
+                 threads: int | None = None, around: float = 0.0, crowd: int = CROWD):
         from ai_edge_litert.interpreter import Interpreter
 
         if not ASSET.is_file():
@@ -354,8 +362,14 @@ class PersonDetector:
             raise ValueError(f"PersonDetector: around must be 0 (off) or a number of body circles, got {around}")
         if around and not parts:
             raise ValueError("PersonDetector: around needs the part network (parts=True), which vets its people")
+        if isinstance(crowd, bool) or not isinstance(crowd, (int, np.integer)) or crowd < 0:
+            raise ValueError(f"PersonDetector: crowd must be 0 (off) or a number of people, got {crowd!r}")
         self.threshold, self.overlap, self.tiles, self.around = threshold, overlap, tiles, around
         self.parts = PartNetwork(threads) if parts else None
+        self.crowd = int(crowd) if parts else 0
+        # A network of its own: LiteRT reallocates its tensors whenever the input size changes, as it would
+        # back and forth on every frame of a video.
+        self.crowd_parts = PartNetwork(threads) if self.crowd else None
         self._interpreter = Interpreter(model_path=str(ASSET), num_threads=threads)
         with quiet_stderr():  # LiteRT's "INFO: Created ... XNNPACK delegate" on the first allocation
             self._interpreter.allocate_tensors()
@@ -382,6 +396,8 @@ class PersonDetector:
         part_points = peaks_in_image(maps, scale)
         people = [p for p in people if parts_within(p, part_points) >= MIN_PARTS]
         people += [p for p in from_maps(maps, scale) if not any(same_person(p, q) for q in people)]
+        if self.crowd and len(people) >= self.crowd:
+            add_new(people, from_maps(*self.crowd_parts(image, CROWD_SIDE)))
         if self.around and people:
             near = [Region(tuple(hips), 2 * self.around * radius) for hips, radius in (p.body_circle() for p in people)]
             # Checked against those added from the closer look too: two squares can find one body apart.
