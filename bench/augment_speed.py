@@ -34,6 +34,7 @@ def kernel_resample(image: tf.Tensor, rows: tuple, columns: tuple) -> tf.Tensor:
 
 
 def rate(samples: tf.data.Dataset, augment: Augment | None, batches: int, repeats: int) -> float:
+    """The median images/s of `repeats` passes of `batches` training batches of 64."""
     it = iter(pipeline.training_batches(samples, 64, augment))
     next(it)  # fills the shuffle buffer and traces the map
     rates = []

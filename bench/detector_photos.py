@@ -293,8 +293,10 @@ def main() -> None:
         **{f"BlazePose, {t} tile levels, score {s:g}": blazepose(tiles=t, threshold=s)
            for t in args.tiles for s in args.scores},
         "the part network alone": PersonDetector(threads=1).parts_people,
-        "BlazePose (whole image, score 0.5) and the part network, its crowd pass from 8 people (the package default)": PersonDetector(threads=1),
-        "BlazePose (whole image, score 0.6) and the part network": PersonDetector(threshold=0.6, threads=1),
+        f"BlazePose (whole image, score 0.5) and the part network, its crowd pass from {CROWD} people "
+        "(the package default)": PersonDetector(threads=1),
+        f"BlazePose (whole image, score 0.6) and the part network, its crowd pass from {CROWD} people":
+            PersonDetector(threshold=0.6, threads=1),
     }
     detectors |= {f"the package default, and the part network on the photo turned {90 * k} degrees":
                   turned(PersonDetector(threads=1), k) for k in args.turns}

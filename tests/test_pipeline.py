@@ -35,7 +35,7 @@ def test_augmentation_moves_labels_with_pixels(flip):
             np.testing.assert_allclose(out["joints_3d"][16], sample["joints_3d"][13] * [-1, 1, 1])
 
 
-@pytest.mark.parametrize("size", [(225, 225), (7, 12)])
+@pytest.mark.parametrize("size", [(225, 225), (7, 12), (1, 5)])
 def test_axis_aligned_resample_equals_the_projective_transform_kernel(size):
     # TensorFlow's own per-pixel kernel (bilinear, mirrored borders) is the reference, to the bit: zooms in and
     # out, flips, and shifts that reach several image widths outside, where the mirror folds more than once.

@@ -343,7 +343,7 @@ class PersonDetector:
             the whole image hides. An option the measurement compares (docs/video.md).
         parts: add the people the part network finds (`tfpose3d.parts.PartNetwork`) and vet BlazePose's.
         crowd: in a photo where at least this many people are found, add those the part network finds with the
-            photo seen at the shorter side `CROWD_SIDE` (0: never).
+            photo seen at the shorter side `CROWD_SIDE` (0: never; without `parts`, never).
         threads: CPU threads for LiteRT.
 
     Example:

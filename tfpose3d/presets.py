@@ -52,8 +52,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"backbone": "blazepose", "train_backbone": False, "landmarks": True, "bone_lengths": True, "bones_from": "trunk-16",
                   "bone_maps": 64, "projection": 128, "image_size": 225,
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
-        # Validation only logs here (no plateau rule), so 512 of the 2,000 val renders serve and save about a
-        # minute and a half; `tfpose3d evaluate` scores the whole test split.
+        # Validation only logs here (no plateau rule), so 512 of the 2,000 val renders serve, a quarter of the
+        # forward passes; `tfpose3d evaluate` scores the whole test split.
         "train": {
             "epochs": 8, "steps_per_epoch": 150, "batch_size": 64, "learning_rate": 1e-3,
             "train_images": 20000, "test_images": 2000, "cache": True, "look": "plain", "validation_steps": 8,

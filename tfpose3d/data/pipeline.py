@@ -138,14 +138,15 @@ def _reflected_neighbours(scale: tf.Tensor, offset: tf.Tensor, size: tf.Tensor):
     return below, tf.minimum(below + 1, size - 1), (floor + 1.0) - coord, coord - floor
 
 
-def axis_aligned_resample(image: tf.Tensor, rows: tuple, columns: tuple) -> tf.Tensor:
+def axis_aligned_resample(image: tf.Tensor, rows: tuple[tf.Tensor | float, tf.Tensor | float],
+                          columns: tuple[tf.Tensor | float, tf.Tensor | float]) -> tf.Tensor:
     """`image` (H, W, C) float resampled bilinearly at input row `rows[0] * y + rows[1]` and column
     `columns[0] * x + columns[1]` for each output pixel (y, x), mirrored at the borders.
 
     Equal to `tf.raw_ops.ImageProjectiveTransformV3` (BILINEAR, REFLECT) with the transform
     [columns[0], 0, columns[1], 0, rows[0], rows[1], 0, 0], to the bit, at 1.8 times its rate on 2 cores
-    (bench/augment_speed.py): a zoom, shift and flip moves whole rows and columns, so two gathers do the work
-    of a per-pixel map.
+    (the zoom, shift and flip alone, bench/augment_speed.py): a zoom, shift and flip moves whole rows and
+    columns, so two gathers do the work of a per-pixel map.
 
     Example:
     >>> image = tf.reshape(tf.range(12.0), (3, 4, 1))
