@@ -36,10 +36,10 @@ from versus_blazepose import bodies, body_groups, body_table, bone_scores  # noq
 
 from tfpose3d import contract, metrics, skeleton  # noqa: E402
 from tfpose3d.blazepose import FINE_MAP, BlazePoseBackbone, trunk_asset  # noqa: E402
-from tfpose3d.bone_stage import head_maps  # noqa: E402
 from tfpose3d.data.options import Augment  # noqa: E402
 from tfpose3d.data.sources import open_source  # noqa: E402
 from tfpose3d.estimator import _bone_features  # noqa: E402
+from tfpose3d.frozen_trunk import trunk_outputs  # noqa: E402
 
 FEATURES = trunk_asset()["outputs"]["features"]
 MAPS = {FEATURES: "8 x 8 x 288", FINE_MAP: "16 x 16 x 88"}
@@ -52,8 +52,8 @@ def trunk_maps(probe: keras.Model, names: list[str], source, split: str, count: 
     """`probe`'s maps `names` (float16) and the true poses (N, 17, 3) of the first `count` renders of
     `split`: each once as rendered, or `copies` times through the training pipeline's augmentation."""
     samples = source.samples(split, contract.IMAGE_SIZE).take(count)
-    maps, poses = head_maps(probe, samples, 64, Augment() if copies else None, copies or 1)
-    return dict(zip(names, maps)), poses.astype(np.float64)
+    maps, labels = trunk_outputs(probe, samples, 64, Augment() if copies else None, copies or 1)
+    return dict(zip(names, maps if isinstance(maps, list) else [maps])), labels["joints_3d"].astype(np.float64)
 
 
 def bone_head(shapes: list[tuple[int, ...]], maps: int = 128) -> keras.Model:

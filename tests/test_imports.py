@@ -40,7 +40,7 @@ LAYERS = [
     {"data"},
     {"config", "presets", "backbone", "blazepose", "layers", "losses", "estimator", "distribute"},
     {"parts", "detect", "video", "smooth"},
-    {"callbacks", "bone_stage", "train", "evaluate", "ablate", "table2", "export", "predict", "serving"},
+    {"callbacks", "frozen_trunk", "bone_stage", "train", "evaluate", "ablate", "table2", "export", "predict", "serving"},
     {"cli", "__init__"},
 ]
 

@@ -440,3 +440,93 @@ def test_training_starts_the_bone_head_at_the_mean_training_lengths(tmp_path, da
     images = np.stack([s["image"] for s in train_split[:8]]).astype(np.float32)
     lengths = model.predict(images, verbose=0)["bone_lengths"]
     np.testing.assert_allclose(lengths, np.broadcast_to(expected, lengths.shape), rtol=1e-3)
+
+
+def test_trunk_copies_train_the_layers_after_the_frozen_trunk_on_its_outputs(tmp_path, data_dir):
+    import keras
+    import numpy as np
+
+    from tfpose3d import train as train_module
+    from tfpose3d.config import ModelConfig
+    from tfpose3d.data.sources import RecordsSource
+    from tfpose3d.estimator import Pose3DEstimator
+
+    model_config = ModelConfig(width=0.05, image_size=64, grid_size=8, train_backbone=False, bone_lengths=True,
+                               bones_from="trunk")
+    config = TrainConfig(model=model_config, epochs=2, steps_per_epoch=3, batch_size=8, validation_steps=1,
+                         trunk_copies=2)
+    run = tmp_path / "run"
+    model = train_module.train(config, run, data=str(data_dir), verbose=0)
+    keras.utils.set_random_seed(config.seed)
+    start = Pose3DEstimator(model_config)  # the weights the run started from
+    for before, after in ((b, a) for b, a in zip(start.layers, model.layers) if a.weights):
+        changed = any(not np.array_equal(a, b) for a, b in zip(before.get_weights(), after.get_weights()))
+        assert changed == (after.name != "backbone"), after.name
+
+    with open(run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["epoch"]) for row in rows] == [0, 1]
+    for name in ("loss_2d", "loss_3d", "loss_bones", "pose_3d_mpjpe", "joints_2d_pixel_error", "val_pose_3d_mpjpe"):
+        assert float(rows[-1][name]) > 0, name
+    # Its validation, on the trunk's outputs, is the saved model's on the same images.
+    val = list(RecordsSource(str(data_dir)).samples("val", 64).take(8).as_numpy_iterator())
+    images = np.stack([s["image"] for s in val]).astype(np.float32)
+    labels = {k: np.stack([s[k] for s in val]) for k in ("joints_2d", "joints_3d", "visibility")}
+    saved = tfpose3d.load_model(run)
+    assert saved.evaluate(images, labels, verbose=0, return_dict=True)["pose_3d_mpjpe"] == pytest.approx(
+        float(rows[-1]["val_pose_3d_mpjpe"]), rel=1e-3)
+    assert isinstance(tfpose3d.load_model(run / "best.keras"), Pose3DEstimator)
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["trunk_samples"] == 64 * 2 and summary["trunk_seconds"] > 0
+
+    with pytest.raises(ValueError, match="trains its backbone"):
+        TrainConfig(model=ModelConfig(), trunk_copies=1)
+    with pytest.raises(ValueError, match="one process"):
+        TrainConfig(model=model_config, trunk_copies=1, strategy="mirrored")
+    with pytest.raises(ValueError, match="trunk_copies must be"):
+        TrainConfig(model=model_config, trunk_copies=-1)
+
+
+def test_trunk_outputs_are_the_probes_on_each_augmented_copy(data_dir):
+    import keras
+    import numpy as np
+
+    from tfpose3d.data import pipeline
+    from tfpose3d.data.options import Augment
+    from tfpose3d.data.sources import RecordsSource
+    from tfpose3d.frozen_trunk import trunk_outputs
+
+    samples = RecordsSource(str(data_dir)).samples("val", 64)
+    image = keras.Input((64, 64, 3))
+    probe = keras.Model(image, {"map": keras.layers.Conv2D(3, 5, strides=8)(image),
+                                "sum": keras.layers.GlobalAveragePooling2D()(image)})
+    outputs, labels = trunk_outputs(probe, samples, 5, Augment(), copies=2, seed=3)
+    assert outputs["map"].dtype == np.float16 and outputs["sum"].dtype == np.float32 and len(labels["joints_3d"]) == 24
+    # Each copy is augmented apart: the same render's two copies differ, and each is the probe on its image.
+    assert not np.allclose(labels["joints_2d"][:12], labels["joints_2d"][12:])
+    images = np.concatenate([x for x, _ in pipeline.training_batches(samples.repeat(2), 24, Augment(), 3, shuffle_buffer=0,
+                                                                        repeat=False).as_numpy_iterator()])
+    expected = probe.predict(images, verbose=0)
+    np.testing.assert_allclose(outputs["sum"], expected["sum"], rtol=1e-6)
+    np.testing.assert_allclose(outputs["map"], expected["map"], rtol=2e-3, atol=2e-3)
+
+
+def test_shuffled_steps_run_through_one_whole_order_after_another():
+    import numpy as np
+
+    from tfpose3d.frozen_trunk import Shuffled
+
+    data = Shuffled({"x": np.arange(10) * 2}, np.arange(10), batch_size=3, seed=1, steps=2)
+    rows = []
+    for _ in range(5):  # 5 epochs of 2 steps of 3: three passes over the 10 samples
+        for i in range(len(data)):
+            inputs, labels = data[i]
+            np.testing.assert_array_equal(inputs["x"], labels * 2)
+            rows += labels.tolist()
+        data.on_epoch_end()
+    assert np.bincount(rows).tolist() == [3] * 10
+    assert len(set(rows[:9])) == 9, "the batches within the first pass repeat no sample"
+    assert rows[:9] != rows[10:19], "each pass in its own order"
+    # Without steps, one pass an epoch, the last batch short.
+    whole = Shuffled(np.arange(10), np.arange(10), batch_size=3, seed=1)
+    assert len(whole) == 4 and sorted(np.concatenate([whole[i][1] for i in range(4)]).tolist()) == list(range(10))

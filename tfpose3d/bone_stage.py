@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d import metrics
-from tfpose3d.data import pipeline
 from tfpose3d.data.options import Augment
+from tfpose3d.frozen_trunk import Shuffled, trunk_outputs
 
 # Epochs without a better val loss before the stage stops and keeps its best epoch: the head's val loss
 # flattened within 3 epochs of its best where the training loss went on falling (docs/results.md).
@@ -63,41 +63,6 @@ def bone_head(model: keras.Model) -> keras.Model:
     return keras.Model(stop.output, model.get_layer("bone_lengths").output, name="bone_head")
 
 
-def head_maps(probe: keras.Model, samples: tf.data.Dataset, batch_size: int, augment: Augment | None = None,
-              copies: int = 1, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """`probe`'s outputs (float16, one array per output) and the true 3D poses (N, 17, 3) for `samples`: each
-    once as it is (`augment` None), or `copies` times through the training pipeline's augmentation."""
-    batches = pipeline.training_batches(samples.repeat(copies), batch_size, augment, seed, shuffle_buffer=0,
-                                        repeat=False)
-    maps, poses = [], []
-    for images, labels in batches.as_numpy_iterator():
-        outputs = probe.predict_on_batch(images)
-        maps.append([np.asarray(v, np.float16) for v in (outputs if isinstance(outputs, list) else [outputs])])
-        poses.append(labels["joints_3d"].astype(np.float32))
-    return [np.concatenate(column) for column in zip(*maps)], np.concatenate(poses)
-
-
-class _Shuffled(keras.utils.PyDataset):
-    """Batches of `maps` and `poses` in a new order each epoch, without the copies (to float32, and into a
-    tensor) that `fit` makes of arrays: the maps of a stage are gigabytes."""
-
-    def __init__(self, maps: np.ndarray, poses: np.ndarray, batch_size: int, seed: int):
-        super().__init__()
-        self.maps, self.poses, self.batch_size = maps, poses, batch_size
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(poses))
-
-    def __len__(self) -> int:
-        return -(-len(self.poses) // self.batch_size)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        return self.maps[rows], self.poses[rows]
-
-    def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.poses))
-
-
 def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int, copies: int,
                   batch_size: int, learning_rate: float, augment: Augment | None, seed: int = 0,
                   verbose: int = 2) -> dict[str, Any]:
@@ -107,8 +72,9 @@ def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Datas
     weights. Returns what it did, for the run's train_summary.json."""
     start = time.perf_counter()
     probe = keras.Model(model.input, head_input(model))
-    maps, poses = head_maps(probe, train, batch_size, augment, copies, seed)
-    val_maps, val_poses = head_maps(probe, val, batch_size)
+    maps, labels = trunk_outputs(probe, train, batch_size, augment, copies, seed)
+    val_maps, val_labels = trunk_outputs(probe, val, batch_size)
+    poses, val_poses = labels["joints_3d"], val_labels["joints_3d"]
     map_seconds = time.perf_counter() - start
     head = bone_head(model)
     # From fresh weights (cloned layers), not from those the model's training left, and with every bone starting
@@ -118,8 +84,8 @@ def fit_bone_head(model: keras.Model, train: tf.data.Dataset, val: tf.data.Datas
     fresh.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, model.config.pose_unit_mm))
     fresh.compile(keras.optimizers.Adam(learning_rate), loss=model.loss_bones)
     stop = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
-    history = fresh.fit(_Shuffled(maps[0], poses, batch_size, seed), epochs=epochs, callbacks=[stop], verbose=verbose,
-                       validation_data=(val_maps[0], val_poses)).history
+    history = fresh.fit(Shuffled(maps, poses, batch_size, seed), epochs=epochs, callbacks=[stop], verbose=verbose,
+                       validation_data=(val_maps, val_poses)).history
     head.set_weights(fresh.get_weights())
     val_loss = [round(float(v), 5) for v in history["val_loss"]]
     return {"samples": len(poses), "epochs": len(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,

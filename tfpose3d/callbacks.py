@@ -31,11 +31,13 @@ class PhotoWatch(keras.callbacks.Callback):
         photos: the people to measure on.
         mean_2d: (17, 2) the mean 2D pose of the training renders, a fraction of the image side.
         image_size: the model's input side; crops are resized to it as the serving signature resizes.
+        estimator: the model to measure, where `fit` trains another (a `frozen_trunk.HeadTrainer`); default
+            the model `fit` trains.
     """
 
-    def __init__(self, photos: PhotoSet, mean_2d: np.ndarray, image_size: int):
+    def __init__(self, photos: PhotoSet, mean_2d: np.ndarray, image_size: int, estimator: keras.Model | None = None):
         super().__init__()
-        self.photos, self.image_size = photos, image_size
+        self.photos, self.image_size, self.estimator = photos, image_size, estimator
         self.images = resize_square(photos.crops, image_size)
         self.baseline = photos.score(mean_2d[None])["2D error"]
 
@@ -48,7 +50,7 @@ class PhotoWatch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            measured = self.measure(self.model)
+            measured = self.measure(self.estimator or self.model)
             logs.update(photos_2d_error=measured["photos_2d_error"], photos_vs_mean_2d=measured["photos_vs_mean_2d"])
 
 

@@ -241,6 +241,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "(TrainConfig.bone_epochs; default: the preset's, 0 but for cpu-pretrained-long)")
     p.add_argument("--bone-copies", type=POSITIVE, metavar="N", help="augmented copies of each training render for "
                    "--bone-epochs (default: the preset's, 3)")
+    p.add_argument("--trunk-copies", type=NON_NEGATIVE, metavar="N",
+                   help="a frozen trunk's outputs for N augmented copies of each training render, computed once, and "
+                        "the layers after it trained on them (TrainConfig.trunk_copies; 0: on images every step; "
+                        "default: the preset's)")
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
@@ -262,7 +266,8 @@ def _train_config(args: argparse.Namespace):
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, seed=args.seed,
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
-        bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, strategy=args.strategy,
+        bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, trunk_copies=args.trunk_copies,
+        strategy=args.strategy,
         mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:

@@ -214,6 +214,9 @@ class TrainConfig:
             epochs on its maps of `bone_copies` augmented copies of each training render, computed once
             (`tfpose3d.bone_stage`).
         bone_copies: augmented copies of each training render for `bone_epochs`.
+        trunk_copies: 0 trains the model on images, every step through its trunk; n > 0 (a frozen trunk)
+            computes the trunk's outputs once, for n augmented copies of each training render, and trains the
+            layers after it on them for the schedule's steps (`tfpose3d.frozen_trunk`).
     """
 
     preset: str = ""
@@ -235,6 +238,7 @@ class TrainConfig:
     plateau_patience: int = 0
     bone_epochs: int = 0
     bone_copies: int = 3
+    trunk_copies: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch", "batch_size", "train_images", "test_images"):
@@ -256,6 +260,14 @@ class TrainConfig:
         if self.bone_epochs and self.strategy != "default":
             # Its maps are held in one process's memory and its head trained there.
             raise ValueError(f"bone_epochs runs in one process, on one device; got strategy {self.strategy!r}")
+        if self.trunk_copies < 0:
+            raise ValueError(f"trunk_copies must be 0 (off) or positive, got {self.trunk_copies}")
+        if self.trunk_copies and self.model.train_backbone:
+            raise ValueError("trunk_copies trains the layers after a frozen trunk on its outputs; this model trains "
+                             "its backbone (train_backbone=True)")
+        if self.trunk_copies and self.strategy != "default":
+            # Its outputs are held in one process's memory.
+            raise ValueError(f"trunk_copies runs in one process, on one device; got strategy {self.strategy!r}")
         look_named(self.look)
 
     @property

@@ -59,6 +59,20 @@ def _bone_features(trunk_map, maps: int = 128, units: int = 256):
     return keras.layers.Dense(units, activation="relu", name="bone_fc")(x)
 
 
+def _check_labels(y: Any) -> None:
+    if not isinstance(y, dict) or any(k not in y for k in ("joints_2d", "joints_3d")):
+        keys = sorted(y) if isinstance(y, dict) else type(y).__name__
+        raise ValueError(f"Pose3DEstimator labels must be a dict with 'joints_2d' (B, 17, 2) and 'joints_3d' "
+                         f"(B, 17, 3) [and 'visibility' (B, 17)], got {keys}")
+
+
+def metric_inputs(y: dict[str, Any], y_pred: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the compiled metrics see: each inference output of `y_pred` and the raw label of `y` it
+    estimates, keyed by the output (`METRIC_LABELS`)."""
+    _check_labels(y)
+    return {output: y[label] for output, label in METRIC_LABELS.items()}, {k: y_pred[k] for k in METRIC_LABELS}
+
+
 def _fc(x, units: int, dropout: float, name: str):
     x = keras.layers.Dense(units, activation="relu", name=name)(x)
     if dropout:
@@ -78,6 +92,9 @@ class Pose3DEstimator(keras.Model):
         heatmaps_2d: (B, 17, Ng, Ng) grid probabilities.
         bone_lengths: (B, 16) millimetres, in the order of `skeleton.BONES`, with `config.bone_lengths`; then
             `pose_3d` is the merged pose refit to them (`layers.SkeletonFit`).
+
+    `trunk_output` is what `backbone` gives in this graph (a tensor, or a dict of them): what the layers after
+    it read (`frozen_trunk.HeadTrainer` trains them on it).
 
     Labels for `fit`/`evaluate` are a dict of raw joints: `joints_2d` (B, 17, 2)
     pixels of the input, `joints_3d` (B, 17, 3) mm, and optionally
@@ -113,7 +130,7 @@ class Pose3DEstimator(keras.Model):
                                       config.batch_norm, name="backbone")
         backbone.trainable = config.train_backbone
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
-        features = backbone(image)
+        features = trunk_output = backbone(image)
         if isinstance(features, dict):
             if config.landmarks:
                 landmarks = features["landmarks"]
@@ -178,6 +195,8 @@ class Pose3DEstimator(keras.Model):
 
         self.config = config
         self.backbone = backbone
+        # Held outside Keras's tracking: symbolic tensors of the graph, not state.
+        object.__setattr__(self, "trunk_output", trunk_output)
         self.soft_labels = layers.GridSoftLabels(ng, config.image_size, config.grid_width, name="grid_soft_labels")
         self.loss_2d = losses.GridCrossEntropy()
         self.loss_3d = losses.RootRelativeLoss(roots=skeleton.root_indices(roots), unit_mm=config.pose_unit_mm)
@@ -216,16 +235,10 @@ class Pose3DEstimator(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def _check_labels(self, y: Any) -> None:
-        if not isinstance(y, dict) or any(k not in y for k in ("joints_2d", "joints_3d")):
-            keys = sorted(y) if isinstance(y, dict) else type(y).__name__
-            raise ValueError(f"Pose3DEstimator labels must be a dict with 'joints_2d' (B, 17, 2) and 'joints_3d' "
-                             f"(B, 17, 3) [and 'visibility' (B, 17)], got {keys}")
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Eq 5: lambda_2D * cross-entropy against the grid soft labels + lambda_3D * root-relative error; with
         `config.bone_lengths` plus `loss_weight_bones` * the bone-length loss."""
-        self._check_labels(y)
+        _check_labels(y)
         targets = self.soft_labels(y["joints_2d"], y.get("visibility"))
         loss_2d = self.loss_2d(targets, y_pred["heatmap_logits"], sample_weight)
         loss_3d = self.loss_3d(y["joints_3d"], y_pred["root_poses"], sample_weight)
@@ -246,9 +259,14 @@ class Pose3DEstimator(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Compiled metrics see each inference output beside the raw label it estimates."""
-        self._check_labels(y)
-        y_true = {output: y[label] for output, label in METRIC_LABELS.items()}
-        return super().compute_metrics(x, y_true, {k: y_pred[k] for k in METRIC_LABELS}, sample_weight)
+        return super().compute_metrics(x, *metric_inputs(y, y_pred), sample_weight)
+
+    @property
+    def loss_trackers(self) -> list[keras.metrics.Metric]:
+        """The logged terms of the loss (`loss_2d`, `loss_3d`, with bone lengths `loss_bones`), which
+        `compute_loss` updates."""
+        bones = [self.loss_bones_tracker] if self.config.bone_lengths else []
+        return [self.loss_2d_tracker, self.loss_3d_tracker, *bones]
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3.15 builds the compiled state under a distribution strategy from a batch it takes out of the
@@ -280,9 +298,10 @@ def build_model(config: ModelConfig | None = None) -> Pose3DEstimator:
     return Pose3DEstimator(config)
 
 
-def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int | None) -> None:
-    """The estimator's own loss and metrics, with Adam on a cosine schedule over the run; with `total_steps`
-    None at the constant rate, for a caller that lowers `model.optimizer.learning_rate` itself (on a plateau)."""
+def compile_model(model: keras.Model, config: TrainConfig, total_steps: int | None) -> None:
+    """`model` (an estimator, or a `frozen_trunk.HeadTrainer` of one) with the estimator's own loss and metrics,
+    and Adam on a cosine schedule over the run; with `total_steps` None at the constant rate, for a caller that
+    lowers `model.optimizer.learning_rate` itself (on a plateau)."""
     rate = config.learning_rate if total_steps is None else keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=total_steps, alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=config.jit_compile)

@@ -28,6 +28,7 @@ from tfpose3d.distribute import (
 )
 from tfpose3d.callbacks import PhotoWatch, PlateauStop
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
+from tfpose3d.frozen_trunk import HeadTrainer, Shuffled, trunk_outputs
 from tfpose3d.paths import writable
 
 
@@ -80,6 +81,20 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
     if strategy.num_replicas_in_sync == 1:
         return train_data(), val_data()
     return strategy.distribute_datasets_from_function(train_data), strategy.distribute_datasets_from_function(val_data)
+
+
+def _trunk_datasets(model: Pose3DEstimator, source: Source, config: TrainConfig, val_split: str):
+    """Training and validation data for a `HeadTrainer` of `model`: its trunk's outputs for
+    `config.trunk_copies` augmented copies of each training render, in a new order each epoch, and for the
+    validation renders as they are."""
+    size = config.model.image_size
+    inputs, labels = trunk_outputs(model.backbone, source.samples("train", size), config.batch_size, config.augment,
+                                   config.trunk_copies, config.seed)
+    val = source.samples(val_split, size)
+    if config.validation_steps:
+        val = val.take(config.validation_steps * config.batch_size)
+    train = Shuffled(inputs, labels, config.batch_size, config.seed, steps=config.steps_per_epoch)
+    return train, trunk_outputs(model.backbone, val, config.batch_size)
 
 
 def _poses(source: Source, config: TrainConfig, split: str, count: int | None = None) -> np.ndarray:
@@ -206,10 +221,12 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
-    train_ds, val_ds = _datasets(source, config, strategy, val_split)
+    # With trunk_copies the trunk's outputs are computed when the fit starts, not before a resumed bone stage.
+    train_ds, val_ds = (None, None) if config.trunk_copies else _datasets(source, config, strategy, val_split)
+    total_steps = None if config.plateau_patience else config.epochs * config.steps_per_epoch
     with strategy.scope():
         model = Pose3DEstimator(config.model)
-        compile_model(model, config, None if config.plateau_patience else config.epochs * config.steps_per_epoch)
+        compile_model(model, config, total_steps)
 
     verbose = verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
     with write_dir(strategy, out) as write, keras_multi_worker_fixes(strategy), warnings.catch_warnings():
@@ -217,8 +234,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         start, epochs = time.perf_counter(), EpochSeconds()
         # Before the loggers, which write what the callbacks before them have added to an epoch's logs.
-        photo_watch = [PhotoWatch(watched_photos, training_mean_2d(source, contract.IMAGE_SIZE), config.model.image_size)
-                       ] if watched_photos else []
+        photo_watch = [PhotoWatch(watched_photos, training_mean_2d(source, contract.IMAGE_SIZE), config.model.image_size,
+                                  model)] if watched_photos else []
         # Before the backup, so that a cut rate is in the checkpoint a resumed run starts from.
         plateau = []
         if config.plateau_patience:
@@ -226,6 +243,7 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 shutil.copy(out / "plateau.json", write / "plateau.json")
             rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
             plateau = [PlateauStop(rule, write / "plateau.json")]
+        trunk = {}
         if (out / FITTED).is_file():
             print(f"{out}: the model was trained before its bone stage stopped; the bone stage starts again")
             # The stage trains its own optimizer; the model's is not needed.
@@ -240,11 +258,21 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 # starts").
                 poses = _poses(source, config, "train", BONE_START_POSES)
                 model.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, config.model.pose_unit_mm))
+            fitted, fit_args = model, {}
+            if config.trunk_copies:
+                print(f"{out}: the trunk's outputs for {config.trunk_copies} augmented copies of each training "
+                      "render, then the schedule's steps on them", flush=True)
+                fitted = HeadTrainer(model)
+                compile_model(fitted, config, total_steps)
+                begin = time.perf_counter()
+                train_ds, val_ds = _trunk_datasets(model, source, config, val_split)
+                trunk = {"trunk_samples": train_ds.count, "trunk_seconds": round(time.perf_counter() - begin, 1)}
+                fit_args = {"validation_batch_size": config.batch_size}
             with watched(strategy, worker_timeout_s) as watch:
-                # shuffle=False: the pipeline shuffles (seeded); Keras would only warn that it cannot.
-                model.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                          validation_data=val_ds, callbacks=photo_watch + plateau + _callbacks(write, out) + watch +
-                          [epochs], shuffle=False, verbose=verbose)
+                # shuffle=False: the data shuffles itself (seeded); Keras would only warn that it cannot.
+                fitted.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                           validation_data=val_ds, callbacks=photo_watch + plateau + _callbacks(write, out) + watch +
+                           [epochs], shuffle=False, verbose=verbose, **fit_args)
             if plateau and (write / "best.keras").is_file():
                 # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
                 model.load_weights(write / "best.keras")
@@ -259,7 +287,7 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
                 config.bone_copies, config.batch_size, config.learning_rate, config.augment, config.seed, verbose)
         summary = {"seconds_this_process": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
-                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **stage}
+                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **trunk, **stage}
         model.save(write / "model.keras")
         (write / FITTED).unlink(missing_ok=True)
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
