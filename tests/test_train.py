@@ -530,3 +530,38 @@ def test_shuffled_steps_run_through_one_whole_order_after_another():
     # Without steps, one pass an epoch, the last batch short.
     whole = Shuffled(np.arange(10), np.arange(10), batch_size=3, seed=1)
     assert len(whole) == 4 and sorted(np.concatenate([whole[i][1] for i in range(4)]).tolist()) == list(range(10))
+
+
+def test_a_run_on_the_trunks_outputs_killed_midway_resumes_from_its_last_epoch(tmp_path, data_dir, monkeypatch):
+    import numpy as np
+
+    from tfpose3d import train as train_module
+    from tfpose3d.config import ModelConfig
+
+    model_config = ModelConfig(width=0.05, image_size=64, grid_size=8, train_backbone=False)
+    config = TrainConfig(model=model_config, epochs=3, steps_per_epoch=2, batch_size=8, validation_steps=1,
+                         trunk_copies=1)
+    run = tmp_path / "run"
+    weights = {}
+
+    def killed(self, epoch, logs=None):
+        if epoch == 1:
+            weights["killed"] = self.model.get_weights()
+            raise RuntimeError("killed after the second epoch")
+
+    def begin(self, epoch, logs=None):
+        weights.setdefault("resumed", (epoch, self.model.get_weights()))
+        self._start = time.perf_counter()
+
+    monkeypatch.setattr(train_module.EpochSeconds, "on_epoch_end", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_module.train(config, run, data=str(data_dir), verbose=0)
+    assert epochs_logged(run) == [0, 1] and not (run / "model.keras").exists()
+    monkeypatch.undo()
+    monkeypatch.setattr(train_module.EpochSeconds, "on_epoch_begin", begin)
+    train_module.train(config, run, data=str(data_dir), verbose=0)
+    assert epochs_logged(run) == [0, 1, 2]
+    epoch, resumed = weights["resumed"]
+    assert epoch == 2, "the rerun trains only the epoch left"
+    for a, b in zip(weights["killed"], resumed):
+        np.testing.assert_array_equal(a, b)
