@@ -50,7 +50,7 @@ class PhotoWatch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            measured = self.measure(self.estimator or self.model)
+            measured = self.measure(self.model if self.estimator is None else self.estimator)
             logs.update(photos_2d_error=measured["photos_2d_error"], photos_vs_mean_2d=measured["photos_vs_mean_2d"])
 
 

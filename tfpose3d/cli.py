@@ -267,8 +267,7 @@ def _train_config(args: argparse.Namespace):
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
         bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, trunk_copies=args.trunk_copies,
-        strategy=args.strategy,
-        mixed_precision=args.mixed_precision, jit_compile=jit,
+        strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:
         return config

@@ -298,10 +298,9 @@ def build_model(config: ModelConfig | None = None) -> Pose3DEstimator:
     return Pose3DEstimator(config)
 
 
-def compile_model(model: keras.Model, config: TrainConfig, total_steps: int | None) -> None:
-    """`model` (an estimator, or a `frozen_trunk.HeadTrainer` of one) with the estimator's own loss and metrics,
-    and Adam on a cosine schedule over the run; with `total_steps` None at the constant rate, for a caller that
-    lowers `model.optimizer.learning_rate` itself (on a plateau)."""
+def compile_model(model: Pose3DEstimator, config: TrainConfig, total_steps: int | None) -> None:
+    """The estimator's own loss and metrics, with Adam on a cosine schedule over the run; with `total_steps`
+    None at the constant rate, for a caller that lowers `model.optimizer.learning_rate` itself (on a plateau)."""
     rate = config.learning_rate if total_steps is None else keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=total_steps, alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=config.jit_compile)

@@ -24,7 +24,13 @@ def _compact(output: Any) -> np.ndarray:
     """A trunk's maps (more than 2 axes) in float16, its other outputs (landmarks) in float32: a stage's maps
     are gigabytes, while landmarks in the trunk's pixels want float32's precision."""
     output = np.asarray(output)
-    return output.astype(np.float16 if output.ndim > 2 else np.float32)
+    if output.ndim <= 2:
+        return output.astype(np.float32)
+    compact = output.astype(np.float16)
+    if not np.isfinite(compact).all() and np.isfinite(output).all():
+        raise ValueError(f"the trunk's maps reach {np.abs(output).max():.4g}, beyond float16's range (65,504), in "
+                         "which they are held: train on images (trunk_copies=0)")
+    return compact
 
 
 def trunk_outputs(probe: keras.Model, samples: tf.data.Dataset, batch_size: int, augment: Augment | None = None,
@@ -68,9 +74,10 @@ class Shuffled(keras.utils.PyDataset):
     """Batches of `inputs` and `labels` (arrays, or dicts of arrays, one row a sample), without the copies (to
     float32, and into a tensor) that `fit` makes of arrays: a stage's maps are gigabytes.
 
-    Without `steps`, an epoch is one pass over the samples, in a new order each epoch. With `steps`, an epoch is
-    `steps` batches of a stream that runs through the samples in one order after another, so that a schedule
-    whose epochs end within a pass sees every sample once before any twice.
+    Without `steps`, an epoch is one pass over the samples, in a new order each epoch. With `steps`, epoch e is
+    batches e * steps to (e + 1) * steps - 1 of a stream that runs through the samples in one order after
+    another, so that a schedule whose epochs end within a pass sees every sample once before any twice; give
+    `fit` the `epoch_callback()` too, which tells the stream `fit`'s epoch (a resumed run's as well).
 
     Example:
     >>> data = Shuffled(np.arange(6), np.arange(6), batch_size=2, seed=0, steps=4)
@@ -84,32 +91,34 @@ class Shuffled(keras.utils.PyDataset):
         self.inputs, self.labels, self.batch_size, self.seed, self.steps = inputs, labels, batch_size, seed, steps
         self.count = len(keras.tree.flatten(labels)[0])
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(self.count)
+        self.order = self.rng.permutation(self.count) if steps is None else None
         self.epoch = 0
 
     def __len__(self) -> int:
         return self.steps or -(-self.count // self.batch_size)
 
-    def _pass(self, k: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, k]).permutation(self.count)
+    def _rows(self, index: int) -> np.ndarray:
+        if self.steps is None:
+            return self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        start = (self.epoch * self.steps + index) * self.batch_size
+        first, offset = divmod(start, self.count)
+        last = (start + self.batch_size - 1) // self.count
+        passes = [np.random.default_rng([self.seed, k]).permutation(self.count) for k in range(first, last + 1)]
+        return np.concatenate(passes)[offset:offset + self.batch_size]
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        if self.steps is None:
-            rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        else:
-            start = (self.epoch * self.steps + index) * self.batch_size
-            first, offset = divmod(start, self.count)
-            last = (start + self.batch_size - 1) // self.count
-            rows = np.concatenate([self._pass(k) for k in range(first, last + 1)])[offset:offset + self.batch_size]
-        rows = np.sort(rows)
+        rows = np.sort(self._rows(index))
         return keras.tree.map_structure(lambda a: a[rows], (self.inputs, self.labels))
 
+    def epoch_callback(self) -> keras.callbacks.Callback:
+        """A callback for `fit` that sets the stream's epoch to `fit`'s at the start of each (with `steps`)."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: setattr(self, "epoch", epoch))
+
     def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self.rng.permutation(self.count)
+        if self.steps is None:
+            self.order = self.rng.permutation(self.count)
 
 
-@keras.saving.register_keras_serializable(package="tfpose3d")
 class HeadTrainer(keras.Model):
     """Trains `estimator`'s layers after its frozen trunk, on the trunk's outputs: `fit`'s inputs are what
     `estimator.backbone` gives (see `trunk_outputs`), its labels and loss the estimator's own (eq 5), its
@@ -141,7 +150,8 @@ class HeadTrainer(keras.Model):
             warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
             self.heads = keras.Model(estimator.trunk_output, estimator.output, name="heads")
         if getattr(estimator, "optimizer", None) is not None:
-            # Built, so that what `save` writes holds the optimizer a loaded estimator is compiled with.
+            # Built on the estimator's variables, in its order, as a loaded estimator builds it: the trainer
+            # steps it on the same variables, found by identity.
             estimator.optimizer.build(estimator.trainable_variables)
         # Held outside Keras's tracking: the estimator's weights are reached through `heads`, which shares them.
         object.__setattr__(self, "estimator", estimator)
@@ -150,10 +160,16 @@ class HeadTrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.heads(inputs, training=training)
 
-    def compile(self, optimizer: Any = "auto", **kwargs) -> None:
-        """As `Pose3DEstimator.compile`: Adam(1e-3) by default, the estimator's loss, MPJPE and 2D pixel error."""
-        super().compile(optimizer=keras.optimizers.Adam(1e-3) if optimizer == "auto" else optimizer,
-                        metrics=default_metrics(), **kwargs)
+    def compile(self, optimizer: Any = "auto", loss: Any = "auto", metrics: Any = "auto", **kwargs) -> None:
+        """As `Pose3DEstimator.compile`: "auto" is the estimator's own optimizer where it is compiled (so that
+        what `save` writes holds the optimizer that trained it), else Adam(1e-3); the loss is always the
+        estimator's; metrics "auto" are MPJPE and the 2D pixel error."""
+        if loss not in ("auto", None):
+            raise ValueError("HeadTrainer trains with its estimator's loss (eq 5); weigh its terms with "
+                             "ModelConfig.loss_weight_2d / loss_weight_3d instead of passing loss=")
+        if optimizer == "auto":
+            optimizer = getattr(self.estimator, "optimizer", None) or keras.optimizers.Adam(1e-3)
+        super().compile(optimizer=optimizer, metrics=default_metrics() if metrics == "auto" else metrics, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return self.estimator.compute_loss(x, y, y_pred, sample_weight, training)

@@ -85,8 +85,8 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
 
 def _trunk_datasets(model: Pose3DEstimator, source: Source, config: TrainConfig, val_split: str):
     """Training and validation data for a `HeadTrainer` of `model`: its trunk's outputs for
-    `config.trunk_copies` augmented copies of each training render, in a new order each epoch, and for the
-    validation renders as they are."""
+    `config.trunk_copies` augmented copies of each training render, drawn as a `Shuffled` stream of the
+    schedule's steps, and for the validation renders as they are."""
     size = config.model.image_size
     inputs, labels = trunk_outputs(model.backbone, source.samples("train", size), config.batch_size, config.augment,
                                    config.trunk_copies, config.seed)
@@ -258,21 +258,22 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 # starts").
                 poses = _poses(source, config, "train", BONE_START_POSES)
                 model.get_layer("fc_out_bones").bias.assign(mean_length_bias(poses, config.model.pose_unit_mm))
-            fitted, fit_args = model, {}
+            fitted, fit_args, stream = model, {}, []
             if config.trunk_copies:
                 print(f"{out}: the trunk's outputs for {config.trunk_copies} augmented copies of each training "
                       "render, then the schedule's steps on them", flush=True)
                 fitted = HeadTrainer(model)
-                compile_model(fitted, config, total_steps)
+                fitted.compile(jit_compile=config.jit_compile)  # with the estimator's optimizer, which model.keras holds
                 begin = time.perf_counter()
                 train_ds, val_ds = _trunk_datasets(model, source, config, val_split)
                 trunk = {"trunk_samples": train_ds.count, "trunk_seconds": round(time.perf_counter() - begin, 1)}
                 fit_args = {"validation_batch_size": config.batch_size}
+                stream = [train_ds.epoch_callback()]
             with watched(strategy, worker_timeout_s) as watch:
                 # shuffle=False: the data shuffles itself (seeded); Keras would only warn that it cannot.
                 fitted.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                            validation_data=val_ds, callbacks=photo_watch + plateau + _callbacks(write, out) + watch +
-                           [epochs], shuffle=False, verbose=verbose, **fit_args)
+                           stream + [epochs], shuffle=False, verbose=verbose, **fit_args)
             if plateau and (write / "best.keras").is_file():
                 # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
                 model.load_weights(write / "best.keras")
