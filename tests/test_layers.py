@@ -190,9 +190,14 @@ def test_flip_average_by_hand():
     mirrored[0, 16] = [225.0 - 60.0, 70.0]  # the mirror image's estimate, in its own pixels
     out = FlipAverage("joints_2d", 225.0)(plain, mirrored).numpy()
     np.testing.assert_allclose(out[0, 13], [50.0, 60.0])
+    # The left upper arm 100 mm along x, and along y in the mirror (its r_elbow, x reflected): the mean elbow
+    # (50, 50, 0) lies 71 mm out; refit to the two arms' mean length, 100 mm along the mean direction. The
+    # forearm, 100 mm back to the origin in both, keeps its length from the refit elbow.
     pose, mirror_pose = np.zeros((1, 17, 3), "float32"), np.zeros((1, 17, 3), "float32")
-    pose[0, 12], mirror_pose[0, 15] = [100.0, 0.0, 10.0], [-300.0, 20.0, 30.0]  # l_elbow; r_elbow in the mirror
-    np.testing.assert_allclose(FlipAverage("pose_3d")(pose, mirror_pose).numpy()[0, 12], [200.0, 10.0, 20.0])
+    pose[0, 12], mirror_pose[0, 15] = [100.0, 0.0, 0.0], [0.0, 100.0, 0.0]
+    fitted = FlipAverage("pose_3d")(pose, mirror_pose).numpy()[0]
+    np.testing.assert_allclose(fitted[12], [100 / np.sqrt(2), 100 / np.sqrt(2), 0.0], rtol=1e-6)
+    np.testing.assert_allclose(fitted[13], [0.0, 0.0, 0.0], atol=1e-4)
     grid, mirror_grid = np.zeros((1, 17, 2, 2), "float32"), np.zeros((1, 17, 2, 2), "float32")
     grid[0, 0, 0, 0], mirror_grid[0, 0, 0, 1] = 1.0, 1.0  # pelvis: top-left cell, top-right in the mirror
     np.testing.assert_allclose(FlipAverage("heatmaps_2d")(grid, mirror_grid).numpy()[0, 0], [[1.0, 0.0], [0.0, 0.0]])

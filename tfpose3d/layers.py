@@ -274,6 +274,19 @@ class LandmarkPrior(keras.layers.Layer):
                 "input_size": self.input_size}
 
 
+def bone_lengths(pose):
+    """(B, 16) the lengths of a pose's (B, 17, 3) bones, in the order of `skeleton.BONES`.
+
+    Example:
+    >>> pose = np.zeros((1, 17, 3), "float32"); pose[0, :, 1] = np.arange(17.0) ** 2
+    >>> float(bone_lengths(pose)[0, 0])  # pelvis (0) to right hip (1)
+    1.0
+    """
+    parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
+    ends = ops.take(pose, children, axis=1) - ops.take(pose, parents, axis=1)
+    return ops.sqrt(ops.sum(ops.square(ends), axis=-1))
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SkeletonFit(keras.layers.Layer):
     """A 3D pose rebuilt with given bone lengths along its own bone directions, from the pelvis out.
@@ -311,7 +324,10 @@ class FlipAverage(keras.layers.Layer):
 
     Mirroring back swaps left and right joints and reflects what the output
     measures: x of a 3D pose (camera frame, x right), x of 2D joints (pixels,
-    x -> `image_size` - x), the columns of the 2D grids.
+    x -> `image_size` - x), the columns of the 2D grids. The mean of two 3D
+    poses whose bones point apart has shorter bones than either, so the mean
+    pose is refit (`SkeletonFit`) to the mean of the two poses' bone lengths:
+    a model whose pose is one skeleton of its bone head's lengths keeps them.
 
     Args:
         kind: which output this averages: "pose_3d" (B, Nj, 3), "joints_2d" (B, Nj, 2) or "heatmaps_2d"
@@ -323,6 +339,10 @@ class FlipAverage(keras.layers.Layer):
     >>> mirrored = (pose * [-1, 1, 1])[:, skeleton.flip_permutation()]
     >>> np.allclose(FlipAverage("pose_3d")(pose, mirrored), pose)
     True
+    >>> moved = pose.copy(); moved[:, skeleton.JOINT_INDEX["r_wrist"], 2] += 1.0  # the two disagree on a wrist
+    >>> mirrored = (moved * [-1, 1, 1])[:, skeleton.flip_permutation()]
+    >>> np.allclose(bone_lengths(FlipAverage("pose_3d")(pose, mirrored)), (bone_lengths(pose) + bone_lengths(moved)) / 2)
+    True
     """
 
     OUTPUTS = ("pose_3d", "joints_2d", "heatmaps_2d")
@@ -333,6 +353,7 @@ class FlipAverage(keras.layers.Layer):
             raise ValueError(f"kind must be one of {self.OUTPUTS}, got {kind!r}")
         self.kind = kind
         self.image_size = float(image_size)
+        self.fit = SkeletonFit(dtype=self.dtype_policy)
 
     def call(self, value, mirrored_value):
         back = ops.take(mirrored_value, skeleton.flip_permutation(), axis=1)
@@ -342,7 +363,10 @@ class FlipAverage(keras.layers.Layer):
             back = ops.stack([self.image_size - back[..., 0], back[..., 1]], axis=-1)
         else:
             back = ops.flip(back, axis=-1)
-        return 0.5 * (value + back)
+        mean = 0.5 * (value + back)
+        if self.kind != "pose_3d":
+            return mean
+        return self.fit(mean, 0.5 * (bone_lengths(value) + bone_lengths(back)))
 
     def compute_output_shape(self, value_shape, mirrored_value_shape):
         return tuple(value_shape)
