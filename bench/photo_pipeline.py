@@ -27,7 +27,7 @@ model; the detector is the package's own data/pose_detection.tflite).
 
 Run: .venv/bin/python bench/photo_pipeline.py --model serving_models/tfpose3d/1 \
          --landmarks /tmp/mp/pose_landmark_full.tflite --data data/<the main job's renders> \
-         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline] [--threshold 0.5] [--confident]
+         [--photos ../shared/data/real-photos-dev] [--out runs/photo-pipeline] [--threshold 0.5] [--confident] [--flip]
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/photo-pipeline", type=Path)
     parser.add_argument("--threshold", type=float, default=SCORE_FLOOR,
                         help="the lowest BlazePose score the package's detector keeps (default: the package's)")
+    parser.add_argument("--flip", action="store_true",
+                        help="the model's rows with test-time flip (each crop estimated mirrored too; twice the compute)")
     parser.add_argument("--confident", action="store_true",
                         help="also the pipeline keeping each person's more confident estimate of its two crops")
     args = parser.parse_args()
@@ -105,7 +107,7 @@ def main() -> None:
     photos = PhotoSet.load(args.photos)
     mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
     ours = PersonDetector(threshold=args.threshold, threads=1)
-    predictor = Predictor(args.model, threads=1, detector=ours)
+    predictor = Predictor(args.model, threads=1, flip=args.flip, detector=ours)
     landmarks = Landmarks(args.landmarks)
     mediapipe = PersonDetector(threshold=0.5, parts=False, threads=1)
     size = contract.IMAGE_SIZE
