@@ -51,7 +51,12 @@ def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
         ax.plot([a[0], b[0]], [a[2], b[2]], [-a[1], -b[1]], color=colours[_side_colour(child)], linewidth=2)
     r = 800  # mm: a standing adult fits
     ax.set_xlim(-r, r), ax.set_ylim(-r, r), ax.set_zlim(-r, r)
-    ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])
+    ticks = [-500, 0, 500]
+    ax.set_xticks(ticks), ax.set_yticks(ticks), ax.set_zticks(ticks)
+    ax.tick_params(labelsize=6, pad=0)
+    ax.set_xlabel("x (mm)", fontsize=7), ax.set_ylabel("depth (mm)", fontsize=7), ax.set_zlabel("up (mm)", fontsize=7)
+    # Seen from a little above and to the right of the camera: the photo's left-right stays left-right.
+    ax.view_init(elev=12, azim=-72)
 
 
 def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, path) -> None:
