@@ -306,16 +306,21 @@ class SkeletonFit(keras.layers.Layer):
     """
 
     def call(self, pose, lengths):
-        joints = {skeleton.PELVIS: pose[:, skeleton.PELVIS]}
-        # skeleton.BONES lists each parent before its children.
-        for k, (parent, child) in enumerate(skeleton.BONES):
-            direction = pose[:, child] - pose[:, parent]
-            norm = ops.sqrt(ops.sum(ops.square(direction), axis=-1, keepdims=True) + 1e-12)
-            joints[child] = joints[parent] + direction / norm * lengths[:, k : k + 1]
-        return ops.stack([joints[j] for j in range(skeleton.NUM_JOINTS)], axis=1)
+        return refit(pose, lengths)
 
     def compute_output_shape(self, pose_shape, lengths_shape):
         return tuple(pose_shape)
+
+
+def refit(pose, lengths):
+    """`SkeletonFit`'s computation, for layers that refit a pose inside their own `call`."""
+    joints = {skeleton.PELVIS: pose[:, skeleton.PELVIS]}
+    # skeleton.BONES lists each parent before its children.
+    for k, (parent, child) in enumerate(skeleton.BONES):
+        direction = pose[:, child] - pose[:, parent]
+        norm = ops.sqrt(ops.sum(ops.square(direction), axis=-1, keepdims=True) + 1e-12)
+        joints[child] = joints[parent] + direction / norm * lengths[:, k : k + 1]
+    return ops.stack([joints[j] for j in range(skeleton.NUM_JOINTS)], axis=1)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -326,7 +331,7 @@ class FlipAverage(keras.layers.Layer):
     measures: x of a 3D pose (camera frame, x right), x of 2D joints (pixels,
     x -> `image_size` - x), the columns of the 2D grids. The mean of two 3D
     poses whose bones point apart has shorter bones than either, so the mean
-    pose is refit (`SkeletonFit`) to the mean of the two poses' bone lengths:
+    pose is refit (as `SkeletonFit` refits) to the mean of the two poses' bone lengths:
     a model whose pose is one skeleton of its bone head's lengths keeps them.
 
     Args:
@@ -353,7 +358,6 @@ class FlipAverage(keras.layers.Layer):
             raise ValueError(f"kind must be one of {self.OUTPUTS}, got {kind!r}")
         self.kind = kind
         self.image_size = float(image_size)
-        self.fit = SkeletonFit(dtype=self.dtype_policy)
 
     def call(self, value, mirrored_value):
         back = ops.take(mirrored_value, skeleton.flip_permutation(), axis=1)
@@ -366,7 +370,7 @@ class FlipAverage(keras.layers.Layer):
         mean = 0.5 * (value + back)
         if self.kind != "pose_3d":
             return mean
-        return self.fit(mean, 0.5 * (bone_lengths(value) + bone_lengths(back)))
+        return refit(mean, 0.5 * (bone_lengths(value) + bone_lengths(back)))
 
     def compute_output_shape(self, value_shape, mirrored_value_shape):
         return tuple(value_shape)
