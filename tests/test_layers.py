@@ -215,3 +215,25 @@ def test_flip_test_model_is_mirror_symmetric():
     np.testing.assert_allclose(b["pose_3d"], (a["pose_3d"] * [-1, 1, 1])[:, perm], atol=1e-4)
     np.testing.assert_allclose(b["joints_2d"][..., 0], (64.0 - a["joints_2d"][..., 0])[:, perm], atol=1e-3)
     np.testing.assert_allclose(b["heatmaps_2d"], a["heatmaps_2d"][:, perm, :, ::-1], atol=1e-6)
+
+
+def test_flip_keeps_the_bone_heads_skeleton():
+    """A model whose pose is refit to its bone head's lengths keeps one skeleton through the flip: the flip's
+    bones are the mean of the head's lengths for the image and for its mirror (left and right swapped back)."""
+    from tfpose3d import ModelConfig, build_model, skeleton
+    from tfpose3d.estimator import flip_test_model
+    from tfpose3d.metrics import bone_lengths
+
+    model = build_model(ModelConfig(image_size=64, grid_size=8, width=0.05, dropout=0.0, bone_lengths=True))
+    head = model.get_layer("fc_out_bones")
+    kernel, bias = head.get_weights()
+    rng = np.random.default_rng(3)
+    head.set_weights([rng.normal(0, 0.02, kernel.shape).astype("float32"), bias])  # lengths that depend on the image
+    x = rng.uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    plain, mirrored = model.predict(x, verbose=0), model.predict(x[:, :, ::-1], verbose=0)
+    perm = skeleton.flip_permutation()
+    swapped = [perm[child] - 1 for _, child in skeleton.BONES]  # bone k ends at joint k + 1
+    expected = (plain["bone_lengths"] + mirrored["bone_lengths"][:, swapped]) / 2
+    assert np.abs(plain["bone_lengths"] - mirrored["bone_lengths"][:, swapped]).max() > 1e-3  # the two disagree
+    flipped = flip_test_model(model).predict(x, verbose=0)["pose_3d"]
+    np.testing.assert_allclose(bone_lengths(flipped), expected, rtol=1e-4)
