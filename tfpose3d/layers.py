@@ -274,6 +274,13 @@ class LandmarkPrior(keras.layers.Layer):
                 "input_size": self.input_size}
 
 
+def bone_vectors(pose):
+    """(B, 16, 3) each bone of a pose (B, 17, 3), from its parent joint to its child, in the order of
+    `skeleton.BONES`."""
+    parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
+    return ops.take(pose, children, axis=1) - ops.take(pose, parents, axis=1)
+
+
 def bone_lengths(pose):
     """(B, 16) the lengths of a pose's (B, 17, 3) bones, in the order of `skeleton.BONES`.
 
@@ -282,9 +289,7 @@ def bone_lengths(pose):
     >>> float(bone_lengths(pose)[0, 0])  # pelvis (0) to right hip (1)
     1.0
     """
-    parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
-    ends = ops.take(pose, children, axis=1) - ops.take(pose, parents, axis=1)
-    return ops.sqrt(ops.sum(ops.square(ends), axis=-1))
+    return ops.sqrt(ops.sum(ops.square(bone_vectors(pose)), axis=-1))
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from tfpose3d import skeleton
+from tfpose3d.layers import bone_vectors
 
 
 _PACKAGE = "tfpose3d"
@@ -93,9 +94,7 @@ class BoneLengthLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "float32")
-        parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
-        ends = ops.take(y_true, children, axis=1) - ops.take(y_true, parents, axis=1)
+        ends = bone_vectors(ops.cast(y_true, "float32"))
         valid = ops.all(ops.isfinite(ends), axis=-1)
         ends = ops.where(ops.isfinite(ends), ends, ops.ones_like(ends))
         true = ops.sqrt(ops.sum(ops.square(ends), axis=-1) + 1e-6)
