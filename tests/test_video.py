@@ -212,6 +212,21 @@ def test_video_poses_per_frame_smoothed_and_drawn(clip, model_file, tmp_path, so
     np.testing.assert_allclose(smoothed, smooth.window(raw, 4), atol=0.13)  # both sides rounded to 0.1 mm
 
 
+def test_predict_flips_photos_by_default_and_not_videos(clip, model_file, tmp_path, capsys):
+    root, frames = clip
+    box = Detection((20, 10, 60, 110))
+    plain, flipped = (Predictor(model_file, flip=flip).predict_image(frames[0], [box])[0].pose_3d for flip in (False, True))
+    assert np.abs(plain - flipped).max() > 1.0  # the two estimates differ, so the test tells them apart
+    for flag, photo_pose, video_pose in (([], flipped, plain), (["--no-flip"], plain, plain), (["--flip"], flipped, flipped)):
+        out = tmp_path / "+".join(flag or ["default"])
+        assert main(["predict", "--model", str(model_file), str(root / "frames" / "0000.png"), str(root / "frames"),
+                     "--box", "20,10,60,110", "--smooth", "none", "--out-dir", str(out), *flag]) == 0
+        photo, video = json.loads(capsys.readouterr().out)
+        np.testing.assert_allclose(photo["people"][0]["pose_3d_mm"], photo_pose, atol=0.051)  # JSON keeps 0.1 mm
+        first_frame = json.loads(Path(video["poses"]).read_text().splitlines()[0])
+        np.testing.assert_allclose(first_frame["pose_3d_mm"], video_pose, atol=0.051)
+
+
 def test_the_frames_before_a_broken_one_stay_valid(clip, model_file, tmp_path):
     root, frames = clip
     broken = tmp_path / "broken"

@@ -395,7 +395,8 @@ PREDICT_HELP = """3D pose of the people in photos, and of one person through a v
 A photo of any size: BlazePose's person detector and a network that joins people from their body parts
 (for crowds, people seen from behind, seated or small) find the people, or --box gives one; each is
 cropped upright along the body (from the hips toward the head), estimated, cropped again on that pose
-as the training renders are framed, and estimated again. JSON on
+as the training renders are framed, and estimated again; each estimate averages the crop's and its mirror's
+(test-time flip; --no-flip for one, in half the time). JSON on
 stdout (joints in the photo's pixels, the 3D pose in its camera's axes), and <image>_pose_<k>.png per person.
 A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person is followed from their own
 pose, found again by the detector when lost, each frame estimated and the 3D poses smoothed (--smooth);
@@ -427,8 +428,12 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "<video>_pose.<suffix> in --out-dir)")
     p.add_argument("--fps", type=_positive_number, default=30.0, help="frames per second of a folder of frames")
     p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
-    p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average "
-                   "(twice the compute)")
+    # Photos flip by default: the best estimate the package has (docs/results.md, "test-time flip on the main
+    # job") for a few milliseconds beside the detector's. Videos do not: the tracker's confidence floor is set on
+    # one estimate's heatmaps, and every frame pays the network's time twice.
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time flip: also estimate each mirrored crop and average (twice the network's time); "
+                        "default: on for photos, off for videos")
     p.add_argument("--threads", type=POSITIVE, default=None, help="TFLite CPU threads")
     p.set_defaults(func=_predict)
 
@@ -450,11 +455,16 @@ def _predict(args: argparse.Namespace) -> int:
             str(Path(args.out_dir) / f"{names[video]}_pose{Path(args.video_out).suffix}") for video in videos}
     for out in filter(None, outs.values()):
         check_video_out(out, args.inputs)
-    predictor = Predictor(args.model or latest_export(), args.threads, args.flip)
-    results = predict_photos(predictor, photos, args.out_dir, args.box, [names[p] for p in photos]) if photos else []
+    model = args.model or latest_export()
+    photo_flip, video_flip = args.flip is not False, bool(args.flip)
+    # Both loaded before anything is written, so that a model that cannot be read leaves nothing behind.
+    wanted = ({photo_flip} if photos else set()) | ({video_flip} if videos else set())
+    predictors = {flip: Predictor(model, args.threads, flip) for flip in wanted}
+    results = predict_photos(predictors[photo_flip], photos, args.out_dir, args.box,
+                             [names[p] for p in photos]) if photos else []
     for video, reader in zip(videos, readers):
-        results.append(predict_video(predictor, reader, args.out_dir, args.box, args.smooth, args.strength, outs[video],
-                                     name=names[video]))
+        results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth,
+                                     args.strength, outs[video], name=names[video]))
     print(to_json(results))
     return 0
 
