@@ -2,8 +2,8 @@
 package's (LiteRT float32 and int8) beside MediaPipe's (its detector on the whole image, pose_landmark_full).
 
 Detection is timed on each dev photo; pose on each annotated person's crop region, the package's as
-`Predictor.predict_image` runs it (two estimates: the detector's crop, then the crop framed on that pose)
-and BlazePose's as MediaPipe runs it on a photo (one landmark call). Medians over photos and people, each
+`Predictor.predict_image` runs it (two estimates: the detector's crop, then the crop framed on that pose;
+without and with test-time flip, which `tfpose3d predict` uses for photos) and BlazePose's as MediaPipe runs it on a photo (one landmark call). Medians over photos and people, each
 after a warm-up call, in one run.
 
 Run: .venv/bin/python bench/pipeline_speed.py serving_models/tfpose3d/1 --landmarks /tmp/mp/pose_landmark_full.tflite
@@ -53,15 +53,16 @@ def main() -> None:
                            ("MediaPipe's (BlazePose's detector, whole image)", PersonDetector(threshold=0.5, parts=False, threads=1))):
         rows.append({"step": "find people, per photo", "pipeline": name,
                      "ms (median)": median_ms([lambda im=im: detector(im) for im in images.values()])})
-    for kind in ("float32", "int8"):
-        predictor = Predictor(FORMS[kind].path(args.export_dir, args.export_dir.parent.name), threads=1)
+    for kind, flip in (("float32", False), ("int8", False), ("float32", True), ("int8", True)):
+        predictor = Predictor(FORMS[kind].path(args.export_dir, args.export_dir.parent.name), threads=1, flip=flip)
 
         def twice(image, region, predictor=predictor):
             box = Detection((0.0, 0.0, 1.0, 1.0))  # not read: the crops are the regions
             first = predictor.estimate(image, [box], [region])[0]
             return predictor.estimate(image, [box], [pose_region(first.joints_2d)])
 
-        rows.append({"step": "pose, per person (two estimates)", "pipeline": f"the package's, LiteRT {kind}",
+        rows.append({"step": "pose, per person (two estimates)",
+                     "pipeline": f"the package's, LiteRT {kind}" + (", test-time flip (`predict`'s default for photos)" if flip else ""),
                      "ms (median)": median_ms([lambda im=im, r=r: twice(im, r) for im, r in people])})
     landmarks = Landmarks(args.landmarks)
     rows.append({"step": "pose, per person (one estimate)", "pipeline": "MediaPipe's pose_landmark_full, LiteRT float32",

@@ -105,6 +105,12 @@ def test_saved_model_stores_each_weight_once(exported, model_file):
     assert weights <= stored < 1.1 * weights
 
 
+def test_an_export_is_as_readable_as_any_new_folder(exported, tmp_path):
+    # TF Serving often runs as another user: the version folder is made as mkdir makes one, not private.
+    (tmp_path / "plain").mkdir()
+    assert exported.stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
 @pytest.mark.slow
 def test_tflite_files_are_what_they_say(exported):
     from ai_edge_litert.interpreter import Interpreter

@@ -59,6 +59,10 @@ def test_samples_are_cropped_with_consistent_labels(root):
         assert s["image"].shape == (96, 96, 3)
         np.testing.assert_allclose(camera.project(s["joints_3d"], s["intrinsics"]), s["joints_2d"], atol=0.05)
         assert s["joints_2d"].min() > 0 and s["joints_2d"].max() < 96
+        # Framed as the renders the models learn from: the joints' box is 1 / 1.45 of the crop, centred.
+        lo, hi = s["joints_2d"].min(0), s["joints_2d"].max(0)
+        assert (hi - lo).max() == pytest.approx(96 / 1.45, rel=1e-4)
+        np.testing.assert_allclose((lo + hi) / 2, [48, 48], atol=1e-3)
 
 
 def test_missing_and_corrupt_files_are_named(tmp_path):

@@ -19,6 +19,7 @@ from PIL import Image
 from tfpose3d import ModelConfig, build_model, skeleton
 from tfpose3d.cli import main
 from tfpose3d.data.images import image_size, read_rgb
+from tfpose3d.detect import ASSET as DETECTOR
 from tfpose3d.paths import writable
 from tfpose3d.train import run_lock
 from tfpose3d.video import FrameReader, FrameWriter
@@ -73,6 +74,16 @@ class Files:
         self.cut = root / "serving" / "tfpose3d" / "1"
         data = next((self.cut / "variables").glob("variables.data-*"))
         data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])
+        # Models of other programs, and a .keras whose bytes were damaged with its zip directory intact.
+        other = tf.Module()
+        other.serve = tf.function(lambda x: {"y": 2.0 * x}, input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        self.other_savedmodel = root / "other_savedmodel"
+        tf.saved_model.save(other, str(self.other_savedmodel), signatures={"serving_default": other.serve})
+        self.other_tflite = DETECTOR  # the package's person detector, MediaPipe's file
+        self.damaged = root / "damaged.keras"
+        damaged = bytearray(self.model.read_bytes())
+        damaged[len(damaged) // 2:len(damaged) // 2 + 64] = bytes(64)
+        self.damaged.write_bytes(bytes(damaged))
 
     def image(self, name: str, pixels: np.ndarray) -> Path:
         path = self.root / name
@@ -172,7 +183,17 @@ CASES = [
          "a_file is a file, not a folder"),
     Case("motion set under a file", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(f.a_file / "m.npz")], 2,
          "a_file is a file, not a folder"),
-    Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2, "not a model"),
+    Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2,
+         "nothing.keras: no such model file or folder"),
+    Case("another program's savedmodel", lambda f, out: ["predict", "--model", str(f.other_savedmodel), str(f.photo),
+                                                         "--box", "whole", "--out-dir", str(out)], 2,
+         "a SavedModel, but not a tfpose3d export", absent=lambda f, out: [out]),
+    Case("another program's tflite", lambda f, out: ["predict", "--model", str(f.other_tflite), str(f.photo), "--box",
+                                                     "whole", "--out-dir", str(out)], 2,
+         "pose_detection.tflite: a TFLite model, but not a tfpose3d export", absent=lambda f, out: [out]),
+    Case("damaged keras file", lambda f, out: ["predict", "--model", str(f.damaged), str(f.photo), "--box", "whole",
+                                               "--out-dir", str(out)], 2, "damaged.keras: not a loadable Keras model",
+         absent=lambda f, out: [out]),
 ]
 
 

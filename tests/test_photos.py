@@ -98,6 +98,10 @@ def test_photo_evaluation_against_the_mean_pose_by_hand(tmp_path):
     assert row["2D error (of crop side)"] == pytest.approx(np.mean(errors))
     people_table = pd.read_csv(tmp_path / "out" / "photos_per_person.csv")
     np.testing.assert_allclose(people_table["mean 2D pose"], per_person)
+    # Grey photos hold nobody the detector can find: scoring its crops says so, and writes nothing.
+    with pytest.raises(ValueError, match="found none of the 3 annotated people"):
+        evaluate_photos(run, tmp_path / "photos", mean_2d, tmp_path / "detector", crops="detector")
+    assert not (tmp_path / "detector").exists()
     assert people_table["annotated"].tolist() == [16] * 3 and people_table["tile"].tolist() == [0, 1, 2]
     assert row["PCK@0.1"] == pytest.approx(np.mean(np.array(errors) <= 0.1))
     assert row["joints"] == 16 * 3 and row["people"] == 3

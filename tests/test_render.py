@@ -35,6 +35,8 @@ def test_manifest_and_same_seed_same_bytes(rendered, tmp_path):
     manifest = json.loads((rendered / "dataset.json").read_text())
     assert manifest["count"] == 24 and manifest["seed"] == 3 and manifest["joint_names"] == list(skeleton.JOINT_NAMES)
     assert "Bandai Namco" in manifest["source"]
+    (tmp_path / "plain").mkdir()
+    assert rendered.stat().st_mode == (tmp_path / "plain").stat().st_mode  # readable as any folder made with mkdir
     again = tmp_path / "again"
     records.write_rendered("bandai-namco", again, count=24, seed=3, split="test", workers=1, progress=False)
     name = manifest["shards"][0]

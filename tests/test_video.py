@@ -14,8 +14,8 @@ from tfpose3d.data import mocap, render
 from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
-from tfpose3d.predict import Predictor, distinct, predict_video
-from tfpose3d.video import FrameReader, FrameWriter, Tracker
+from tfpose3d.predict import Predictor, distinct, predict_video, track
+from tfpose3d.video import Frame, FrameReader, FrameWriter, Tracker
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos-dev"
 
@@ -156,8 +156,50 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
     np.testing.assert_allclose(person.joints_2d, person.region.from_crop(direct["joints_2d"][0], 225), rtol=1e-5)
     np.testing.assert_allclose(person.pose_3d, turn_3d(direct["pose_3d"][0], person.region), rtol=1e-5, atol=1e-3)
     assert 0 <= person.confidence <= 1
-    assert crop_margin() == pytest.approx(render.H36M_CAMERAS.crop_margin / render.BODY_OVER_JOINTS)
-    assert not person.at_border and predictor.predict_image(image, [Detection((0, 40, 80, 200))])[0].at_border
+
+
+class _Fixed(Predictor):
+    """The predictor with a network that gives every crop the same outputs: `joints` (17, 2) in crop pixels,
+    a zero 3D pose and heatmaps sure of their peak."""
+
+    def __init__(self, model_file, joints, **kwargs):
+        super().__init__(model_file, **kwargs)
+        self.joints = np.asarray(joints, np.float32)
+
+    def __call__(self, images):
+        n = len(images)
+        heatmaps = np.zeros((n, 17, 8, 8), np.float32)
+        heatmaps[:, :, 0, 0] = 1.0
+        return {"joints_2d": np.broadcast_to(self.joints, (n, 17, 2)), "pose_3d": np.zeros((n, 17, 3), np.float32),
+                "heatmaps_2d": heatmaps}
+
+
+def test_at_border_is_where_the_estimated_body_reaches_the_edge(model_file):
+    # A body upright in the crop: joints from 50 to 175 px across and 20 to 205 px down.
+    predictor = _Fixed(model_file, np.array([[50.0, 20.0], [175.0, 205.0]] * 8 + [[112.0, 112.0]]))
+    region = Region((100.0, 150.0), 225.0)  # upright, 1 image pixel a crop pixel: the joints span y 57.5-242.5
+    # By hand: the body adds 7.5% of the joints' 185 px on each side, down to y 256.4, and reaches x 23.6 to 176.4.
+    # A detection square wider than the photo (a body circle's) does not put an inside body at the border.
+    wide = Detection((-37.0, 43.0, 554.0, 554.0))
+    for height, cut in ((300, False), (258, False), (256, True)):
+        image = np.zeros((height, 400, 3), np.uint8)
+        assert predictor.estimate(image, [wide], [region])[0].at_border is cut, height
+
+
+def test_a_followed_person_is_boxed_where_their_pose_is_in_every_frame(model_file):
+    # Each crop reads the body 40 px right of its middle, its joints' longer side 1 / 1.45 of the crop, so the
+    # next crop is as large and the followed person walks right, about 49 px a frame, toward the edge at 640.
+    body = np.array([[70.0, 35.0], [155.0, 190.0]] * 8 + [[112.5, 112.5]]) + [40.0, 0.0]
+    predictor = _Fixed(model_file, body, detector=lambda image: [Detection((80.0, 20.0, 80.0, 220.0), 0.9)])
+    frames = [Frame(i, i / 30, np.zeros((260, 640, 3), np.uint8)) for i in range(10)]
+    people = [person for _, person in track(predictor, iter(frames))]
+    assert people[0].box.box == (80.0, 20.0, 80.0, 220.0)  # the first frame's: the detection
+    assert people[-1].joints_2d[:, 0].min() > 500  # followed all the way
+    for person in people[1:]:  # followed from the last pose
+        assert np.all((person.joints_2d >= person.box.lo) & (person.joints_2d <= person.box.hi))
+        assert person.box.score == 0.9  # the detection's, which found them
+    cut = [person.at_border for person in people]
+    assert not any(cut[:8]) and all(cut[8:])  # by hand: the body reaches x 628 in frame 7, 677 in frame 8
 
 
 def test_an_array_photo_is_read_as_pixels_or_named(model_file):
@@ -216,7 +258,7 @@ def test_predict_flips_photos_by_default_and_not_videos(clip, model_file, tmp_pa
     root, frames = clip
     box = Detection((20, 10, 60, 110))
     plain, flipped = (Predictor(model_file, flip=flip).predict_image(frames[0], [box])[0].pose_3d for flip in (False, True))
-    assert np.abs(plain - flipped).max() > 1.0  # the two estimates differ, so the test tells them apart
+    assert np.abs(plain - flipped).max() > 0.15  # apart by more than the JSON's 0.1 mm, so the test tells them apart
     for flag, photo_pose, video_pose in (([], flipped, plain), (["--no-flip"], plain, plain), (["--flip"], flipped, flipped)):
         out = tmp_path / "+".join(flag or ["default"])
         assert main(["predict", "--model", str(model_file), str(root / "frames" / "0000.png"), str(root / "frames"),
@@ -238,6 +280,12 @@ def test_the_frames_before_a_broken_one_stay_valid(clip, model_file, tmp_path):
         predict_video(Predictor(model_file), broken, tmp_path / "out", box="whole", smoothing="window", progress=False)
     lines = (tmp_path / "out" / "broken_poses.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2]
+
+
+def test_a_folder_of_frames_is_read_in_the_order_of_its_numbers(tmp_path):
+    for shade in (10, 2, 1, 0):  # written out of order; each frame's shade is its number
+        Image.fromarray(np.full((8, 8, 3), shade, np.uint8)).save(tmp_path / f"frame{shade}.png")
+    assert [int(frame.image[0, 0, 0]) for frame in FrameReader(tmp_path)] == [0, 1, 2, 10]
 
 
 def test_bad_videos_and_photos_are_named(model_file, tmp_path, capsys):

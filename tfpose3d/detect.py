@@ -141,6 +141,19 @@ def pose_region(joints_2d: np.ndarray) -> Region:
     return body_region(joints_2d, H36M_CAMERAS.crop_margin)
 
 
+def body_box(joints_2d: np.ndarray, score: float = 1.0) -> Detection:
+    """The box a whole person fills, from their joints (17, 2; image pixels): the joints' box grown on every
+    side by half of what hands, feet and the top of the head add to its longer side (`BODY_OVER_JOINTS`).
+
+    Example:
+        >>> np.round(body_box(np.array([[0.0, 0.0], [50.0, 200.0]] * 8 + [[10.0, 10.0]])).box, 6).tolist()
+        [-15.0, -15.0, 80.0, 230.0]
+    """
+    lo, hi = np.min(joints_2d, 0), np.max(joints_2d, 0)
+    grow = (BODY_OVER_JOINTS - 1) / 2 * float(np.max(hi - lo))
+    return Detection(tuple(float(v) for v in (*(lo - grow), *(hi - lo + 2 * grow))), float(score))
+
+
 def touches_border(detection: Detection, width: int, height: int) -> bool:
     """Whether the box reaches an edge of the image: the person may be cut off there."""
     return bool(np.any(detection.lo <= 1) or detection.hi[0] >= width - 1 or detection.hi[1] >= height - 1)

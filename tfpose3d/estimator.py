@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -358,7 +359,7 @@ def load_model(path: str | os.PathLike) -> Pose3DEstimator:
         raise FileNotFoundError(f"No model at {path}: pass a run folder holding model.keras, or a .keras file")
     try:
         model = keras.models.load_model(path, safe_mode=True)
-    except (ValueError, OSError, TypeError, KeyError) as err:
+    except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as err:  # BadZipFile: bytes damaged
         raise ValueError(f"{path}: not a loadable Keras model ({str(err).splitlines()[0]})") from None
     if not isinstance(model, Pose3DEstimator):
         raise ValueError(f"{path}: a Keras model, but not a tfpose3d Pose3DEstimator")

@@ -110,6 +110,9 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
         raise ValueError(f"crops {crops!r}: expected 'annotation' or 'detector'")
     pred = pipeline_predictions(photos, whole_photo(predictor))
     found = np.isfinite(pred).all((1, 2))
+    if not found.any():
+        raise ValueError(f"{folder}: the detector's pipeline found none of the {len(found)} annotated people, so "
+                         "there is nothing to score; --crops annotation scores the model on every one")
     subset = photos.subset(found)
     table = photo_report(subset, pred[found], mean_2d, out_dir,
                          f"{model_path} on the photos in {folder}, from the detector's crops: "

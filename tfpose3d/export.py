@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -25,7 +24,7 @@ from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.preprocessing import resize_square
 from tfpose3d.layers import FlipAverage
-from tfpose3d.paths import writable
+from tfpose3d.paths import staging_folder, writable
 
 Runner = Callable[[np.ndarray], dict]
 # Yields uint8 (1, 225, 225, 3) images for int8 calibration.
@@ -115,14 +114,22 @@ class SavedModelForm(Form):
         return path.is_dir() and (path / "saved_model.pb").is_file()
 
     def open(self, path, threads=None, flip=False):
-        name = contract.FLIP_SIGNATURE if flip else contract.SIGNATURE
         try:
-            signature = tf.saved_model.load(str(path)).signatures[name]
-        except KeyError:
-            raise ValueError(f"{path}: SavedModel has no '{name}' signature" + (" (exported before test-time flip existed)" if flip else "")) from None
+            signatures = tf.saved_model.load(str(path)).signatures
         except (IndexError, OSError, ValueError, tf.errors.OpError) as err:  # a variables file cut short, a lost file
             raise ValueError(f"{path}: the SavedModel cannot be read; its variables/ look cut short or damaged "
                              f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); export it again") from None
+        plain = signatures.get(contract.SIGNATURE)
+        inputs = set(plain.structured_input_signature[1]) if plain is not None else set()
+        outputs = set(plain.structured_outputs) if plain is not None else set()
+        if inputs != {contract.INPUT_NAME} or not outputs >= set(contract.OUTPUT_NAMES):
+            raise ValueError(f"{path}: a SavedModel, but not a tfpose3d export: no '{contract.SIGNATURE}' signature "
+                             f"from '{contract.INPUT_NAME}' to {list(contract.OUTPUT_NAMES)} (its signatures: "
+                             f"{ {k: sorted(v.structured_input_signature[1]) for k, v in signatures.items()} })")
+        signature = signatures.get(contract.FLIP_SIGNATURE) if flip else plain
+        if signature is None:
+            raise ValueError(f"{path}: SavedModel has no '{contract.FLIP_SIGNATURE}' signature (exported before "
+                             "test-time flip existed); export it again, or predict without the flip (--no-flip)")
         return lambda x: {k: v.numpy() for k, v in signature(**{contract.INPUT_NAME: tf.constant(x)}).items()}
 
 
@@ -171,6 +178,10 @@ class TFLiteForm(Form):
                 interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"{path}: not a usable TFLite model ({str(err).splitlines()[0]})") from None
+        signatures = interpreter.get_signature_list()
+        if contract.INPUT_NAME not in signatures.get(contract.SIGNATURE, {}).get("inputs", []):
+            raise ValueError(f"{path}: a TFLite model, but not a tfpose3d export: it has no '{contract.SIGNATURE}' "
+                             f"signature taking '{contract.INPUT_NAME}' (its signatures: {signatures})")
         runner = interpreter.get_signature_runner(contract.SIGNATURE)
         run = lambda x: runner(**{contract.INPUT_NAME: x})  # noqa: E731
         if not flip:
@@ -214,6 +225,8 @@ DEFAULT_EXTRAS: tuple[str, ...] = TFLITE_KINDS
 def form_of(path: str | os.PathLike) -> Form:
     """The form a model path is, with an error naming what was expected."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file or folder")
     for form in FORMS.values():
         if form.matches(path):
             return form
@@ -280,7 +293,7 @@ def export(
         raise FileExistsError(f"{final} already exists; pick another --version")
     model_dir.mkdir(parents=True, exist_ok=True)
     # TF Serving skips folders whose name is not a number, so it never sees the temporary one.
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir))
+    tmp = staging_folder(model_dir, f".tmp-{version}-")
     try:
         for kind in (SavedModelForm.kind, *extras):
             FORMS[kind].write(model, tmp, name, calibration)

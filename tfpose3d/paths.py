@@ -4,6 +4,7 @@ written should fail with its flag named, not half way with the operating system'
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -34,3 +35,21 @@ def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
     if not folder and path.is_symlink() and not path.exists():
         raise ValueError(f"{flag} {path} is a link to nothing")
     return path
+
+
+def staging_folder(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new, empty folder in `parent` to build an output in before it is renamed into place, with the mode
+    any folder made there gets (the umask's). `tempfile.mkdtemp` alone makes it private (0700), so the export
+    or dataset renamed from it could not be read by TF Serving or a colleague running as another user.
+
+    Example:
+        >>> parent = Path(tempfile.mkdtemp())
+        >>> (parent / "plain").mkdir()
+        >>> staging_folder(parent, ".tmp-").stat().st_mode == (parent / "plain").stat().st_mode
+        True
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    return folder

@@ -23,7 +23,7 @@ import numpy as np
 from tfpose3d import contract, skeleton
 from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region, read_rgb
-from tfpose3d.detect import Detection, PersonDetector, crop_margin, pose_region, touches_border
+from tfpose3d.detect import Detection, PersonDetector, body_box, crop_margin, pose_region, touches_border
 from tfpose3d.export import form_of
 from tfpose3d.paths import writable
 
@@ -36,13 +36,16 @@ class Person:
     """One person's pose in a photo or frame.
 
     Attributes:
-        box: where the person was found (or the box given), image pixels.
+        box: where the person was found (or the box given), image pixels; in a video frame where the person
+            is followed from their last pose, the box that pose's body fills (`detect.body_box`), with the
+            score of the detection that found them.
         region: the square the model saw, turned so that the person is upright in it.
         joints_2d: (17, 2) in the image's pixels.
         pose_3d: (17, 3) millimetres, relative to the pelvis, in the camera axes of the whole image (x right,
             y down, z forward).
         confidence: the mean over joints of the 2D heatmaps' peak probability, in [0, 1].
-        at_border: the box reaches the image's edge, so the person may be cut off and joints beyond it guessed.
+        at_border: the body the estimated joints give (`detect.body_box`) reaches the image's edge, so the
+            person may be cut off and joints beyond it guessed.
         crop: the 225x225 crop the model saw, and `crop_joints_2d` (17, 2) its 2D joints in it.
         track_id: in a video, the person's id: it stays while they are followed, and when they are found
             again where they were lost.
@@ -151,10 +154,12 @@ class Predictor:
         out = self(crops)
         peaks = pose_confidence(out["heatmaps_2d"])
         h, w = image.shape[:2]
-        return [Person(box, region, region.from_crop(out["joints_2d"][i], size),
-                       turn_3d(out["pose_3d"][i], region).astype(np.float32), float(peaks[i]),
-                       touches_border(box, w, h), crops[i], out["joints_2d"][i])
-                for i, (box, region) in enumerate(zip(boxes, regions))]
+        people = []
+        for i, (box, region) in enumerate(zip(boxes, regions)):
+            joints = region.from_crop(out["joints_2d"][i], size)
+            people.append(Person(box, region, joints, turn_3d(out["pose_3d"][i], region).astype(np.float32),
+                                 float(peaks[i]), touches_border(body_box(joints), w, h), crops[i], out["joints_2d"][i]))
+        return people
 
 
 def pose_confidence(heatmaps: np.ndarray) -> np.ndarray:
@@ -214,20 +219,37 @@ def given_box(spec: str, image: np.ndarray) -> Detection:
 
 
 def output_names(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """A name for each input's outputs: its file name without the suffix, with as many of its folders before it
-    as it takes to tell apart inputs of the same name.
+    """A name for each input's outputs, each its own: the file name without the suffix, with as many of its
+    folders before it as it takes to tell apart inputs of the same name, its suffix where that is what tells
+    them apart, and _2, _3, ... for the same input given again.
 
     Example:
-        >>> output_names(["a/x.jpg", "b/x.jpg", "c/y.mp4"])
-        ['a_x', 'b_x', 'y']
+        >>> output_names(["a/x.jpg", "b/x.jpg", "c/y.mp4", "c/y.png", "/z.jpg", "z.jpg"])
+        ['a_x', 'b_x', 'y_mp4', 'y_png', 'z', 'z_2']
     """
-    parts = [Path(p).with_suffix("").parts for p in paths]
-    names = []
-    for own in parts:
-        depth = 1
-        while depth < len(own) and sum(other[-depth:] == own[-depth:] for other in parts) > 1:
-            depth += 1
-        names.append("_".join(own[-depth:]))
+    def named(keys: list[tuple[str, ...]]) -> list[str]:
+        names = []
+        for own in keys:
+            depth = 1
+            while depth < len(own) and sum(other[-depth:] == own[-depth:] for other in keys) > 1:
+                depth += 1
+            names.append("_".join(own[-depth:]))
+        return names
+
+    files = [Path(p) for p in paths]
+    keys = [f.with_suffix("").parts[bool(f.anchor):] for f in files]  # no root: a name stays inside --out-dir
+    names = named(keys)
+    suffixes = {name: {f.suffix for f, other in zip(files, names) if other == name} for name in names}
+    keys = [key[:-1] + (key[-1] + f.suffix.replace(".", "_"),) if len(suffixes[name]) > 1 else key
+            for key, f, name in zip(keys, files, names)]
+    used: set[str] = set()
+    for k, name in enumerate(named(keys)):
+        candidate, count = name, 1
+        while candidate in used:
+            count += 1
+            candidate = f"{name}_{count}"
+        used.add(candidate)
+        names[k] = candidate
     return names
 
 
@@ -283,6 +305,7 @@ def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Ite
             person = None
             if tracker.expected is not None:
                 person = predictor.predict_image(frame.image, [tracker.box], [tracker.expected])[0]
+                person.box = body_box(person.joints_2d, tracker.box.score)  # where the body is in this frame
                 person = person if tracker.keeps(person, w, h) else None
             if person is None:
                 found = tracker.choose(predictor.detector(frame.image))

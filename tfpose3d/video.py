@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -29,6 +30,16 @@ def is_video(path: str | os.PathLike) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES or path.is_dir()
 
 
+def frame_order(path: Path) -> list[str | int]:
+    """Where a frame file comes in its folder: by name, its numbers by value, so that frame2 comes before frame10.
+
+    Example:
+        >>> sorted(["f10.png", "f2.png", "f1.png"], key=lambda name: frame_order(Path(name)))
+        ['f1.png', 'f2.png', 'f10.png']
+    """
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
 @dataclasses.dataclass
 class Frame:
     index: int
@@ -37,7 +48,8 @@ class Frame:
 
 
 class FrameReader:
-    """The frames of a video file (anything OpenCV's FFmpeg reads) or of a folder of image files (by name).
+    """The frames of a video file (anything OpenCV's FFmpeg reads) or of a folder of image files (by name, its
+    numbers by value: `frame_order`).
 
     Args:
         path: the video or folder.
@@ -53,7 +65,7 @@ class FrameReader:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such video file or folder of frames")
         if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+            self._files = sorted((p for p in self.path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=frame_order)
             if not self._files:
                 raise ValueError(f"{self.path}: a folder with no frames ({', '.join(FRAME_SUFFIXES)} files)")
             self.fps, self.count = fps, len(self._files)

@@ -23,17 +23,15 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from tfpose3d.contract import IMAGE_SIZE
-from tfpose3d.data import camera, pipeline
-from tfpose3d.data.images import read_rgb
+from tfpose3d.data import camera, pipeline, render
+from tfpose3d.data.images import crop_region, read_rgb
 from tfpose3d.data.sources import Source
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
 H36M_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
-CROP_MARGIN = 1.25
 
 
 @dataclasses.dataclass
@@ -111,13 +109,12 @@ def load_index(root: str | Path, split: str = "train", every: int | None = None)
 
 
 def crop_frame(image: np.ndarray, joints_2d: np.ndarray, intrinsics: np.ndarray, size: int = IMAGE_SIZE) -> tuple:
-    """Square crop around the 2D joints (margin `CROP_MARGIN`), scaled to `size`; labels follow."""
-    corner, scale, new_intrinsics = camera.square_crop(joints_2d.min(0), joints_2d.max(0), CROP_MARGIN, size, intrinsics)
-    crop = Image.fromarray(image).transform(
-        (size, size), Image.Transform.AFFINE, (1 / scale, 0, corner[0], 0, 1 / scale, corner[1]),
-        resample=Image.Resampling.BILINEAR,
-    )
-    return np.asarray(crop), ((joints_2d - corner) * scale).astype(np.float32), new_intrinsics.astype(np.float32)
+    """Square crop around the 2D joints, framed as the renderer frames a body (`crop_margin` times the joints'
+    box) but not turned, so that the crop's intrinsics stay a pinhole camera's; scaled to `size`, labels follow."""
+    corner, scale, new_intrinsics = camera.square_crop(joints_2d.min(0), joints_2d.max(0),
+                                                       render.H36M_CAMERAS.crop_margin, size, intrinsics)
+    region = camera.Region(tuple(corner + size / scale / 2), size / scale)
+    return crop_region(image, region, size), ((joints_2d - corner) * scale).astype(np.float32), new_intrinsics.astype(np.float32)
 
 
 def h36m_samples(root: str | Path, split: str, image_size: int, every: int | None = None) -> tf.data.Dataset:

@@ -7,7 +7,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from tfpose3d import skeleton
 from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import mocap, render
 from tfpose3d.data.options import motion_split
-from tfpose3d.paths import writable
+from tfpose3d.paths import staging_folder, writable
 from tfpose3d.version import __version__
 
 MANIFEST = "dataset.json"
@@ -94,7 +93,7 @@ def write_rendered(
     workers = workers or os.cpu_count() or 1
     num_shards = math.ceil(count / SHARD_SIZE)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    tmp = staging_folder(out_dir.parent, f".{out_dir.name}-")
     try:
         stream = render.iter_rendered(poses, count, seed, workers, chosen, finish=make_example)
         shards = []
