@@ -13,7 +13,9 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
   aligned region (body circle x 1.25), its landmark model on that 256 px crop;
 - BlazePose's landmark model on the package's detector's regions;
 - with --confident, the package's pipeline keeping, for each person, the more confident of its two
-  estimates (the detection's crop, the crop from that pose; `Person.confidence`) instead of the second.
+  estimates (the detection's crop, the crop from that pose; `Person.confidence`) instead of the second;
+- with --flip, every model row with test-time flip, and then the pipeline with and without it on the people
+  both return.
 
 Each row also counts the people it reads mirrored (left and right swapped lie nearer the annotation: the
 front taken for the back), names them, and gives its figure with them swapped back
@@ -150,6 +152,15 @@ def main() -> None:
                       / mean["2D error (of crop side)"]})
     print(provenance(f"model {args.model}; pictures under {args.out}") + "\n")
     print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".3f"))
+    if args.flip:
+        # The flip changes whom the pipeline returns, so the two are compared on the people both return.
+        plain = pipeline_predictions(photos, whole_photo(Predictor(args.model, threads=1, detector=ours)))
+        flipped = rows["model, the package's pipeline"]
+        both = np.isfinite(plain).all((1, 2)) & np.isfinite(flipped).all((1, 2))
+        same = photos.subset(both)
+        mean = same.score(mean_2d[None])["2D error"]
+        print(f"\nThe package's pipeline on the {both.sum()} people it returns with and without the flip, vs mean 2D: "
+              f"{same.score(plain[both])['2D error'] / mean:.3f} without, {same.score(flipped[both])['2D error'] / mean:.3f} with")
 
 
 if __name__ == "__main__":
