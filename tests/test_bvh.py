@@ -72,6 +72,7 @@ def test_unknown_naming_lists_joints(tmp_path, capsys):
     (TINY.replace("Frame Time: 0.04", "Frame Time: 0"), "Frame Time:' must be positive"),
     (TINY.replace("OFFSET 0 0 0", "OFFSET 0 nan 0", 1), "NaN or infinite"),
     (TINY.replace("CHANNELS", "CHANNELS", 1).replace("OFFSET", "OFFSET }", 1), "malformed BVH"),
+    ("HIERARCHY\n{\n OFFSET 0 0 0\n}\nMOTION\nFrames: 1\nFrame Time: 0.04\n0\n", "no ROOT, JOINT or End Site opens"),
 ])
 def test_malformed_bvh_is_named(text, message):
     with pytest.raises(ValueError, match=message):
@@ -105,6 +106,18 @@ def test_shipped_motion_set_and_its_split():
     assert set(poses.subjects[np.unique(test.clip)]) == {"proud", "tired", "exhausted"}
     with pytest.raises(FileNotFoundError, match="not a shipped name"):
         mocap.load_motion("cmu-all")
+
+
+def test_a_damaged_or_misnamed_motion_set_is_named(tmp_path):
+    shipped = mocap.SHIPPED["bandai-namco"].read_bytes()
+    (tmp_path / "cut.npz").write_bytes(shipped[: len(shipped) // 2])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for name in ("cut.npz", "empty.npz"):
+        with pytest.raises(ValueError, match=f"{name}: not a tfpose3d motion set"):
+            mocap.load_motion(tmp_path / name)
+    with pytest.raises(ValueError, match="poses: a motion set is written as a .npz file; name it poses.npz"):
+        mocap.load_motion("bandai-namco").save(tmp_path / "poses")
+    assert not list(tmp_path.glob("poses*"))
 
 
 def _renamed(text: str, rename) -> str:

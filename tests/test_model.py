@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfpose3d import ModelConfig, Pose3DBackbone, Pose3DEstimator, build_model, model_preset, skeleton
 from tfpose3d.config import VARIANTS
 from tfpose3d.layers import GridSoftLabels
+from tfpose3d.layers import GridSoftLabels
 from tfpose3d.losses import GridCrossEntropy, RootRelativeLoss
 
 SMALL = dict(image_size=64, grid_size=8, width=0.05, dropout=0.0)
@@ -278,6 +279,12 @@ def test_config_errors_name_the_problem():
         ModelConfig(grid_size=1)
     with pytest.raises(ValueError, match="Unknown root"):
         ModelConfig(roots=("pelvis", "tail"))
+    # 225 px over 15 cells: 15 px a cell, a corner 10.61 px from the nearest centres (by hand: 15 / sqrt(2)).
+    with pytest.raises(ValueError, match="half a cell's diagonal, 10.61 px"):
+        ModelConfig(grid_size=15, grid_width=10.6)
+    assert ModelConfig(grid_size=15, grid_width=10.61).grid_width == 10.61
+    labels = GridSoftLabels(15, 225.0, 10.61)(np.array([[[15.0, 15.0]]], "float32"))  # a joint on a cell corner
+    assert float(keras.ops.sum(labels)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="Unknown preset"):
         model_preset("gpu-huge")
     with pytest.raises(ValueError, match="bogus"):

@@ -140,6 +140,9 @@ CASES = [
     # Files that are almost right.
     Case("manifest of another shape", lambda f, out: ["data", "preview", "--data", str(f.manifest), "--out", str(out / "p.png")],
          2, "not a tfpose3d dataset manifest", absent=lambda f, out: [out / "p.png"]),
+    Case("training on one dataset folder", lambda f, out: ["train", "--data", str(f.data / "train"), "--out", str(out)],
+         2, "/train is one dataset folder (its split: train); training on it would validate on its own images",
+         absent=lambda f, out: [out]),
     Case("tfrecords of another tool", lambda f, out: ["train", "--data", str(f.foreign), "--out", str(out)],
          2, "lack the feature 'image/encoded'", absent=lambda f, out: [out]),
     Case("tfrecords of another tool, preview", lambda f, out: ["data", "preview", "--data", str(f.foreign), "--out",
@@ -181,6 +184,8 @@ CASES = [
          "a_file is a file, not a folder"),
     Case("render under a file", lambda f, out: ["data", "render", "--out", str(f.a_file / "r"), "--count", "2"], 2,
          "a_file is a file, not a folder"),
+    Case("motion set without .npz", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(out / "m")], 2,
+         "name it m.npz", absent=lambda f, out: [out / "m", out / "m.npz"]),
     Case("motion set under a file", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", str(f.a_file / "m.npz")], 2,
          "a_file is a file, not a folder"),
     Case("missing model", lambda f, out: ["predict", "--model", str(out / "nothing.keras"), str(f.photo)], 2,

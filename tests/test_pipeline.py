@@ -118,6 +118,8 @@ def test_render_stream_is_endless_and_labelled():
     assert len(samples) == 70 and samples[0]["image"].shape == (96, 96, 3)
     uv = camera.project(samples[69]["joints_3d"], samples[69]["intrinsics"])
     np.testing.assert_allclose(uv, samples[69]["joints_2d"], atol=0.05)
+    val = next(pipeline.render_stream("bandai-namco", "val", seed=1, image_size=96).as_numpy_iterator())
+    assert val["image"].shape == (96, 96, 3)  # val draws from the held-out clips, as test does
 
 
 def test_worker_shards_rebuild_the_single_process_batch():

@@ -223,12 +223,31 @@ def test_val_split_is_a_third_draw_of_the_held_out_clips(tmp_path):
     assert not set(images["val"]) & set(images["test"])
 
 
+def test_motion_sets_of_one_file_name_render_into_folders_of_their_own(tmp_path):
+    shipped = mocap.SHIPPED["bandai-namco"].read_bytes()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "a" / "walk.npz").write_bytes(shipped)
+    (tmp_path / "b" / "walk.npz").write_bytes(shipped[:-1] + bytes([shipped[-1] ^ 1]))  # one bit apart
+
+    def folder(target):
+        return open_source(f"mocap:{target}", RenderOptions(8, 4, 0, root=tmp_path, look="plain")).folder.name
+
+    a, b = folder(tmp_path / "a" / "walk.npz"), folder(tmp_path / "b" / "walk.npz")
+    assert a.startswith("walk-") and b.startswith("walk-") and a != b
+    assert folder(tmp_path / "a" / "walk.npz") == a  # the same file, the same renders
+    assert folder("bandai-namco").startswith("bandai-namco-") and folder("bandai-namco") != a  # the shipped set by name
+
+
 def test_a_folder_without_val_validates_on_test(rendered, tmp_path):
     (tmp_path / "train").symlink_to(rendered)
     (tmp_path / "test").symlink_to(rendered)
     assert RecordsSource(str(tmp_path)).validation_split() == "test"
     (tmp_path / "val").symlink_to(rendered)
     assert RecordsSource(str(tmp_path)).validation_split() == "val"
+    # One dataset folder has nothing to validate on but its own images.
+    with pytest.raises(ValueError, match="is one dataset folder .* would validate on its own images"):
+        RecordsSource(str(rendered)).validation_split()
 
 
 def test_an_unknown_split_is_named_before_anything_is_read_or_written(rendered, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 import tfpose3d
 from tfpose3d.cli import main
 from tfpose3d.config import TrainConfig
+from tfpose3d.data import render
 from tfpose3d.presets import BUDGET_FIELDS, PRESETS, train_preset
 
 TRAIN_ARGS = ["--epochs", "8", "--steps-per-epoch", "4", "--batch-size", "8", "--validation-steps", "1"]
@@ -103,6 +104,21 @@ def test_a_run_of_another_renderer_is_not_evaluated_on_new_renders(tmp_path, mon
     err = capsys.readouterr().err
     assert "pass --data with the run's rendered data folder" in err and (renderer or "an earlier renderer") in err
     assert not (tmp_path / "data").exists()  # nothing was rendered
+
+
+def test_a_motion_set_named_to_evaluate_a_run_is_rendered_as_the_run_rendered_its_data(tmp_path, monkeypatch):
+    from tfpose3d import ModelConfig, build_model
+
+    monkeypatch.setenv("TFPOSE3D_DATA", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    run.mkdir()
+    config = TrainConfig(model=ModelConfig(width=0.05, image_size=64, grid_size=8), train_images=8, test_images=4,
+                         look="plain")
+    (run / "config.json").write_text(json.dumps({"train": config.to_dict(), "data": "mocap:bandai-namco"}))
+    build_model(config.model).save(run / "model.keras")
+    assert main(["evaluate", str(run), "--data", "mocap:bandai-namco"]) == 0
+    rendered = [p.name for p in (tmp_path / "data").iterdir() if not p.name.startswith(".")]
+    assert rendered == [f"bandai-namco-{render.VERSION}-plain-8-4-s0"]  # the run's look and counts, not the defaults
 
 
 @pytest.mark.parametrize(
@@ -597,3 +613,53 @@ def test_a_run_on_the_trunks_outputs_killed_midway_resumes_from_its_last_epoch(t
     assert epoch == 2, "the rerun trains only the epoch left"
     for a, b in zip(weights["killed"], resumed):
         np.testing.assert_array_equal(a, b)
+
+
+def _small_run(epochs: int = 3) -> TrainConfig:
+    from tfpose3d.config import ModelConfig
+
+    model_config = ModelConfig(width=0.05, image_size=64, grid_size=8, dropout=0.0)
+    return TrainConfig(model=model_config, epochs=epochs, steps_per_epoch=2, batch_size=8, validation_steps=1)
+
+
+def test_a_killed_run_resumes_on_the_batches_an_uninterrupted_run_trains_on(tmp_path, data_dir, monkeypatch):
+    import numpy as np
+
+    from tfpose3d import train as train_module
+
+    config = _small_run()
+    whole = train_module.train(config, tmp_path / "whole", data=str(data_dir), verbose=0).get_weights()
+
+    def killed(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("killed after the second epoch")
+
+    monkeypatch.setattr(train_module.EpochSeconds, "on_epoch_end", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_module.train(config, tmp_path / "run", data=str(data_dir), verbose=0)
+    monkeypatch.undo()
+    resumed = train_module.train(config, tmp_path / "run", data=str(data_dir), verbose=0).get_weights()
+    assert epochs_logged(tmp_path / "run") == [0, 1, 2]
+    # The third epoch trains on the third epoch's samples and augmentations, not again on the first's.
+    for a, b in zip(whole, resumed):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_killed_while_writing_an_epochs_checkpoint_repeats_that_epoch(tmp_path, data_dir, monkeypatch):
+    import keras
+
+    from tfpose3d import train as train_module
+
+    real = keras.callbacks.ModelCheckpoint.on_epoch_end
+
+    def killed(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("killed while best.keras was written")
+        real(self, epoch, logs)
+
+    monkeypatch.setattr(keras.callbacks.ModelCheckpoint, "on_epoch_end", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_module.train(_small_run(), tmp_path / "run", data=str(data_dir), verbose=0)
+    monkeypatch.undo()
+    train_module.train(_small_run(), tmp_path / "run", data=str(data_dir), verbose=0)
+    assert epochs_logged(tmp_path / "run") == [0, 1, 2]  # epoch 1 again: its history line and checkpoint are there

@@ -164,6 +164,7 @@ def _import_bvh(args: argparse.Namespace) -> int:
     from tfpose3d.data import bvh, mocap
 
     writable(args.out, "--out", folder=False)
+    mocap.check_motion_path(args.out)  # before the files are read
     joint_map = bvh.load_joint_map(args.joint_map) if args.joint_map else None
     pattern = args.test_pattern if args.test_pattern is not None else mocap.DEFAULT_TEST_PATTERN
     try:
@@ -308,11 +309,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         from tfpose3d.data.photos import read_photos
 
         read_photos(args.photos)  # a wrong annotation file or a missing photo is told before any data is rendered
-    source = open_source(args.data) if args.data else run_source(args.model)
+    saved = None
     with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
         saved = read_run(args.model) if Path(args.model).is_dir() else None
-        if saved is not None and saved[1].preset in PRESETS:
-            print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
+    # A motion set named with --data is rendered as the run rendered its training data (look, counts, seed).
+    source = (open_source(args.data, *([saved[1].render_options] if saved else [])) if args.data
+              else run_source(args.model))
+    if saved is not None and saved[1].preset in PRESETS:
+        print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
     if args.photos:
         from tfpose3d import contract
         from tfpose3d.data.photos import training_mean_2d

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,12 @@ class ModelConfig:
             raise ValueError(f"image_size must be at least 32 pixels, got {self.image_size}")
         if not 2 <= self.grid_size <= self.image_size:
             raise ValueError(f"grid_size must be in [2, image_size], got {self.grid_size}")
-        if self.grid_width is not None and self.grid_width <= 0:
-            raise ValueError(f"grid_width must be positive, got {self.grid_width}")
+        # A joint at a cell's corner is half a diagonal from the nearest centres: a narrower width leaves it no
+        # cell, and its 2D target (eq 1-2) all zeros.
+        corner = self.image_size / self.grid_size * math.sqrt(0.5)
+        if self.grid_width is not None and not self.grid_width >= corner:
+            raise ValueError(f"grid_width must be at least half a cell's diagonal, {corner:.2f} px for grid_size "
+                             f"{self.grid_size} at image_size {self.image_size}, got {self.grid_width}")
         if self.width <= 0:
             raise ValueError(f"width must be positive, got {self.width}")
         if len(self.conv_filters) != 5:

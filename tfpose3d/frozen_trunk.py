@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d.data import pipeline
+from tfpose3d.data.arrays import stream_rows
 from tfpose3d.data.options import Augment
 from tfpose3d.estimator import Pose3DEstimator, default_metrics, metric_inputs
 
@@ -100,11 +101,7 @@ class Shuffled(keras.utils.PyDataset):
     def _rows(self, index: int) -> np.ndarray:
         if self.steps is None:
             return self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        start = (self.epoch * self.steps + index) * self.batch_size
-        first, offset = divmod(start, self.count)
-        last = (start + self.batch_size - 1) // self.count
-        passes = [np.random.default_rng([self.seed, k]).permutation(self.count) for k in range(first, last + 1)]
-        return np.concatenate(passes)[offset:offset + self.batch_size]
+        return stream_rows(self.count, self.seed, (self.epoch * self.steps + index) * self.batch_size, self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         rows = np.sort(self._rows(index))

@@ -52,14 +52,16 @@ def _same_run(out: Path, resolved: dict) -> bool:
     return True
 
 
-def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strategy, val_split: str):
+def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strategy, val_split: str,
+              start_epoch: int = 0):
     """Training and validation data for `model.fit`, one input pipeline per worker.
 
     Training: each worker keeps its slice of every global batch (see
     `pipeline.training_batches`), so a distributed step trains on exactly the
     batch one process would. Validation: every worker runs the whole `val_split`,
     so the averaged figures equal one process's; with several devices in one worker, its whole global batches
-    (see `pipeline.training_batches`).
+    (see `pipeline.training_batches`). From `start_epoch` (a resumed run), the training stream goes on where
+    that epoch begins.
     """
     size = config.model.image_size
 
@@ -70,7 +72,8 @@ def _datasets(source: Source, config: TrainConfig, strategy: tf.distribute.Strat
         samples = source.samples("train", size, shuffle=True, seed=config.seed, cache=config.cache)
         shard = (context.input_pipeline_id, context.num_input_pipelines) if context else (0, 1)
         return pipeline.training_batches(samples, config.batch_size, config.augment, config.seed, shard=shard,
-                                         replicas=local_replicas(context))
+                                         replicas=local_replicas(context),
+                                         start=start_epoch * config.steps_per_epoch * config.batch_size)
 
     def val_data(context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         replicas = local_replicas(context)
@@ -135,17 +138,25 @@ def _best_so_far(run: Path) -> float | None:
 
 
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
-    """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`."""
+    """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`.
+    The backup is written last: a run killed while an epoch's checkpoint or history line is being written
+    repeats that epoch, rather than going on without them."""
     if write != run and (run / "backup").is_dir():
         shutil.copytree(run / "backup", write / "backup")
     return [
-        keras.callbacks.BackupAndRestore(str(write / "backup")),
         # A resumed run's best.keras is replaced only by a better epoch than any before the restart.
         keras.callbacks.ModelCheckpoint(str(write / "best.keras"), monitor="val_pose_3d_mpjpe", mode="min",
                                         save_best_only=True, initial_value_threshold=_best_so_far(run)),
         keras.callbacks.CSVLogger(str(write / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write / "logs")),
+        keras.callbacks.BackupAndRestore(str(write / "backup")),
     ]
+
+
+def _backed_up_epoch(run: Path) -> int:
+    """The epoch a run restarted in `run` resumes from: what BackupAndRestore's backup there says, else 0."""
+    metadata = run / "backup" / "training_metadata.json"
+    return int(json.loads(metadata.read_text())["epoch"]) if metadata.is_file() else 0
 
 
 @contextlib.contextmanager
@@ -201,8 +212,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         raise ValueError("--photos is watched by one process; train without it under --strategy multi-worker")
     watched_photos = PhotoSet.load(photos) if photos is not None else None
     source = open_source(data, config.render_options)
+    source.check(("train",))  # data that cannot be read at all is named before what it lacks
     val_split = source.validation_split()
-    source.check(("train", val_split))
+    source.check((val_split,))
     if val_split == "test":
         print(f"{source.spec} has no val split: validating on test, so the best checkpoint"
               f"{' and the plateau' if config.plateau_patience else ''} are chosen on the test figures' own images")
@@ -222,7 +234,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
     # With trunk_copies the trunk's outputs are computed when the fit starts, not before a resumed bone stage.
-    train_ds, val_ds = (None, None) if config.trunk_copies else _datasets(source, config, strategy, val_split)
+    train_ds, val_ds = (None, None) if config.trunk_copies else _datasets(source, config, strategy, val_split,
+                                                                           _backed_up_epoch(out))
     total_steps = None if config.plateau_patience else config.epochs * config.steps_per_epoch
     with strategy.scope():
         model = Pose3DEstimator(config.model)

@@ -66,6 +66,26 @@ def cached_arrays(cache: str | Path, motion: str, split: str, count: int, seed: 
     return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in FIELDS}
 
 
+@functools.lru_cache(maxsize=8)
+def seeded_pass(count: int, seed: int, number: int) -> np.ndarray:
+    """The order of pass `number` over `count` samples in a stream seeded `seed` (`stream_rows`)."""
+    return np.random.default_rng([seed, number]).permutation(count)
+
+
+def stream_rows(count: int, seed: int, start: int, size: int) -> np.ndarray:
+    """Positions `start` to `start + size - 1` of an endless stream over `count` samples: pass after pass, each
+    in its own seeded order, so that every sample comes once before any comes twice.
+
+    Example:
+    >>> rows = stream_rows(5, seed=0, start=3, size=4)  # the first pass's last two, the second's first two
+    >>> rows.tolist() == [*seeded_pass(5, 0, 0)[3:], *seeded_pass(5, 0, 1)[:2]]
+    True
+    """
+    position = np.arange(start, start + size)
+    passes = position // count
+    return np.concatenate([seeded_pass(count, seed, int(p))[position[passes == p] % count] for p in np.unique(passes)])
+
+
 class ArrayBatches(keras.utils.PyDataset):
     """`steps` batches an epoch of arrays' images and labels, for `model.fit`: pass after pass over the samples,
     each pass in its own seeded order, each epoch going on where the one before stopped.
@@ -84,7 +104,7 @@ class ArrayBatches(keras.utils.PyDataset):
     >>> sorted(epoch[:6]) == sorted(epoch[6:]) == list(range(6))  # two whole passes
     True
     >>> batches.on_epoch_end()
-    >>> batches.rows(0).tolist() == ArrayBatches(data, 4, 3, workers=1)._pass(2)[:4].tolist()  # the third pass
+    >>> batches.rows(0).tolist() == seeded_pass(6, 0, 2)[:4].tolist()  # the third pass
     True
     """
 
@@ -93,19 +113,12 @@ class ArrayBatches(keras.utils.PyDataset):
         self.data, self.batch_size, self.steps, self.seed = data, int(batch_size), int(steps), int(seed)
         self.samples, self.epoch = len(data["image"]), 0
 
-    @functools.lru_cache(maxsize=4)
-    def _pass(self, number: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, number]).permutation(self.samples)
-
     def __len__(self) -> int:
         return self.steps
 
     def rows(self, index: int) -> np.ndarray:
         """The samples of batch `index` of the current epoch."""
-        start = (self.epoch * self.steps + index) * self.batch_size
-        position = np.arange(start, start + self.batch_size)
-        passes = position // self.samples
-        return np.concatenate([self._pass(p)[position[passes == p] % self.samples] for p in np.unique(passes)])
+        return stream_rows(self.samples, self.seed, (self.epoch * self.steps + index) * self.batch_size, self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         rows = np.sort(self.rows(index))  # memory-mapped arrays read fastest in order; a batch's order is free

@@ -152,7 +152,10 @@ def _parse(text: str, source: str) -> BvhMotion:
             pending = len(names) - 1
             i += 2
         elif tok == "{":
+            if pending is None:
+                raise ValueError(f"{source}: a '{{' that no ROOT, JOINT or End Site opens, in HIERARCHY")
             stack.append(pending)
+            pending = None
             i += 1
         elif tok == "}":
             stack.pop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -107,6 +108,8 @@ class MotionSet:
         return np.stack([self.pose(shaped, int(f))[1] for f in frames]).astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> None:
+        """Writes the set to `path`, a .npz file (`check_motion_path`)."""
+        check_motion_path(path)
         mm = np.round(self.root)
         if np.abs(mm).max(initial=0) > np.iinfo(np.int16).max:
             raise ValueError(f"{path}: root positions beyond +-32.7 m do not fit the int16 millimetre format")
@@ -161,6 +164,13 @@ def _world(local: np.ndarray) -> np.ndarray:
     return world
 
 
+def check_motion_path(path: str | os.PathLike) -> None:
+    """A motion set is a .npz file: numpy would add the suffix to any other name, and the set written be
+    found under another name than the one given."""
+    if Path(path).suffix != ".npz":
+        raise ValueError(f"{path}: a motion set is written as a .npz file; name it {Path(path).name}.npz")
+
+
 def load_motion(name_or_path: str | os.PathLike) -> MotionSet:
     """Load a shipped motion set by name (e.g. "bandai-namco") or a .npz written by `MotionSet.save`."""
     path = SHIPPED.get(str(name_or_path), Path(name_or_path))
@@ -175,10 +185,10 @@ def load_motion(name_or_path: str | os.PathLike) -> MotionSet:
                 clip=data["clip"], clips=data["clips"], actions=data["actions"], subjects=data["subjects"],
                 splits=data["splits"], leg_mm=data["leg_mm"], fps=float(data["fps"]), source=str(data["source"]),
             )
-    except (KeyError, OSError, ValueError) as err:
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # EOFError: an empty file
         if isinstance(err, ValueError) and str(path) in str(err):
             raise
-        raise ValueError(f"{path}: not a tfpose3d motion set ({err})") from None
+        raise ValueError(f"{path}: not a tfpose3d motion set ({err or type(err).__name__})") from None
 
 
 def from_bvh_files(

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfpose3d import skeleton
 from tfpose3d.data import mocap, records, render
-from tfpose3d.data.options import Augment
+from tfpose3d.data.options import Augment, motion_split
 from tfpose3d.preprocessing import resize_square
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -205,8 +205,9 @@ def records_dataset(data_dir: str | os.PathLike, image_size: int, shuffle: bool,
 
 
 def render_stream(poses_name: str, split: str, seed: int, image_size: int, look: str = "full") -> tf.data.Dataset:
-    """An endless stream rendered on the fly from a motion set, in a look of `render.LOOKS`."""
-    poses = mocap.load_motion(poses_name).select(split)
+    """An endless stream of `split` (train, val or test) rendered on the fly from a motion set, in a look of
+    `render.LOOKS`."""
+    poses = mocap.load_motion(poses_name).select(motion_split(split))
     chosen = render.look_named(look, split)
 
     def generate():
@@ -230,6 +231,7 @@ def training_batches(
     repeat: bool = True,
     shard: tuple[int, int] = (0, 1),
     replicas: int = 1,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Shuffle, augment (stateless, seeded per element; None: no augmentation), batch, prefetch.
 
@@ -248,6 +250,8 @@ def training_batches(
             A finite stream (`repeat` False) on several devices ends on its last
             whole step: a partial one would leave a device without samples,
             which TensorFlow cannot run a model on.
+        start: global samples of the stream to pass over first, unaugmented: a resumed run goes on with the
+            samples and augmentations an uninterrupted run would have had.
     """
     index, count = shard
     if batch_size % (count * replicas):
@@ -255,7 +259,7 @@ def training_batches(
     ds = samples.repeat() if repeat else samples
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    ds = ds.enumerate()  # the sample's position in the stream, before any worker keeps its share
+    ds = ds.enumerate().skip(start)  # the sample's position in the stream, before any worker keeps its share
     if count > 1:
         share = batch_size // count
         ds = ds.filter(lambda i, s: (i % batch_size) // share == index)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import abc
 import fcntl
+import functools
+import hashlib
 import importlib
 import os
 from pathlib import Path
@@ -88,16 +90,32 @@ class RecordsSource(Source):
             records.verify(self.dataset_dir(split))
 
     def validation_split(self) -> str:
+        path = Path(self.target)
+        if (path / records.MANIFEST).is_file():
+            raise ValueError(f"{path} is one dataset folder (its split: {records.read_manifest(path).get('split')}); "
+                             "training on it would validate on its own images: --data takes a folder holding train/ "
+                             "and test/ (and val/), each rendered by `tfpose3d data render --split`")
         # Folders rendered before the val split existed hold train/ and test/ only.
-        return "val" if (Path(self.target) / "val" / records.MANIFEST).is_file() else "test"
+        return "val" if (path / "val" / records.MANIFEST).is_file() else "test"
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return pipeline.records_dataset(self.dataset_dir(split), image_size, shuffle=shuffle, seed=seed, cache=cache)
 
 
+@functools.lru_cache(maxsize=16)
+def _content_tag(path: str, modified_ns: int, size: int) -> str:
+    """Eight hex digits of a file's SHA-256 (the file's time and size key the cache, so an edited file is read again)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:8]
+
+
 class MocapSource(Source):
     """A motion set rendered once into `<root>/<name>-<renderer>-<look>-<train>-<test>-s<seed>/{train,val,test}`, then
-    reused; val has as many images as test."""
+    reused; val has as many images as test. A shipped set's name is its own; a .npz file's is its stem and eight
+    hex digits of its content, so that two sets of one file name, or a file imported again, never share renders."""
 
     scheme = "mocap"
 
@@ -105,7 +123,12 @@ class MocapSource(Source):
     def folder(self) -> Path:
         o = self.options
         root = Path(o.root or os.environ.get("TFPOSE3D_DATA", "data"))
-        return root / f"{Path(self.target).stem}-{render.VERSION}-{o.look}-{o.train_images}-{o.test_images}-s{o.seed}"
+        path = Path(self.target)
+        name = path.stem
+        if self.target not in mocap.SHIPPED and path.is_file():
+            stat = path.stat()
+            name = f"{path.stem}-{_content_tag(str(path.resolve()), stat.st_mtime_ns, stat.st_size)}"
+        return root / f"{name}-{render.VERSION}-{o.look}-{o.train_images}-{o.test_images}-s{o.seed}"
 
     def check(self, splits: Sequence[str] = SPLITS) -> None:
         for split in splits:
