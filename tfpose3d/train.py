@@ -140,7 +140,8 @@ def _best_so_far(run: Path) -> float | None:
 def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
     """Checkpoints, history and logs under `write`; a non-chief worker restores from the chief's backup in `run`.
     The backup is written last: a run killed while an epoch's checkpoint or history line is being written
-    repeats that epoch, rather than going on without them."""
+    repeats that epoch, rather than going on without them. It keeps the one before it too, from which a run
+    killed while the backup's weights are being written resumes."""
     if write != run and (run / "backup").is_dir():
         shutil.copytree(run / "backup", write / "backup")
     return [
@@ -149,7 +150,7 @@ def _callbacks(write: Path, run: Path) -> list[keras.callbacks.Callback]:
                                         save_best_only=True, initial_value_threshold=_best_so_far(run)),
         keras.callbacks.CSVLogger(str(write / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(write / "logs")),
-        keras.callbacks.BackupAndRestore(str(write / "backup")),
+        keras.callbacks.BackupAndRestore(str(write / "backup"), double_checkpoint=True),
     ]
 
 
