@@ -334,3 +334,15 @@ def test_predict_finds_people_in_a_whole_photograph(model_file, tmp_path, capsys
     x, y, w, h = people[0]["box_xywh"]
     joints = np.asarray(people[0]["joints_2d_px"])  # in the photo's pixels, near the person's box
     assert np.all((joints[:, 0] > x - w) & (joints[:, 0] < x + 2 * w) & (joints[:, 1] > y - h / 2) & (joints[:, 1] < y + 1.5 * h))
+
+
+def test_a_picture_that_cannot_be_written_leaves_no_figure_open(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from tfpose3d import viz
+
+    plt.close("all")
+    image, joints = np.zeros((64, 64, 3), np.uint8), np.full((17, 2), 32.0)
+    with pytest.raises(FileNotFoundError):
+        viz.pose_figure(image, joints, np.zeros((17, 3)), tmp_path / "missing" / "pose.png")
+    assert plt.get_fignums() == []

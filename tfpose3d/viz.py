@@ -67,14 +67,16 @@ def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, p
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(8, 4))
-    ax = fig.add_subplot(1, 2, 1)
-    ax.imshow(draw_skeleton_2d(image, joints_2d))
-    ax.axis("off")
-    ax = fig.add_subplot(1, 2, 2, projection="3d")
-    plot_skeleton_3d(ax, pose_3d - pose_3d[skeleton.PELVIS])
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:  # closed also when the file cannot be written: a loop over many photos would keep every figure open
+        ax = fig.add_subplot(1, 2, 1)
+        ax.imshow(draw_skeleton_2d(image, joints_2d))
+        ax.axis("off")
+        ax = fig.add_subplot(1, 2, 2, projection="3d")
+        plot_skeleton_3d(ax, pose_3d - pose_3d[skeleton.PELVIS])
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+    finally:
+        plt.close(fig)
 
 
 def skeleton_3d_panel(pose: np.ndarray, size: int, azimuth_deg: float = 30.0, elevation_deg: float = 15.0,
