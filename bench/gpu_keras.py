@@ -58,7 +58,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tfpose3d import metrics, skeleton  # noqa: E402
-from tfpose3d.callbacks import ArrayValidation, PhotoWatch, PlateauStop, array_predictions  # noqa: E402
+from tfpose3d.callbacks import ArrayValidation, PhotoWatch, PlateauStop, TimeBudget, array_predictions  # noqa: E402
 from tfpose3d.config import VARIANTS, TrainConfig  # noqa: E402
 from tfpose3d.data.arrays import LABELS, ArrayBatches, cached_arrays  # noqa: E402
 from tfpose3d.data.photos import PCK_FRACTION, PhotoSet  # noqa: E402
@@ -141,18 +141,6 @@ def _fit(model: Pose3DEstimator, batches: ArrayBatches) -> float:
     return time.perf_counter() - start
 
 
-class Deadline(keras.callbacks.Callback):
-    """Ends training after the epoch during which the wall clock (`time.time()`) passes `at`."""
-
-    def __init__(self, at: float):
-        super().__init__()
-        self.at, self.passed = at, False
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.passed = time.time() > self.at
-        self.model.stop_training = self.model.stop_training or self.passed
-
-
 def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str, np.ndarray]], policy: str,
                  patience: int, max_epochs: int, epoch_steps: int | None, deadline: float, photos: PhotoSet | None = None,
                  learning_rate: float | None = None) -> tuple[dict, dict[str, pd.DataFrame], pd.DataFrame]:
@@ -162,7 +150,9 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     steps = epoch_steps or config.steps_per_epoch
     val_true = np.asarray(data["val"]["joints_3d"], np.float64)
     rule = Plateau(patience, reference=metrics.mpjpe(metrics.mean_pose(val_true), val_true))
-    validation, plateau, clock = ArrayValidation(data["val"]), PlateauStop(rule, restore_best=True), Deadline(deadline)
+    # `deadline` is a reading of time.time(): a budget counted from 0 on that clock.
+    validation, plateau = ArrayValidation(data["val"]), PlateauStop(rule, restore_best=True)
+    clock = TimeBudget(deadline, start=0.0, clock=time.time)
     start = time.perf_counter()
     fitted = model.fit(ArrayBatches(data["train"], config.batch_size, steps, seed), epochs=max_epochs, verbose=0,
                        callbacks=[validation, plateau, clock])
@@ -171,7 +161,7 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     history = pd.DataFrame({"variant": variant, "seed": seed, "epoch": np.arange(1, epochs + 1),
                             "learning rate": fitted.history["learning_rate"],
                             "val MPJPE (mm)": fitted.history["val_pose_3d_mpjpe"]})
-    stopped = "plateau" if plateau.stopped else "deadline" if clock.passed else "max epochs"
+    stopped = "plateau" if plateau.stopped else "deadline" if clock.ended else "max epochs"
     row, breakdowns = _scored(model, variant, seed, data["train"], data["test"], photos)
     keras.mixed_precision.set_global_policy("float32")
     row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epochs, "steps": epochs * steps,

@@ -131,6 +131,8 @@ def test_a_motion_set_named_to_evaluate_a_run_is_rendered_as_the_run_rendered_it
         (["--photos", "/nonexistent/photos"], "/nonexistent/photos: no annotations.json"),
         (["--bone-epochs", "2"], "the model has none (bone_lengths=False)"),  # the default preset, cpu-quick
         (["--preset", "cpu-pretrained-long", "--bone-copies", "0"], "--bone-copies: must be at least 1, got 0"),
+        (["--time-budget", "-5"], "--time-budget: must be at least 0, got -5"),
+        (["--preset", "cpu-pretrained", "--strategy", "multi-worker"], "train without one (time_budget_s=0, --time-budget 0)"),
     ],
 )
 def test_bad_training_inputs_are_named(tmp_path, args, message, capsys, monkeypatch, data_dir):
@@ -256,13 +258,65 @@ def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path)
     callback.on_epoch_end(0, {"val_pose_3d_mpjpe": 100.0})
     callback.on_epoch_end(1, {"val_pose_3d_mpjpe": 101.0})  # no new best: cut to a quarter
     assert rate() == pytest.approx(config.learning_rate / 4) and not model.stop_training
+    # A run killed while epoch 2's backup was written resumes from epoch 1's backup and repeats epoch 2: it
+    # counts from epoch 1's count, or epoch 2 would be counted twice.
+    repeats = PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=1)
+    assert (repeats.rule.epoch, repeats.rule.best, repeats.rule.cuts_made) == (1, 100.0, 0)
     # A resumed run reads the count: one more epoch without a best is the end.
-    resumed = PlateauStop(Plateau(patience=1, cuts=1), path)
+    resumed = PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=2)
     resumed.set_model(model)
     assert resumed.rule.epoch == 2 and resumed.rule.cuts_made == 1
     resumed.on_epoch_end(0, {"val_pose_3d_mpjpe": 100.5})
     assert model.stop_training and rate() == pytest.approx(config.learning_rate / 4)
-    assert json.loads(path.read_text())["epoch"] == 3
+    assert json.loads(path.read_text())["now"]["epoch"] == 3
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_time_budget_ends_training_at_the_first_step_past_it():
+    from types import SimpleNamespace
+
+    from tfpose3d.callbacks import TimeBudget
+
+    clock = FakeClock()
+    budget = TimeBudget(100.0, start=-30.0, clock=clock)  # begun before fit: 30 s spent on set-up
+    budget.set_model(SimpleNamespace(stop_training=False))
+    budget.on_train_begin()
+    stopped = []
+    # Steps of 10 s from 30 s: the seventh ends at 100 s, within the budget; the eighth, at 110 s, past it.
+    for epoch in range(3):
+        budget.on_epoch_begin(epoch)
+        for step in range(5):
+            clock.now += 10.0
+            budget.on_train_batch_end(step)
+            stopped.append(budget.model.stop_training)
+            if budget.model.stop_training:
+                break
+        if budget.model.stop_training:
+            break
+    assert stopped == [False] * 7 + [True] and budget.ended == (2, 3)
+    clock.now += 10.0  # where the budget ended the run stays recorded
+    budget.on_train_batch_end(4)
+    assert budget.ended == (2, 3)
+
+
+def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_budget(tmp_path, data_dir, capsys):
+    run = tmp_path / "run"
+    # The first step (the graph's tracing) takes longer than a second: the budget ends the run in epoch 1.
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "1"]) == 0
+    assert "ended training after step" in capsys.readouterr().out
+    epoch, steps = json.loads((run / "train_summary.json").read_text())["time_budget_ended"]
+    assert epoch == 1 and 1 <= steps <= 4
+    assert epochs_logged(run) == [0] and (run / "model.keras").is_file() and (run / "best.keras").is_file()
+    assert json.loads((run / "config.json").read_text())["train"]["time_budget_s"] == 1
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "0"]) == 0
+    assert "already trained" in capsys.readouterr().out
 
 
 def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):
@@ -277,7 +331,7 @@ def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, 
     # A few steps leave the network worse than the mean pose, which the rule waits through: no cut, no stop.
     run = tmp_path / "still-learning"
     assert main(["train", "--out", str(run), "--data", str(data_dir), "--epochs", "4", *args]) == 0
-    count = json.loads((run / "plateau.json").read_text())
+    count = json.loads((run / "plateau.json").read_text())["now"]
     seen = np.stack([s["joints_3d"] for s in RecordsSource(str(data_dir)).samples("val", 64).take(8).as_numpy_iterator()])
     centred = seen - seen[:, :1]
     mean_pose_error = np.linalg.norm(centred - centred.mean(0), axis=-1).mean()
@@ -288,7 +342,7 @@ def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, 
     monkeypatch.setattr(train_module, "_mean_pose_error", lambda *_: math.inf)
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--data", str(data_dir), "--epochs", "30", *args]) == 0
-    count = json.loads((run / "plateau.json").read_text())
+    count = json.loads((run / "plateau.json").read_text())["now"]
     assert count["cuts_made"] == 2 and count["epoch"] == len(epochs_logged(run)) < 30
     assert json.loads((run / "config.json").read_text())["train"]["plateau_patience"] == 1
 

@@ -1,5 +1,5 @@
-"""Training callbacks that run on any Keras backend: the real-photo watch, the plateau rule and validation
-on arrays.
+"""Training callbacks that run on any Keras backend: the real-photo watch, the plateau rule, the time budget
+and validation on arrays.
 
 `tfpose3d train` uses them under TensorFlow; `bench/gpu_keras.py` uses the same pieces on JAX.
 """
@@ -10,6 +10,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -60,20 +61,31 @@ class PlateauStop(keras.callbacks.Callback):
 
     Args:
         rule: the plateau rule; a count saved in `path` replaces it.
-        path: where the count is written after every epoch (plateau.json), so a resumed run goes on counting
-            where the killed one stopped; None keeps it in memory only.
+        path: where the count is written after every epoch (plateau.json), beside the one before it, so a
+            resumed run goes on counting where the killed one stopped; None keeps it in memory only.
         restore_best: put the best epoch's weights back when training ends (a run without checkpoints).
+        resume_epoch: the epochs a resumed run's weights have seen (its backup's). A count written after a
+            later epoch, one whose backup the kill cut short, is that epoch's, which the run repeats: the one
+            before it is taken.
 
     Attributes:
         stopped: whether the rule ended the training.
     """
 
-    def __init__(self, rule: Plateau, path: Path | None = None, restore_best: bool = False):
+    def __init__(self, rule: Plateau, path: Path | None = None, restore_best: bool = False,
+                 resume_epoch: int | None = None):
         super().__init__()
         self.path, self.restore_best, self.best_weights, self.stopped = path, restore_best, None, False
-        self.rule = Plateau(**json.loads(path.read_text())) if path is not None and path.is_file() else rule
+        self.rule, self._before = rule, None
+        if path is not None and path.is_file():
+            saved = json.loads(path.read_text())
+            now, before = saved["now"], saved["before"]
+            if resume_epoch is not None and now["epoch"] > resume_epoch and before is not None:
+                now, before = before, None
+            self.rule, self._before = Plateau(**now), before
 
     def on_epoch_end(self, epoch, logs=None):
+        before = dataclasses.asdict(self.rule)
         action = self.rule.update(float(logs["val_pose_3d_mpjpe"]))
         if action == "best" and self.restore_best:
             self.best_weights = self.model.get_weights()
@@ -84,11 +96,54 @@ class PlateauStop(keras.callbacks.Callback):
         self.stopped = action == "stop"
         self.model.stop_training = self.model.stop_training or self.stopped
         if self.path is not None:
-            self.path.write_text(json.dumps(dataclasses.asdict(self.rule)))
+            self.path.write_text(json.dumps({"now": dataclasses.asdict(self.rule), "before": before}))
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training at the first step that ends more than `seconds` after `start`. Keras then validates and
+    logs that epoch and ends the fit as at the schedule's end, so the checkpoints and history are whole.
+
+    A bound for a shared machine, where an epoch now and then takes twice its usual time: a run at the usual
+    pace never meets it. Under a decaying schedule the steps it cuts are the last, at the lowest rates.
+
+    Args:
+        seconds: the budget, counted from `start`.
+        start: when the budget began (`clock`'s time), so that work before `fit` counts; default when `fit`
+            begins.
+        clock: seconds, as `time.perf_counter`.
+
+    Attributes:
+        ended: (epoch, steps), both from 1, where the budget ended the training; None while it has not.
+
+    Example:
+    >>> from types import SimpleNamespace
+    >>> budget = TimeBudget(0.0)
+    >>> budget.set_model(SimpleNamespace(stop_training=False))
+    >>> budget.on_train_begin(); budget.on_epoch_begin(0); budget.on_train_batch_end(0)
+    >>> budget.model.stop_training, budget.ended
+    (True, (1, 1))
+    """
+
+    def __init__(self, seconds: float, start: float | None = None, clock: Callable[[], float] = time.perf_counter):
+        super().__init__()
+        self.seconds, self.start, self.clock = seconds, start, clock
+        self.ended: tuple[int, int] | None = None
+
+    def on_train_begin(self, logs=None):
+        if self.start is None:
+            self.start = self.clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.ended is None and self.clock() - self.start > self.seconds:
+            self.model.stop_training = True
+            self.ended = (self._epoch + 1, batch + 1)
 
 
 def array_predictions(model: keras.Model, data: dict[str, np.ndarray], batch_size: int = 256) -> dict[str, np.ndarray]:

@@ -247,6 +247,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "the layers after it trained on them (TrainConfig.trunk_copies; 0: on images every step; "
                         "default: the preset's)")
     p.add_argument("--validation-steps", type=POSITIVE)
+    p.add_argument("--time-budget", type=NON_NEGATIVE, metavar="SECONDS",
+                   help="end training at the first step that ends SECONDS after its start; that epoch is then "
+                        "validated and the model saved (TrainConfig.time_budget_s; 0: the whole schedule; default: "
+                        "the preset's, 1180 for cpu-pretrained, else 0)")
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
                    help="multi-worker: how long to wait for the cluster to form and for each step (default 300)")
@@ -268,7 +272,7 @@ def _train_config(args: argparse.Namespace):
         train_images=args.train_images, test_images=args.test_images, look=args.look,
         validation_steps=args.validation_steps, plateau_patience=args.plateau_patience,
         bone_epochs=args.bone_epochs, bone_copies=args.bone_copies, trunk_copies=args.trunk_copies,
-        strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
+        time_budget_s=args.time_budget, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=jit,
     )
     if args.texture is None:
         return config

@@ -222,6 +222,9 @@ class TrainConfig:
         trunk_copies: 0 trains the model on images, every step through its trunk; n > 0 (a frozen trunk)
             computes the trunk's outputs once, for n augmented copies of each training render, and trains the
             layers after it on them for the schedule's steps (`tfpose3d.frozen_trunk`).
+        time_budget_s: 0 trains the whole schedule; s > 0 ends `model.fit` at the first step that ends s
+            seconds after the fit's set-up began (`tfpose3d.callbacks.TimeBudget`). A bound for a slow or busy
+            machine, not part of what a run is: a run resumed under another budget is the same run.
     """
 
     preset: str = ""
@@ -244,6 +247,7 @@ class TrainConfig:
     bone_epochs: int = 0
     bone_copies: int = 3
     trunk_copies: int = 0
+    time_budget_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch", "batch_size", "train_images", "test_images"):
@@ -273,6 +277,12 @@ class TrainConfig:
         if self.trunk_copies and self.strategy != "default":
             # Its outputs are held in one process's memory.
             raise ValueError(f"trunk_copies runs in one process, on one device; got strategy {self.strategy!r}")
+        if self.time_budget_s < 0:
+            raise ValueError(f"time_budget_s must be 0 (off) or positive, got {self.time_budget_s}")
+        if self.time_budget_s and self.strategy == "multi-worker":
+            # Each worker's clock would end its fit at another step, and the others would wait on it.
+            raise ValueError("a time budget ends training on one process's clock; under strategy 'multi-worker' "
+                             "train without one (time_budget_s=0, --time-budget 0)")
         look_named(self.look)
 
     @property

@@ -54,9 +54,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "grid_size": 16, "width": 0.25, "dropout": 0.2},
         # Validation only logs here (no plateau rule), so 512 of the 2,000 val renders serve, a quarter of the
         # forward passes; `tfpose3d evaluate` scores the whole test split.
+        # The budget keeps the run within 20 minutes where epochs take longer than usual, as they now and then do
+        # on a shared 2-core machine; the last epoch's validation and the save take about 15 s after it.
         "train": {
             "epochs": 8, "steps_per_epoch": 150, "batch_size": 64, "learning_rate": 1e-3,
             "train_images": 20000, "test_images": 2000, "cache": True, "look": "plain", "validation_steps": 8,
+            "time_budget_s": 1180,
         },
     },
     "cpu-pretrained-long": {

@@ -26,7 +26,7 @@ from tfpose3d.data.sources import Source, open_source
 from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
 )
-from tfpose3d.callbacks import PhotoWatch, PlateauStop
+from tfpose3d.callbacks import PhotoWatch, PlateauStop, TimeBudget
 from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
 from tfpose3d.frozen_trunk import HeadTrainer, Shuffled, trunk_outputs
 from tfpose3d.paths import writable
@@ -46,8 +46,11 @@ def _same_run(out: Path, resolved: dict) -> bool:
         return False
     saved, config = run
     # Compared through TrainConfig: a field added since the run was saved, whose default trains as before
-    # (Augment.texture), leaves it the same run.
-    if json.loads(json.dumps({**saved, "train": config.to_dict()})) != json.loads(json.dumps(resolved)):
+    # (Augment.texture), leaves it the same run. The time budget is left out: a run it ended is trained, and a
+    # killed run resumes under any budget.
+    unbounded = {"train": {**config.to_dict(), "time_budget_s": 0}}
+    resolved = {**resolved, "train": {**resolved["train"], "time_budget_s": 0}}
+    if json.loads(json.dumps({**saved, **unbounded})) != json.loads(json.dumps(resolved)):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
     return True
 
@@ -256,8 +259,8 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
             if write != out and (out / "plateau.json").is_file():  # a worker resumes the chief's count
                 shutil.copy(out / "plateau.json", write / "plateau.json")
             rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
-            plateau = [PlateauStop(rule, write / "plateau.json")]
-        trunk = {}
+            plateau = [PlateauStop(rule, write / "plateau.json", resume_epoch=_backed_up_epoch(out))]
+        facts = {}  # what train_summary.json adds for the fit: the trunk outputs' cost, a budget's end
         if (out / FITTED).is_file():
             print(f"{out}: the model was trained before its bone stage stopped; the bone stage starts again")
             # The stage trains its own optimizer; the model's is not needed.
@@ -280,14 +283,19 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 fitted.compile(jit_compile=config.jit_compile)  # with the estimator's optimizer, which model.keras holds
                 begin = time.perf_counter()
                 train_ds, val_ds = _trunk_datasets(model, source, config, val_split)
-                trunk = {"trunk_samples": train_ds.count, "trunk_seconds": round(time.perf_counter() - begin, 1)}
+                facts = {"trunk_samples": train_ds.count, "trunk_seconds": round(time.perf_counter() - begin, 1)}
                 fit_args = {"validation_batch_size": config.batch_size}
                 stream = [train_ds.epoch_callback()]
+            budget = [TimeBudget(config.time_budget_s, start)] if config.time_budget_s else []
             with watched(strategy, worker_timeout_s) as watch:
                 # shuffle=False: the data shuffles itself (seeded); Keras would only warn that it cannot.
                 fitted.fit(train_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                           validation_data=val_ds, callbacks=photo_watch + plateau + _callbacks(write, out) + watch +
-                           stream + [epochs], shuffle=False, verbose=verbose, **fit_args)
+                           validation_data=val_ds, callbacks=photo_watch + plateau + budget + _callbacks(write, out) +
+                           watch + stream + [epochs], shuffle=False, verbose=verbose, **fit_args)
+            if budget and budget[0].ended:
+                epoch, steps = facts["time_budget_ended"] = budget[0].ended
+                print(f"{out}: the time budget ({config.time_budget_s:g} s) ended training after step {steps} of "
+                      f"{config.steps_per_epoch} in epoch {epoch} of {config.epochs}", flush=True)
             if plateau and (write / "best.keras").is_file():
                 # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
                 model.load_weights(write / "best.keras")
@@ -302,7 +310,7 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                 model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
                 config.bone_copies, config.batch_size, config.learning_rate, config.augment, config.seed, verbose)
         summary = {"seconds_this_process": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
-                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **trunk, **stage}
+                   "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **facts, **stage}
         model.save(write / "model.keras")
         (write / FITTED).unlink(missing_ok=True)
         (write / "train_summary.json").write_text(json.dumps(summary, indent=2))
