@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -280,6 +281,63 @@ def test_the_frames_before_a_broken_one_stay_valid(clip, model_file, tmp_path):
         predict_video(Predictor(model_file), broken, tmp_path / "out", box="whole", smoothing="window", progress=False)
     lines = (tmp_path / "out" / "broken_poses.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2]
+
+
+def mp4_boxes(data: bytes, start: int, end: int):
+    """(type, offset, size) of the MP4 boxes in data[start:end]."""
+    while start < end:
+        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        yield kind.decode(), start, size
+        start += size
+
+
+def with_frame_durations(data: bytes, durations: list[int]) -> bytes:
+    """An .mp4 of one track (as OpenCV writes it: the index after the frames, so no offset into them moves) with
+    its frames' durations (the track's time units) replaced: a video at a variable frame rate, as phones record."""
+    spans, start, end = [], 0, len(data)
+    for name in ("moov", "trak", "mdia", "minf", "stbl", "stts"):
+        start, size = next((at, size) for kind, at, size in mp4_boxes(data, start, end) if kind == name)
+        spans.append((start, size))
+        start, end = start + 8, start + size
+    body = struct.pack(">II", 0, len(durations)) + b"".join(struct.pack(">II", 1, d) for d in durations)
+    at, size = spans[-1]
+    out = bytearray(data[:at] + struct.pack(">I4s", 8 + len(body), b"stts") + body + data[at + size:])
+    for at, size in spans[:-1]:  # the boxes around it grow with it
+        struct.pack_into(">I", out, at, size + 8 + len(body) - spans[-1][1])
+    return bytes(out)
+
+
+def test_a_video_at_a_variable_frame_rate_keeps_each_frames_time_and_is_smoothed_at_it(clip, model_file, tmp_path,
+                                                                                      monkeypatch):
+    root, frames = clip
+    assert [frame.time_s for frame in FrameReader(root / "clip.mp4")] == pytest.approx(np.arange(12) / 30)
+    data = (root / "clip.mp4").read_bytes()
+    at, size = next((at, size) for kind, at, size in mp4_boxes(data, 0, len(data)) if kind == "moov")
+    unit = struct.unpack(">I", data[data.index(b"stts", at) + 16:][:4])[0]  # one frame at 30 frames/s
+    # Six frames at 60 frames/s, then six at 20: the same length in all, as the file's header says.
+    (tmp_path / "vfr.mp4").write_bytes(with_frame_durations(data, [unit // 2] * 6 + [unit * 3 // 2] * 6))
+    times = [frame.time_s for frame in FrameReader(tmp_path / "vfr.mp4")]
+    assert times == pytest.approx([i / 60 for i in range(7)] + [0.1 + i / 20 for i in range(1, 6)], abs=1e-6)
+
+    # predict_video hands the smoother each frame's time, and the causal smoother filters at it.
+    seen = []
+
+    class Recording(smooth.Unsmoothed):
+        def push(self, item, value, time_s=None):
+            seen.append(time_s)
+            return super().push(item, value, time_s)
+
+    monkeypatch.setattr(smooth, "smoother", lambda *args: Recording())
+    summary = predict_video(Predictor(model_file), tmp_path / "vfr.mp4", tmp_path, box="20,10,60,110", progress=False)
+    assert seen == pytest.approx(times) and summary["frames_with_person"] == 12
+    lines = [json.loads(line) for line in Path(summary["poses"]).read_text().splitlines()]
+    assert [line["time_s"] for line in lines] == pytest.approx(times, abs=1e-4)
+    causal, one_euro = smooth.Causal(30.0), smooth.OneEuro(30.0)  # 30: the file's mean rate, which the times replace
+    values = np.linspace(0.0, 100.0, 12) ** 1.5
+    out = [causal.push(i, np.array([v]), t)[0][1] for i, (v, t) in enumerate(zip(values, times))]
+    np.testing.assert_allclose(out, [one_euro(np.array([v]), t) for v, t in zip(values, times)])
+    untimed = smooth.OneEuro(30.0)
+    assert np.abs(np.array(out) - [untimed(np.array([v])) for v in values]).max() > 1.0  # the times count
 
 
 def test_a_folder_of_frames_is_read_in_the_order_of_its_numbers(tmp_path):

@@ -366,7 +366,7 @@ def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, o
                     write(lines, frame, None, None)
                     continue
                 found += 1
-                for (f, p), pose in stream.push((frame, person), person.pose_3d):
+                for (f, p), pose in stream.push((frame, person), person.pose_3d, frame.time_s):
                     write(lines, f, p, pose)
         finally:
             for (f, p), pose in stream.flush():

@@ -25,15 +25,21 @@ class OneEuro:
     """The One Euro filter on arrays of any shape (each element filtered on its own), one frame at a time.
 
     Args:
-        rate: frames per second.
+        rate: frames per second, where frames come without their times (and where two share one).
         min_cutoff: Hz; the cutoff while a value stands still. Lower is smoother (and slower to follow).
         beta: how fast the cutoff rises with speed (per unit of the values' speed: per mm/s for poses in mm).
         d_cutoff: Hz; the cutoff of the speed estimate.
+
+    Called with each frame's time (seconds), it filters at the rate between frames, as the filter is defined:
+    a video from a phone comes at a variable rate.
 
     Example:
         >>> f = OneEuro(rate=30.0)
         >>> [round(float(f(np.array([v]))[0]), 2) for v in (0.0, 10.0, 10.0)]
         [0.0, 2.41, 4.51]
+        >>> f = OneEuro(rate=30.0)                # the same frames a tenth of a second apart: followed faster
+        >>> [round(float(f(np.array([v]), t)[0]), 2) for v, t in ((0.0, 0.0), (10.0, 0.1), (10.0, 0.2))]
+        [0.0, 4.65, 7.2]
     """
 
     def __init__(self, rate: float, min_cutoff: float = 1.0, beta: float = 0.01, d_cutoff: float = 1.0):
@@ -43,16 +49,19 @@ class OneEuro:
         self.rate, self.min_cutoff, self.beta, self.d_cutoff = rate, min_cutoff, beta, d_cutoff
         self._value: np.ndarray | None = None
         self._speed: np.ndarray | None = None
+        self._time: float | None = None
 
-    def __call__(self, value: np.ndarray) -> np.ndarray:
+    def __call__(self, value: np.ndarray, time_s: float | None = None) -> np.ndarray:
         value = np.asarray(value, np.float64)
+        last, self._time = self._time, time_s
         if self._value is None:
             self._value, self._speed = value, np.zeros_like(value)
             return value.copy()
-        speed = (value - self._value) * self.rate
-        self._speed = self._speed + _alpha(self.d_cutoff, self.rate) * (speed - self._speed)
+        rate = 1.0 / (time_s - last) if time_s is not None and last is not None and time_s > last else self.rate
+        speed = (value - self._value) * rate
+        self._speed = self._speed + _alpha(self.d_cutoff, rate) * (speed - self._speed)
         cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
-        self._value = self._value + _alpha(cutoff, self.rate) * (value - self._value)
+        self._value = self._value + _alpha(cutoff, rate) * (value - self._value)
         return self._value.copy()
 
 
@@ -61,7 +70,8 @@ class Window:
     degree `order` that best fits the 2 * `radius` + 1 frames around it; near the ends the window is mirrored.
 
     `push` takes a frame and returns the frames now complete (each `radius` frames late); `flush` ends the
-    clip. It holds 2 * `radius` + 1 frames, whatever the clip's length.
+    clip. It holds 2 * `radius` + 1 frames, whatever the clip's length. It counts frames, not seconds: a
+    frame's time is taken and not used.
 
     Example:
         >>> t = np.arange(10.0)
@@ -88,7 +98,7 @@ class Window:
         value = sum(w * self._items[i][1] for w, i in zip(self.weights, index))
         return self._items[t][0], value
 
-    def push(self, item: object, value: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    def push(self, item: object, value: np.ndarray, time_s: float | None = None) -> list[tuple[object, np.ndarray]]:
         self._items[self._seen] = item, np.asarray(value, np.float64)
         self._seen += 1
         out = []
@@ -112,8 +122,8 @@ class Causal:
         self.rate, self.min_cutoff, self.beta = rate, min_cutoff, beta
         self._filter = OneEuro(rate, min_cutoff, beta)
 
-    def push(self, item: object, value: np.ndarray) -> list[tuple[object, np.ndarray]]:
-        return [(item, self._filter(value))]
+    def push(self, item: object, value: np.ndarray, time_s: float | None = None) -> list[tuple[object, np.ndarray]]:
+        return [(item, self._filter(value, time_s))]
 
     def flush(self) -> list[tuple[object, np.ndarray]]:
         self._filter = OneEuro(self.rate, self.min_cutoff, self.beta)
@@ -121,7 +131,7 @@ class Causal:
 
 
 class Unsmoothed:
-    def push(self, item: object, value: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    def push(self, item: object, value: np.ndarray, time_s: float | None = None) -> list[tuple[object, np.ndarray]]:
         return [(item, np.asarray(value, np.float64))]
 
     def flush(self) -> list[tuple[object, np.ndarray]]:

@@ -49,11 +49,13 @@ class Frame:
 
 class FrameReader:
     """The frames of a video file (anything OpenCV's FFmpeg reads) or of a folder of image files (by name, its
-    numbers by value: `frame_order`).
+    numbers by value: `frame_order`), each with its time: a video file's own (a variable frame rate kept), a
+    folder's frame i at i / `fps`.
 
     Args:
         path: the video or folder.
-        fps: frames per second of a folder of frames (a video file says its own).
+        fps: frames per second of a folder of frames (a video file says its own: its mean rate, where the rate
+            varies).
 
     Opening checks what can be checked before any work: the file exists, opens
     and has a first frame. A frame that cannot be decoded later raises
@@ -98,7 +100,7 @@ class FrameReader:
 
         capture = cv2.VideoCapture(str(self.path))
         try:
-            i = 0
+            i, time_s = 0, 0.0
             while True:
                 ok, bgr = capture.read()
                 if not ok:
@@ -107,7 +109,12 @@ class FrameReader:
                         raise ValueError(f"{self.path}: frame {i} could not be decoded (the file says {self.count} frames); "
                                          f"frames 0-{i - 1} were read")
                     return
-                yield Frame(i, i / self.fps, np.ascontiguousarray(bgr[..., ::-1]))
+                # Each frame's own time, from the file: a phone records at a variable rate, which i / fps misstates.
+                stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if not (np.isfinite(stamp) and (i == 0 or stamp > time_s)):  # a container without times
+                    stamp = time_s + 1.0 / self.fps if i else 0.0
+                time_s = stamp
+                yield Frame(i, time_s, np.ascontiguousarray(bgr[..., ::-1]))
                 i += 1
         finally:
             capture.release()
