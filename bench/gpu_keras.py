@@ -164,7 +164,9 @@ def converge_run(preset: str, variant: str, seed: int, data: dict[str, dict[str,
     stopped = "plateau" if plateau.stopped else "deadline" if clock.ended else "max epochs"
     row, breakdowns = _scored(model, variant, seed, data["train"], data["test"], photos)
     keras.mixed_precision.set_global_policy("float32")
-    row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epochs, "steps": epochs * steps,
+    # The deadline may end the last epoch within it.
+    steps_run = (epochs - 1) * steps + clock.ended[1] if clock.ended else epochs * steps
+    row.update({"val MPJPE (mm)": rule.best, "best epoch": rule.best_epoch, "epochs": epochs, "steps": steps_run,
                 "stopped": stopped, "train seconds": round(seconds, 1)})
     return row, breakdowns, history
 

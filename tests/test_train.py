@@ -131,7 +131,8 @@ def test_a_motion_set_named_to_evaluate_a_run_is_rendered_as_the_run_rendered_it
         (["--photos", "/nonexistent/photos"], "/nonexistent/photos: no annotations.json"),
         (["--bone-epochs", "2"], "the model has none (bone_lengths=False)"),  # the default preset, cpu-quick
         (["--preset", "cpu-pretrained-long", "--bone-copies", "0"], "--bone-copies: must be at least 1, got 0"),
-        (["--time-budget", "-5"], "--time-budget: must be at least 0, got -5"),
+        (["--time-budget", "-5"], "--time-budget: must be a finite number at least 0, got -5"),
+        (["--time-budget", "nan"], "--time-budget: must be a finite number at least 0, got nan"),
         (["--preset", "cpu-pretrained", "--strategy", "multi-worker"], "train without one (time_budget_s=0, --time-budget 0)"),
     ],
 )
@@ -262,6 +263,8 @@ def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path)
     # counts from epoch 1's count, or epoch 2 would be counted twice.
     repeats = PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=1)
     assert (repeats.rule.epoch, repeats.rule.best, repeats.rule.cuts_made) == (1, 100.0, 0)
+    # A run that starts again from its first epoch (no backup left) starts the count again.
+    assert PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=0).rule == Plateau(patience=1, cuts=1)
     # A resumed run reads the count: one more epoch without a best is the end.
     resumed = PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=2)
     resumed.set_model(model)
@@ -269,6 +272,10 @@ def test_plateau_stop_cuts_the_rate_ends_the_run_and_resumes_its_count(tmp_path)
     resumed.on_epoch_end(0, {"val_pose_3d_mpjpe": 100.5})
     assert model.stop_training and rate() == pytest.approx(config.learning_rate / 4)
     assert json.loads(path.read_text())["now"]["epoch"] == 3
+    # A count saved before plateau.json kept the one before it (the count alone) is read as the count.
+    path.write_text(json.dumps(dataclasses.asdict(Plateau(patience=1, cuts=1, epoch=5, cuts_made=1))))
+    older = PlateauStop(Plateau(patience=1, cuts=1), path, resume_epoch=4)
+    assert (older.rule.epoch, older.rule.cuts_made) == (5, 1)
 
 
 class FakeClock:
@@ -305,16 +312,33 @@ def test_a_time_budget_ends_training_at_the_first_step_past_it():
     budget.on_train_batch_end(4)
     assert budget.ended == (2, 3)
 
+    # Past the budget at the schedule's own last step, it has cut nothing.
+    clock.now, whole = 0.0, TimeBudget(100.0, clock=clock)
+    whole.set_model(SimpleNamespace(stop_training=False))
+    whole.set_params({"epochs": 2, "steps": 5})
+    whole.on_train_begin()
+    for epoch in range(2):
+        whole.on_epoch_begin(epoch)
+        for step in range(5):
+            clock.now += 10.0 if (epoch, step) != (1, 4) else 50.0
+            whole.on_train_batch_end(step)
+    assert whole.ended is None and not whole.model.stop_training
+    # A second fit starts a new budget.
+    whole.on_train_begin()
+    whole.on_epoch_begin(0)
+    clock.now += 50.0
+    whole.on_train_batch_end(0)
+    assert whole.ended is None
+
 
 def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_budget(tmp_path, data_dir, capsys):
     run = tmp_path / "run"
-    # The first step (the graph's tracing) takes longer than a second: the budget ends the run in epoch 1.
-    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "1"]) == 0
-    assert "ended training after step" in capsys.readouterr().out
-    epoch, steps = json.loads((run / "train_summary.json").read_text())["time_budget_ended"]
-    assert epoch == 1 and 1 <= steps <= 4
+    # A microsecond: the first step ends past it.
+    assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "1e-6"]) == 0
+    assert "ended training after step 1 of 4 in epoch 1 of 8" in capsys.readouterr().out
+    assert json.loads((run / "train_summary.json").read_text())["time_budget_ended"] == [1, 1]
     assert epochs_logged(run) == [0] and (run / "model.keras").is_file() and (run / "best.keras").is_file()
-    assert json.loads((run / "config.json").read_text())["train"]["time_budget_s"] == 1
+    assert json.loads((run / "config.json").read_text())["train"]["time_budget_s"] == 1e-6
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "0"]) == 0
     assert "already trained" in capsys.readouterr().out
 

@@ -312,8 +312,8 @@ def test_a_video_at_a_variable_frame_rate_keeps_each_frames_time_and_is_smoothed
     root, frames = clip
     assert [frame.time_s for frame in FrameReader(root / "clip.mp4")] == pytest.approx(np.arange(12) / 30)
     data = (root / "clip.mp4").read_bytes()
-    at, size = next((at, size) for kind, at, size in mp4_boxes(data, 0, len(data)) if kind == "moov")
-    unit = struct.unpack(">I", data[data.index(b"stts", at) + 16:][:4])[0]  # one frame at 30 frames/s
+    moov = next(at for kind, at, _ in mp4_boxes(data, 0, len(data)) if kind == "moov")
+    unit = struct.unpack(">I", data[data.index(b"stts", moov) + 16:][:4])[0]  # one frame at 30 frames/s
     # Six frames at 60 frames/s, then six at 20: the same length in all, as the file's header says.
     (tmp_path / "vfr.mp4").write_bytes(with_frame_durations(data, [unit // 2] * 6 + [unit * 3 // 2] * 6))
     times = [frame.time_s for frame in FrameReader(tmp_path / "vfr.mp4")]

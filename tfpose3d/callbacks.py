@@ -64,9 +64,10 @@ class PlateauStop(keras.callbacks.Callback):
         path: where the count is written after every epoch (plateau.json), beside the one before it, so a
             resumed run goes on counting where the killed one stopped; None keeps it in memory only.
         restore_best: put the best epoch's weights back when training ends (a run without checkpoints).
-        resume_epoch: the epochs a resumed run's weights have seen (its backup's). A count written after a
-            later epoch, one whose backup the kill cut short, is that epoch's, which the run repeats: the one
-            before it is taken.
+        resume_epoch: the epochs a resumed run's weights have seen (its backup's). A count one epoch ahead
+            of them, written before the kill cut that epoch's backup short, is of the epoch the run repeats:
+            the one before it is taken. A count further ahead belongs to no backup (a run killed once its
+            backup was gone, before its model was saved), and the count starts again with the training.
 
     Attributes:
         stopped: whether the rule ended the training.
@@ -76,13 +77,15 @@ class PlateauStop(keras.callbacks.Callback):
                  resume_epoch: int | None = None):
         super().__init__()
         self.path, self.restore_best, self.best_weights, self.stopped = path, restore_best, None, False
-        self.rule, self._before = rule, None
+        self.rule = rule
         if path is not None and path.is_file():
             saved = json.loads(path.read_text())
-            now, before = saved["now"], saved["before"]
-            if resume_epoch is not None and now["epoch"] > resume_epoch and before is not None:
-                now, before = before, None
-            self.rule, self._before = Plateau(**now), before
+            # A count written before plateau.json kept the one before it is the count alone.
+            now, before = (saved["now"], saved["before"]) if "now" in saved else (saved, None)
+            if resume_epoch is None or now["epoch"] <= resume_epoch:
+                self.rule = Plateau(**now)
+            elif now["epoch"] == resume_epoch + 1:
+                self.rule = Plateau(**(before or now))  # an older count, alone, is the nearest there is
 
     def on_epoch_end(self, epoch, logs=None):
         before = dataclasses.asdict(self.rule)
@@ -112,8 +115,8 @@ class TimeBudget(keras.callbacks.Callback):
 
     Args:
         seconds: the budget, counted from `start`.
-        start: when the budget began (`clock`'s time), so that work before `fit` counts; default when `fit`
-            begins.
+        start: when the budget began (`clock`'s time), so that work before `fit` counts; default when each
+            `fit` begins.
         clock: seconds, as `time.perf_counter`.
 
     Attributes:
@@ -130,18 +133,21 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, seconds: float, start: float | None = None, clock: Callable[[], float] = time.perf_counter):
         super().__init__()
-        self.seconds, self.start, self.clock = seconds, start, clock
-        self.ended: tuple[int, int] | None = None
+        self.seconds, self.given_start, self.clock = seconds, start, clock
+        self.start, self.ended, self._epoch = start, None, 0
 
     def on_train_begin(self, logs=None):
-        if self.start is None:
-            self.start = self.clock()
+        self.start = self.clock() if self.given_start is None else self.given_start
+        self.ended = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.ended is None and self.clock() - self.start > self.seconds:
+        # The schedule's own last step ends the fit anyway: the budget has cut nothing there.
+        schedule = self.params or {}
+        last = self._epoch + 1 == schedule.get("epochs") and batch + 1 == schedule.get("steps")
+        if self.ended is None and not last and self.clock() - self.start > self.seconds:
             self.model.stop_training = True
             self.ended = (self._epoch + 1, batch + 1)
 

@@ -44,15 +44,24 @@ def _count(minimum: int) -> Callable[[str], int]:
 POSITIVE, NON_NEGATIVE = _count(1), _count(0)
 
 
-def _positive_number(text: str) -> float:
-    """An argparse type: a finite number above 0 (not inf or nan), with a message naming the bad value."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
+def _number(minimum: float, inclusive: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number (not inf or nan) above `minimum`, or at least it where `inclusive`,
+    with a message naming the bad value."""
+    bound = f"{'at least' if inclusive else 'above'} {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and (value >= minimum if inclusive else value > minimum)):
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+        return value
+
+    return parse
+
+
+POSITIVE_NUMBER, NON_NEGATIVE_NUMBER = _number(0, inclusive=False), _number(0, inclusive=True)
 
 
 def _regex(text: str) -> str:
@@ -247,7 +256,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "the layers after it trained on them (TrainConfig.trunk_copies; 0: on images every step; "
                         "default: the preset's)")
     p.add_argument("--validation-steps", type=POSITIVE)
-    p.add_argument("--time-budget", type=NON_NEGATIVE, metavar="SECONDS",
+    p.add_argument("--time-budget", type=NON_NEGATIVE_NUMBER, metavar="SECONDS",
                    help="end training at the first step that ends SECONDS after its start; that epoch is then "
                         "validated and the model saved (TrainConfig.time_budget_s; 0: the whole schedule; default: "
                         "the preset's, 1180 for cpu-pretrained, else 0)")
@@ -430,11 +439,11 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth", choices=SMOOTHERS, default="window",
                    help="videos: 'causal' (One Euro filter, for live use), 'window' (Savitzky-Golay over 9 frames, "
                         "for files; 4 frames late) or 'none'")
-    p.add_argument("--strength", type=_positive_number, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
+    p.add_argument("--strength", type=POSITIVE_NUMBER, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
     p.add_argument("--video-out", default=None, metavar="FILE.mp4|FILE.gif",
                    help="videos: also draw each frame with its 2D and 3D skeletons (one video: this file; several: "
                         "<video>_pose.<suffix> in --out-dir)")
-    p.add_argument("--fps", type=_positive_number, default=30.0, help="frames per second of a folder of frames")
+    p.add_argument("--fps", type=POSITIVE_NUMBER, default=30.0, help="frames per second of a folder of frames")
     p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
     # Photos flip by default: the best estimate the package has (docs/results.md, "test-time flip on the main
     # job") for a few milliseconds beside the detector's. Videos do not: the tracker's confidence floor is set on

@@ -277,8 +277,8 @@ class TrainConfig:
         if self.trunk_copies and self.strategy != "default":
             # Its outputs are held in one process's memory.
             raise ValueError(f"trunk_copies runs in one process, on one device; got strategy {self.strategy!r}")
-        if self.time_budget_s < 0:
-            raise ValueError(f"time_budget_s must be 0 (off) or positive, got {self.time_budget_s}")
+        if not (math.isfinite(self.time_budget_s) and self.time_budget_s >= 0):
+            raise ValueError(f"time_budget_s must be 0 (off) or a positive number of seconds, got {self.time_budget_s}")
         if self.time_budget_s and self.strategy == "multi-worker":
             # Each worker's clock would end its fit at another step, and the others would wait on it.
             raise ValueError("a time budget ends training on one process's clock; under strategy 'multi-worker' "

@@ -111,7 +111,7 @@ class FrameReader:
                     return
                 # Each frame's own time, from the file: a phone records at a variable rate, which i / fps misstates.
                 stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                if not (np.isfinite(stamp) and (i == 0 or stamp > time_s)):  # a container without times
+                if not np.isfinite(stamp) or (i and stamp <= 0):  # a frame without a time (OpenCV says 0)
                     stamp = time_s + 1.0 / self.fps if i else 0.0
                 time_s = stamp
                 yield Frame(i, time_s, np.ascontiguousarray(bgr[..., ::-1]))
