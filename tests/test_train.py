@@ -341,6 +341,9 @@ def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_b
     assert json.loads((run / "config.json").read_text())["train"]["time_budget_s"] == 1e-6
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "0"]) == 0
     assert "already trained" in capsys.readouterr().out
+    # Its evaluation says that the figures are of a run cut short.
+    assert main(["evaluate", str(run)]) == 0  # its own test data, from config.json
+    assert "time budget (1e-06 s) ended the training after step 1 of epoch 1 of 8" in capsys.readouterr().out
 
 
 def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):

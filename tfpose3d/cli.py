@@ -295,6 +295,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budget_end(run: Path) -> list[int] | None:
+    """Where the time budget ended a run's training, [epoch, step], from its train_summary.json; None where it
+    did not (or the run has no summary)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return json.loads((run / "train_summary.json").read_text()).get("time_budget_ended")
+    return None
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="MPJPE, P-MPJPE, PCK per joint and action, with example figures")
     p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file (with --photos also a "
@@ -330,6 +338,9 @@ def _evaluate(args: argparse.Namespace) -> int:
               else run_source(args.model))
     if saved is not None and saved[1].preset in PRESETS:
         print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
+    if saved is not None and (ended := _budget_end(Path(args.model))):
+        print(f"{args.model}: its time budget ({saved[1].time_budget_s:g} s) ended the training after step {ended[1]} "
+              f"of epoch {ended[0]} of {saved[1].epochs}: these are the figures of that shorter run")
     if args.photos:
         from tfpose3d import contract
         from tfpose3d.data.photos import training_mean_2d
