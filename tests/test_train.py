@@ -286,17 +286,18 @@ class FakeClock:
         return self.now
 
 
-def test_a_time_budget_ends_training_at_the_first_step_past_it():
+def test_a_time_budget_ends_training_where_the_rest_of_the_epoch_would_end_past_it():
     from types import SimpleNamespace
 
     from tfpose3d.callbacks import TimeBudget
 
     clock = FakeClock()
-    budget = TimeBudget(100.0, start=-30.0, clock=clock)  # begun before fit: 30 s spent on set-up
+    budget = TimeBudget(100.0, start=-5.0, clock=clock)  # begun before fit: 5 s spent on set-up
     budget.set_model(SimpleNamespace(stop_training=False))
     budget.on_train_begin()
     stopped = []
-    # Steps of 10 s from 30 s: the seventh ends at 100 s, within the budget; the eighth, at 110 s, past it.
+    # Steps of 10 s, and 15 s from an epoch's last step to the next epoch (validation, checkpoints). Epoch 2's
+    # steps end 80 and 90 s after the start: with the 15 s after them, 95 and 105 s.
     for epoch in range(3):
         budget.on_epoch_begin(epoch)
         for step in range(5):
@@ -307,10 +308,11 @@ def test_a_time_budget_ends_training_at_the_first_step_past_it():
                 break
         if budget.model.stop_training:
             break
-    assert stopped == [False] * 7 + [True] and budget.ended == (2, 3)
+        clock.now += 15.0
+    assert stopped == [False] * 6 + [True] and budget.ended == (2, 2) and budget.tail == 15.0
     clock.now += 10.0  # where the budget ended the run stays recorded
     budget.on_train_batch_end(4)
-    assert budget.ended == (2, 3)
+    assert budget.ended == (2, 2)
 
     # Past the budget at the schedule's own last step, it has cut nothing.
     clock.now, whole = 0.0, TimeBudget(100.0, clock=clock)

@@ -107,11 +107,15 @@ class PlateauStop(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Ends training at the first step that ends more than `seconds` after `start`. Keras then validates and
-    logs that epoch and ends the fit as at the schedule's end, so the checkpoints and history are whole.
+    """Ends training within `seconds` of `start`: at the first step after which the rest of its epoch, the
+    validation and the checkpoints, as long as the longest seen so far, would end past them. Keras then
+    validates and logs that epoch and ends the fit as at the schedule's end, so the checkpoints and history
+    are whole.
 
     A bound for a shared machine, where an epoch now and then takes twice its usual time: a run at the usual
-    pace never meets it. Under a decaying schedule the steps it cuts are the last, at the lowest rates.
+    pace never meets it. Under a decaying schedule the steps it cuts are the last, at the lowest rates. What
+    comes after the last step is measured, not assumed: 5.5 s on a quiet machine, 34 s on a busy one
+    (docs/results.md, "Training time").
 
     Args:
         seconds: the budget, counted from `start`.
@@ -121,6 +125,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     Attributes:
         ended: (epoch, steps), both from 1, where the budget ended the training; None while it has not.
+        tail: the longest time from an epoch's last step to the next epoch's start, so far (seconds).
 
     Example:
     >>> from types import SimpleNamespace
@@ -134,20 +139,23 @@ class TimeBudget(keras.callbacks.Callback):
     def __init__(self, seconds: float, start: float | None = None, clock: Callable[[], float] = time.perf_counter):
         super().__init__()
         self.seconds, self.given_start, self.clock = seconds, start, clock
-        self.start, self.ended, self._epoch = start, None, 0
+        self.start, self.ended, self.tail, self._epoch, self._last_step = start, None, 0.0, 0, None
 
     def on_train_begin(self, logs=None):
         self.start = self.clock() if self.given_start is None else self.given_start
-        self.ended = None
+        self.ended, self.tail, self._last_step = None, 0.0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self._last_step is not None:
+            self.tail = max(self.tail, self.clock() - self._last_step)
 
     def on_train_batch_end(self, batch, logs=None):
+        self._last_step = now = self.clock()
         # The schedule's own last step ends the fit anyway: the budget has cut nothing there.
         schedule = self.params or {}
         last = self._epoch + 1 == schedule.get("epochs") and batch + 1 == schedule.get("steps")
-        if self.ended is None and not last and self.clock() - self.start > self.seconds:
+        if self.ended is None and not last and now - self.start + self.tail > self.seconds:
             self.model.stop_training = True
             self.ended = (self._epoch + 1, batch + 1)
 

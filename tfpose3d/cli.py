@@ -257,9 +257,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "default: the preset's)")
     p.add_argument("--validation-steps", type=POSITIVE)
     p.add_argument("--time-budget", type=NON_NEGATIVE_NUMBER, metavar="SECONDS",
-                   help="end training at the first step that ends SECONDS after its start; that epoch is then "
-                        "validated and the model saved (TrainConfig.time_budget_s; 0: the whole schedule; default: "
-                        "the preset's, 1180 for cpu-pretrained, else 0)")
+                   help="end training within SECONDS of its start: at the first step after which that epoch's "
+                        "validation and checkpoints would end past them (TrainConfig.time_budget_s; 0: the whole "
+                        "schedule; default: the preset's, 1180 for cpu-pretrained, else 0)")
     p.add_argument("--strategy", choices=STRATEGIES, help="multi-worker: see docs/distributed.md")
     p.add_argument("--worker-timeout", type=POSITIVE, default=300, metavar="SECONDS",
                    help="multi-worker: how long to wait for the cluster to form and for each step (default 300)")

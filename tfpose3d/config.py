@@ -222,9 +222,10 @@ class TrainConfig:
         trunk_copies: 0 trains the model on images, every step through its trunk; n > 0 (a frozen trunk)
             computes the trunk's outputs once, for n augmented copies of each training render, and trains the
             layers after it on them for the schedule's steps (`tfpose3d.frozen_trunk`).
-        time_budget_s: 0 trains the whole schedule; s > 0 ends `model.fit` at the first step that ends s
-            seconds after the fit's set-up began (`tfpose3d.callbacks.TimeBudget`). A bound for a slow or busy
-            machine, not part of what a run is: a run resumed under another budget is the same run.
+        time_budget_s: 0 trains the whole schedule; s > 0 ends `model.fit` within s seconds of the fit's
+            set-up, at the first step after which that epoch's validation and checkpoints would end past them
+            (`tfpose3d.callbacks.TimeBudget`). A bound for a slow or busy machine, not part of what a run is:
+            a run resumed under another budget is the same run.
     """
 
     preset: str = ""

@@ -55,8 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # Validation only logs here (no plateau rule), so 512 of the 2,000 val renders serve, a quarter of the
         # forward passes; `tfpose3d evaluate` scores the whole test split.
         # The budget keeps the run within 20 minutes where epochs take longer than usual, as they now and then do
-        # on a shared 2-core machine; the last step, its epoch's validation and checkpoints took 5.5 s past a
-        # budget (docs/results.md, "Training time").
+        # on a shared 2-core machine; 20 s are left for what the budget's own estimate of an epoch's end misses.
         "train": {
             "epochs": 8, "steps_per_epoch": 150, "batch_size": 64, "learning_rate": 1e-3,
             "train_images": 20000, "test_images": 2000, "cache": True, "look": "plain", "validation_steps": 8,
