@@ -338,7 +338,8 @@ def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_b
     # A microsecond: the first step ends past it.
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "1e-6"]) == 0
     assert "ended training after step 1 of 4 in epoch 1 of 8" in capsys.readouterr().out
-    assert json.loads((run / "train_summary.json").read_text())["time_budget_ended"] == [1, 1]
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["time_budget_ended"] == [1, 1] and summary["time_budget_tail_s"] == 0  # no epoch had ended
     assert epochs_logged(run) == [0] and (run / "model.keras").is_file() and (run / "best.keras").is_file()
     assert json.loads((run / "config.json").read_text())["train"]["time_budget_s"] == 1e-6
     assert main(["train", "--out", str(run), "--data", str(data_dir), *TRAIN_ARGS, "--time-budget", "0"]) == 0

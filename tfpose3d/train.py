@@ -294,8 +294,10 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                            watch + stream + [epochs], shuffle=False, verbose=verbose, **fit_args)
             if budget and budget[0].ended:
                 epoch, steps = facts["time_budget_ended"] = budget[0].ended
+                facts["time_budget_tail_s"] = round(budget[0].tail, 1)
                 print(f"{out}: the time budget ({config.time_budget_s:g} s) ended training after step {steps} of "
-                      f"{config.steps_per_epoch} in epoch {epoch} of {config.epochs}", flush=True)
+                      f"{config.steps_per_epoch} in epoch {epoch} of {config.epochs}, keeping "
+                      f"{budget[0].tail:.0f} s for an epoch's validation and checkpoints", flush=True)
             if plateau and (write / "best.keras").is_file():
                 # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
                 model.load_weights(write / "best.keras")
