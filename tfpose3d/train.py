@@ -48,9 +48,10 @@ def _same_run(out: Path, resolved: dict) -> bool:
     # Compared through TrainConfig: a field added since the run was saved, whose default trains as before
     # (Augment.texture), leaves it the same run. The time budget is left out: a run it ended is trained, and a
     # killed run resumes under any budget.
-    unbounded = {"train": {**config.to_dict(), "time_budget_s": 0}}
-    resolved = {**resolved, "train": {**resolved["train"], "time_budget_s": 0}}
-    if json.loads(json.dumps({**saved, **unbounded})) != json.loads(json.dumps(resolved)):
+    def identity(run: dict) -> dict:
+        return json.loads(json.dumps({**run, "train": {**run["train"], "time_budget_s": 0}}))
+
+    if identity({**saved, "train": config.to_dict()}) != identity(resolved):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
     return True
 
