@@ -47,7 +47,7 @@ from tfpose3d.data.camera import Region
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
-from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin, pose_region
+from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin
 from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
 from tfpose3d.predict import Predictor, distinct
 
@@ -80,9 +80,7 @@ def more_confident(predictor: Predictor) -> Callable[[np.ndarray], list[tuple[Re
         boxes = predictor.detect(image)
         if not boxes:
             return []
-        first = predictor.estimate(image, boxes, [b.region(crop_margin()) for b in boxes])
-        second = predictor.estimate(image, boxes, [pose_region(p.joints_2d) for p in first])
-        kept = [a if a.confidence > b.confidence else b for a, b in zip(first, second)]
+        kept = [a if a.confidence > b.confidence else b for a, b in zip(*predictor.both_crops(image, boxes))]
         return [(p.box.region(crop_margin()), p.joints_2d) for p in distinct(kept)]
 
     return run

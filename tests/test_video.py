@@ -160,19 +160,38 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
 
 
 class _Fixed(Predictor):
-    """The predictor with a network that gives every crop the same outputs: `joints` (17, 2) in crop pixels,
-    a zero 3D pose and heatmaps sure of their peak."""
+    """The predictor with a network that gives every crop of its n-th call the n-th of `answers` (the last
+    from then on): joints (17, 2) in crop pixels, a zero 3D pose and heatmaps sure of their peak."""
 
-    def __init__(self, model_file, joints, **kwargs):
+    def __init__(self, model_file, *answers, **kwargs):
         super().__init__(model_file, **kwargs)
-        self.joints = np.asarray(joints, np.float32)
+        self.answers, self.calls = [np.asarray(a, np.float32) for a in answers], 0
 
     def __call__(self, images):
         n = len(images)
+        joints = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
         heatmaps = np.zeros((n, 17, 8, 8), np.float32)
         heatmaps[:, :, 0, 0] = 1.0
-        return {"joints_2d": np.broadcast_to(self.joints, (n, 17, 2)), "pose_3d": np.zeros((n, 17, 3), np.float32),
+        return {"joints_2d": np.broadcast_to(joints, (n, 17, 2)), "pose_3d": np.zeros((n, 17, 3), np.float32),
                 "heatmaps_2d": heatmaps}
+
+
+@pytest.mark.parametrize("shift, kept", [(0.07, "second"), (0.09, "first")])
+def test_a_second_crop_that_slides_off_the_body_gives_way_to_the_first(model_file, shift, kept):
+    # The first crop reads an upright body; the crop framed on it reads the same body `shift` of its height to
+    # the right: 0.08 of it is where it has slid off.
+    body = np.stack([np.full(17, 112.0), np.linspace(40.0, 200.0, 17)], 1)
+    box = Detection((200, 40, 80, 200), 0.9)
+    first_region = box.region(crop_margin())
+    first = first_region.from_crop(body, 225)
+    second_region = pose_region(first)
+    second = first + [shift * np.ptp(first[:, 1]), 0.0]
+    predictor = _Fixed(model_file, body, second_region.into_crop(second, 225), detector=lambda _: [box])
+    person = predictor.predict_image(np.zeros((300, 500, 3), np.uint8))[0]
+    expected = {"first": (first_region, first), "second": (second_region, second)}[kept]
+    assert person.region == expected[0]
+    np.testing.assert_allclose(person.joints_2d, expected[1], atol=1e-3)
 
 
 def test_at_border_is_where_the_estimated_body_reaches_the_edge(model_file):
@@ -190,6 +209,8 @@ def test_at_border_is_where_the_estimated_body_reaches_the_edge(model_file):
 def test_a_followed_person_is_boxed_where_their_pose_is_in_every_frame(model_file):
     # Each crop reads the body 40 px right of its middle, its joints' longer side 1 / 1.45 of the crop, so the
     # next crop is as large and the followed person walks right, about 49 px a frame, toward the edge at 640.
+    # In the first frame the crop framed on the detection's pose moves the body too far (`slid_off`), so the
+    # detection's own estimate is kept.
     body = np.array([[70.0, 35.0], [155.0, 190.0]] * 8 + [[112.5, 112.5]]) + [40.0, 0.0]
     predictor = _Fixed(model_file, body, detector=lambda image: [Detection((80.0, 20.0, 80.0, 220.0), 0.9)])
     frames = [Frame(i, i / 30, np.zeros((260, 640, 3), np.uint8)) for i in range(10)]
@@ -200,7 +221,7 @@ def test_a_followed_person_is_boxed_where_their_pose_is_in_every_frame(model_fil
         assert np.all((person.joints_2d >= person.box.lo) & (person.joints_2d <= person.box.hi))
         assert person.box.score == 0.9  # the detection's, which found them
     cut = [person.at_border for person in people]
-    assert not any(cut[:8]) and all(cut[8:])  # by hand: the body reaches x 628 in frame 7, 677 in frame 8
+    assert not any(cut[:9]) and cut[9]  # by hand: the body reaches x 628 in frame 8, 677 in frame 9
 
 
 def test_an_array_photo_is_read_as_pixels_or_named(model_file):
