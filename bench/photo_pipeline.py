@@ -7,13 +7,14 @@ each person's annotation crop (`tfpose3d.evaluate.pipeline_predictions`):
 - a model on the annotation crops (the crops framed on each person's annotated joints, turned upright on
   the annotated hips and shoulders): every person, the reference the pipelines are held to;
 - a model through the package's pipeline (`Predictor.predict_image`: BlazePose's detector and the part
-  network, the detection's aligned crop, then a crop framed on that first pose);
+  network, the detection's aligned crop, then a crop framed on that first pose, kept where it stays on the
+  body: `predict.on_the_body`);
 - BlazePose GHUM full's landmark model on the annotation crops;
 - BlazePose's own pipeline as MediaPipe runs it on a photo: its detector on the whole image (score 0.5), its
   aligned region (body circle x 1.25), its landmark model on that 256 px crop;
 - BlazePose's landmark model on the package's detector's regions;
 - with --confident, the package's pipeline keeping, for each person, the more confident of its two
-  estimates (the detection's crop, the crop from that pose; `Person.confidence`) instead of the second;
+  estimates (the detection's crop, the crop from that pose; `Person.confidence`) instead of `on_the_body`'s;
 - with --flip, every model row with test-time flip, and then the pipeline with and without it on the people
   both return.
 
@@ -36,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ from tfpose3d.data.photos import PhotoSet, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.detect import SCORE_FLOOR, PersonDetector, crop_margin
 from tfpose3d.evaluate import photo_report, pipeline_predictions, whole_photo
-from tfpose3d.predict import Predictor, distinct
+from tfpose3d.predict import Person, Predictor
 
 from blazepose_photos import INPUT, blazepose, to_h36m  # a script beside this one
 from photo_joints import unmirrored  # a script beside this one
@@ -72,18 +72,9 @@ class Landmarks:
         return region.from_crop(to_h36m(points[None])[0], INPUT)
 
 
-def more_confident(predictor: Predictor) -> Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]:
-    """The package's pipeline, each person's estimate the more confident of the detection's crop and the crop
-    framed on that first pose (`Predictor.predict_image` keeps the second), in `whole_photo`'s form."""
-
-    def run(image: np.ndarray) -> list[tuple[Region, np.ndarray]]:
-        boxes = predictor.detect(image)
-        if not boxes:
-            return []
-        kept = [a if a.confidence > b.confidence else b for a, b in zip(*predictor.both_crops(image, boxes))]
-        return [(p.box.region(crop_margin()), p.joints_2d) for p in distinct(kept)]
-
-    return run
+def more_confident(first: Person, second: Person) -> Person:
+    """Of a person's two estimates (`Predictor.both_crops`), the one whose heatmaps are surer (`Person.confidence`)."""
+    return first if first.confidence > second.confidence else second
 
 
 def main() -> None:
@@ -125,7 +116,7 @@ def main() -> None:
     }
     if args.confident:
         rows["model, the package's pipeline, the more confident of its two crops"] = pipeline_predictions(
-            photos, more_confident(predictor))
+            photos, whole_photo(predictor, more_confident))
     table = []
     for k, (name, pred) in enumerate(rows.items()):
         found = np.isfinite(pred).all((1, 2))

@@ -3,7 +3,7 @@
 `Predictor.predict_image` estimates each person found twice: in the detection's aligned crop, then in the crop
 framed on that first pose, as the training renders are framed. The second crop can reach onto a neighbour or
 a partner and end on that body; where it moves the torso (the middles of the hips and shoulders) by more than
-`predict.SLIDE` of the first body's size, the first estimate is kept.
+`predict.SLIDE` of the first body's size, the first estimate is kept (`predict.on_the_body`).
 
 1. Held-out renders (one person each, through the detector): how far the second crop moves the torso when
    nothing else is in the picture, and the 2D error (crop pixels) of each estimate.
@@ -30,7 +30,7 @@ from tfpose3d.data.photos import PhotoSet, found_people, training_mean_2d
 from tfpose3d.data.sources import open_source
 from tfpose3d.detect import crop_margin
 from tfpose3d.evaluate import pipeline_predictions, whole_photo
-from tfpose3d.predict import SLIDE, Predictor, distinct, slid_off, torso_move
+from tfpose3d.predict import SLIDE, Predictor, on_the_body, torso_move
 
 from provenance import provenance  # a script beside this one
 
@@ -67,8 +67,9 @@ def photos_moves(predictor: Predictor, photos: PhotoSet) -> pd.DataFrame:
             error = {name: float(np.nanmean(np.linalg.norm(
                 photos.regions[i].into_crop(p.joints_2d, size) / size - photos.joints_2d[i], axis=-1)))
                 for name, p in (("first", first[k]), ("second", second[k]))}
-            rows.append({"person": i, "image": Path(image).name[:28], "move": torso_move(first[k].joints_2d, second[k].joints_2d),
-                         "kept": "first" if slid_off(first[k].joints_2d, second[k].joints_2d) else "second",
+            rows.append({"person": i, "image": Path(image).name[:28],
+                         "move": torso_move(first[k].joints_2d, second[k].joints_2d),
+                         "kept": "first" if on_the_body(first[k], second[k]) is first[k] else "second",
                          "2D error, first": error["first"], "2D error, second": error["second"]})
     return pd.DataFrame(rows)
 
@@ -96,16 +97,9 @@ def main() -> None:
 
     mean_2d = training_mean_2d(open_source(args.data), contract.IMAGE_SIZE)
 
-    def always(which: int):
-        def run(image):
-            boxes = predictor.detect(image)
-            people = distinct(predictor.both_crops(image, boxes)[which]) if boxes else []
-            return [(p.box.region(crop_margin()), p.joints_2d) for p in people]
-        return run
-
-    preds = {name: pipeline_predictions(photos, pipeline) for name, pipeline in (
-        ("always the first", always(0)), ("always the second", always(1)),
-        ("the package (the first where the second slid off)", whole_photo(predictor)))}
+    preds = {name: pipeline_predictions(photos, whole_photo(predictor, choose)) for name, choose in (
+        ("always the first", lambda first, second: first), ("always the second", lambda first, second: second),
+        ("the package (`on_the_body`: the first where the second slid off)", None))}
     hits = {name: np.isfinite(pred).all((1, 2)) for name, pred in preds.items()}
     everyone = np.logical_and.reduce(list(hits.values()))
     rows = []

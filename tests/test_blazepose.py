@@ -94,6 +94,7 @@ def test_the_landmark_prior_starts_the_grid_at_blazepose_joints():
 def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, bones_from, tmp_path):
     config = ModelConfig(**{**FROZEN.to_dict(), "landmarks": landmarks, "bone_lengths": bone_lengths,
                             "bones_from": bones_from})
+    keras.utils.set_random_seed(0)  # the same network whichever tests ran before
     model = build_model(config)
     if bone_lengths:
         # A head at its zero start gives every bone one length; give the export a pose to refit person by person.
@@ -107,4 +108,5 @@ def test_every_exported_form_reproduces_keras(landmarks, bone_lengths, bones_fro
     for form in (version, version / "tfpose3d_float32.tflite"):
         out = Predictor(form)(images)
         for name in ("pose_3d", "joints_2d"):
-            np.testing.assert_allclose(out[name], reference[name], atol=1e-2, err_msg=f"{form.name}: {name}")
+            # float32 in another order of operations: a few parts in 10,000 of poses hundreds of mm long.
+            np.testing.assert_allclose(out[name], reference[name], rtol=1e-3, atol=1e-2, err_msg=f"{form.name}: {name}")

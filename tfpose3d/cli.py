@@ -423,7 +423,8 @@ PREDICT_HELP = """3D pose of the people in photos, and of one person through a v
 A photo of any size: BlazePose's person detector and a network that joins people from their body parts
 (for crowds, people seen from behind, seated or small) find the people, or --box gives one; each is
 cropped upright along the body (from the hips toward the head), estimated, cropped again on that pose
-as the training renders are framed, and estimated again; each estimate averages the crop's and its mirror's
+as the training renders are framed, and estimated again (the first estimate kept where that second crop
+slid onto a neighbour); each estimate averages the crop's and its mirror's
 (test-time flip; --no-flip for one, in half the time). JSON on
 stdout (joints in the photo's pixels, the 3D pose in its camera's axes), and <image>_pose_<k>.png per person.
 A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person is followed from their own

@@ -22,7 +22,7 @@ from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.paths import writable
 
 if TYPE_CHECKING:
-    from tfpose3d.predict import Predictor
+    from tfpose3d.predict import Person, Predictor
 
 
 def run_source(run: str | os.PathLike) -> Source:
@@ -96,7 +96,7 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     of it. `mean_2d` (17, 2) is the mean training-render 2D pose as a fraction of the image side. `crops`:
     "annotation" feeds the model the crops framed on each person's annotated joints; "detector" runs the
     whole pipeline on the whole photos (`Predictor.predict_image`: detector, aligned crops, a second crop from
-    the first pose) and scores the people it finds, beside the mean 2D pose on the same people. Writes
+    the first pose where it stays on the body) and scores the people it finds, beside the mean 2D pose on the same people. Writes
     photos.md, photos.csv and photos.png (predictions over each annotation crop) into `out_dir`.
     """
     from tfpose3d.predict import Predictor
@@ -121,10 +121,12 @@ def evaluate_photos(model_path: str | os.PathLike, folder: str | os.PathLike, me
     return table
 
 
-def whole_photo(predictor: Predictor) -> Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]:
-    """The package's photo pipeline (`Predictor.predict_image`) in the form `pipeline_predictions` reads: the
-    region the detector found each person in, and their joints in the photo's pixels."""
-    return lambda image: [(p.box.region(crop_margin()), p.joints_2d) for p in predictor.predict_image(image)]
+def whole_photo(predictor: Predictor, choose: Callable[[Person, Person], Person] | None = None
+                ) -> Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]:
+    """The package's photo pipeline (`Predictor.predict_image`, its `choose` between each person's two
+    estimates) in the form `pipeline_predictions` reads: the region the detector found each person in, and
+    their joints in the photo's pixels."""
+    return lambda image: [(p.box.region(crop_margin()), p.joints_2d) for p in predictor.predict_image(image, choose=choose)]
 
 
 def pipeline_predictions(photos: PhotoSet, pipeline: Callable[[np.ndarray], list[tuple[Region, np.ndarray]]]) -> np.ndarray:

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -127,14 +127,16 @@ class Predictor:
         return self.detector(_as_image(image))
 
     def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None,
-                      regions: Sequence[Region] | None = None) -> list[Person]:
+                      regions: Sequence[Region] | None = None,
+                      choose: Callable[[Person, Person], Person] | None = None) -> list[Person]:
         """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
         else those the detector finds, in its order (`PersonDetector`), each once (`distinct`). An empty list when there is nobody.
 
-        Each person is estimated twice: first in the box's crop (for a detection, turned upright on its hips
-        and shoulders), then in the crop their estimated joints give, framed as the training renders are. The
-        first estimate is kept where the second has slid off that body (`slid_off`). `regions` (one per box,
-        framed from a pose already, as a tracker's from the last frame) are estimated once.
+        Each person is estimated twice (`both_crops`): first in the box's crop (for a detection, turned upright
+        on its hips and shoulders), then in the crop their estimated joints give, framed as the training
+        renders are. `choose` picks one of the two (by default `on_the_body`: the second, unless it slid off a
+        detection's body). `regions` (one per box, framed from a pose already, as a tracker's from the last
+        frame) are estimated once.
         """
         image = _as_image(image)
         detected = boxes is None
@@ -142,13 +144,15 @@ class Predictor:
         if not boxes:
             return []
         if regions is None:
-            people = [a if slid_off(a.joints_2d, b.joints_2d) else b for a, b in zip(*self.both_crops(image, boxes))]
+            people = [(choose or on_the_body)(a, b) for a, b in zip(*self.both_crops(image, boxes))]
         else:
             people = self.estimate(image, boxes, regions)
         return distinct(people) if detected else people
 
-    def both_crops(self, image: np.ndarray, boxes: Sequence[Detection]) -> tuple[list[Person], list[Person]]:
+    def both_crops(self, image: str | os.PathLike | np.ndarray,
+                   boxes: Sequence[Detection]) -> tuple[list[Person], list[Person]]:
         """Each box's person estimated in the box's crop, and again in the crop that first estimate frames."""
+        image = _as_image(image)
         first = self.estimate(image, boxes, [b.region(crop_margin()) for b in boxes])
         return first, self.estimate(image, boxes, [pose_region(person.joints_2d) for person in first])
 
@@ -183,6 +187,9 @@ def torso_move(first: np.ndarray, second: np.ndarray) -> float:
         >>> first = np.zeros((17, 2)); first[:, 1] = np.linspace(0.0, 160.0, 17)   # 160 px tall
         >>> torso_move(first, first + [16.0, 0.0])
         0.1
+        >>> arms_up = first.copy(); arms_up[[12, 13, 15, 16], 1] -= 120.0           # the limbs move, not the torso
+        >>> torso_move(first, arms_up)
+        0.0
     """
     first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
     ends = [np.stack(skeleton.torso_ends(joints)) for joints in (first, second)]
@@ -201,6 +208,16 @@ def slid_off(first: np.ndarray, second: np.ndarray, most: float = SLIDE) -> bool
         (False, True)
     """
     return torso_move(first, second) > most
+
+
+def on_the_body(first: Person, second: Person) -> Person:
+    """`Predictor.predict_image`'s choice between a person's two estimates (`Predictor.both_crops`): the second,
+    from the crop framed on the first pose as the training renders are, unless the first comes from a
+    detection's aligned crop and the second slid off that body (`slid_off`). A box without keypoints (a user's
+    `--box`, framed loosely and upright) always gives way to the crop framed on its pose: a loose box's first
+    pose can lie far from its second without any other body in it.
+    """
+    return first if first.box.keypoints is not None and slid_off(first.joints_2d, second.joints_2d) else second
 
 
 def pose_confidence(heatmaps: np.ndarray) -> np.ndarray:
