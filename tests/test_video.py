@@ -291,7 +291,9 @@ def test_predict_flips_photos_by_default_and_not_videos(clip, model_file, tmp_pa
         out = tmp_path / "+".join(flag or ["default"])
         assert main(["predict", "--model", str(model_file), str(root / "frames" / "0000.png"), str(root / "frames"),
                      "--box", "20,10,60,110", "--smooth", "none", "--out-dir", str(out), *flag]) == 0
-        photo, video = json.loads(capsys.readouterr().out)
+        captured = capsys.readouterr()
+        photo, video = json.loads(captured.out)
+        assert f"{root / 'frames'}: read as the frames of one video" in captured.err  # a folder is a video
         np.testing.assert_allclose(photo["people"][0]["pose_3d_mm"], photo_pose, atol=0.051)  # JSON keeps 0.1 mm
         first_frame = json.loads(Path(video["poses"]).read_text().splitlines()[0])
         np.testing.assert_allclose(first_frame["pose_3d_mm"], video_pose, atol=0.051)
@@ -398,6 +400,40 @@ def test_bad_videos_and_photos_are_named(model_file, tmp_path, capsys):
     assert main(["predict", "--model", str(model_file), str(blank), "--box", "whole", "--out-dir", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result[0]["people"][0]["box_xywh"] == [0, 0, 300, 200] and (out / "blank_pose_0.png").exists()
+
+
+def test_a_photo_with_nobody_keeps_the_others_poses_and_is_named(model_file, tmp_path, capsys, monkeypatch):
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
+    person = tmp_path / "person.png"
+    Image.fromarray(np.full((200, 300, 3), 200, np.uint8)).save(person)
+    # The detector finds someone in the bright photo only; the grey one holds nobody.
+    found = Detection((100, 20, 80, 160), 0.9)
+    predictor = Predictor(model_file, detector=lambda image: [found] if image.mean() > 150 else [])
+    monkeypatch.setattr("tfpose3d.predict.Predictor", lambda *args, **kwargs: predictor)
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_file), str(person), str(blank), "--out-dir", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert [len(result["people"]) for result in json.loads(captured.out)] == [1, 0]
+    assert (out / "person_pose_0.png").exists()
+    assert f"no person found in {blank};" in captured.err and str(person) not in captured.err
+
+
+def test_a_photos_pictures_are_the_last_runs_and_the_default_model_is_named(model_file, tmp_path, capsys, monkeypatch):
+    photo = tmp_path / "two.png"
+    Image.fromarray(np.full((200, 300, 3), 200, np.uint8)).save(photo)
+    (tmp_path / "out").mkdir()
+    keep = tmp_path / "out" / "two_pose_notes.png"  # not a picture predict writes: it stays
+    keep.write_bytes(b"")
+    runs = [[Detection((10, 20, 80, 160), 0.9), Detection((200, 20, 80, 160), 0.8)], [Detection((10, 20, 80, 160), 0.9)]]
+    monkeypatch.setattr("tfpose3d.export.latest_export", lambda: model_file)
+    for boxes, pictures in zip(runs, (["two_pose_0.png", "two_pose_1.png"], ["two_pose_0.png"])):
+        predictor = Predictor(model_file, detector=lambda image, boxes=boxes: boxes)
+        monkeypatch.setattr("tfpose3d.predict.Predictor", lambda *args, predictor=predictor, **kwargs: predictor)
+        assert main(["predict", str(photo), "--out-dir", str(tmp_path / "out")]) == 0
+        assert f"tfpose3d predict: model {model_file} (the newest export" in capsys.readouterr().err
+        assert sorted(p.name for p in (tmp_path / "out").glob("two_pose_[0-9]*.png")) == pictures
+    assert keep.exists()
 
 
 def test_empty_and_enormous_images_are_named(model_file, tmp_path, capsys):

@@ -426,7 +426,8 @@ cropped upright along the body (from the hips toward the head), estimated, cropp
 as the training renders are framed, and estimated again (the first estimate kept where that second crop
 slid onto a neighbour); each estimate averages the crop's and its mirror's
 (test-time flip; --no-flip for one, in half the time). JSON on
-stdout (joints in the photo's pixels, the 3D pose in its camera's axes), and <image>_pose_<k>.png per person.
+stdout (joints in the photo's pixels, the 3D pose in its camera's axes: x right, y down, z forward), and
+<image>_pose_<k>.png per person; a photo with nobody found has no people, and the exit status is then 2.
 A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person is followed from their own
 pose, found again by the detector when lost, each frame estimated and the 3D poses smoothed (--smooth);
 <video>_poses.jsonl, one line per frame, and with --video-out an .mp4 or .gif with both skeletons.
@@ -471,7 +472,7 @@ def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tfpose3d.export import latest_export
-    from tfpose3d.predict import Predictor, output_names, predict_photos, predict_video, to_json
+    from tfpose3d.predict import NOBODY_HINT, Predictor, output_names, predict_photos, predict_video, to_json
     from tfpose3d.video import FrameReader, check_video_out, is_video
 
     names = dict(zip(args.inputs, output_names(args.inputs)))
@@ -480,11 +481,17 @@ def _predict(args: argparse.Namespace) -> int:
     # A missing, empty or unreadable video, or a video output that cannot or must not be written, stops here,
     # before anything is written.
     readers = [FrameReader(video, args.fps) for video in videos]
+    for folder in filter(lambda path: Path(path).is_dir(), videos):
+        print(f"{folder}: read as the frames of one video, one person followed through them; for each photo on "
+              f"its own, name the files ({Path(folder) / '*.jpg'})", file=sys.stderr)
     outs = {video: args.video_out if len(videos) == 1 or not args.video_out else
             str(Path(args.out_dir) / f"{names[video]}_pose{Path(args.video_out).suffix}") for video in videos}
     for out in filter(None, outs.values()):
         check_video_out(out, args.inputs)
     model = args.model or latest_export()
+    if not args.model:  # several exports can lie there; the newest is used, and the user should see which
+        print(f"tfpose3d predict: model {model} (the newest export of the main job; --model names another)",
+              file=sys.stderr)
     photo_flip, video_flip = args.flip is not False, bool(args.flip)
     # Both loaded before anything is written, so that a model that cannot be read leaves nothing behind.
     wanted = ({photo_flip} if photos else set()) | ({video_flip} if videos else set())
@@ -495,6 +502,10 @@ def _predict(args: argparse.Namespace) -> int:
         results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth,
                                      args.strength, outs[video], name=names[video]))
     print(to_json(results))
+    nobody = [result["image"] for result in results if result.get("people") == []]
+    if nobody:  # the others' poses are printed and drawn; the exit status still says a photo held nobody
+        print(f"tfpose3d: error: no person found in {', '.join(nobody)}; {NOBODY_HINT}", file=sys.stderr)
+        return 2
     return 0
 
 

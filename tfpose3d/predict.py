@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -311,13 +313,19 @@ def output_names(paths: Sequence[str | os.PathLike]) -> list[str]:
     return names
 
 
+NOBODY_HINT = ("the detector finds people whose face or outline it sees; pass --box x,y,w,h (the person's box in "
+               "pixels) or --box whole (the person fills the image)")
+
+
 def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os.PathLike, box: str | None = None,
                    names: Sequence[str] | None = None) -> list[dict]:
     """Each photo's people, as JSON-ready dicts; writes <name>_pose_<k>.png per person into out_dir (`names`:
     one per photo, default `output_names(paths)`).
 
-    Every photo is read and searched before anything is written; a photo with nobody found is an error that
-    names it (a `box` says where the person is instead: "x,y,w,h" or "whole").
+    Every photo is read and searched before anything is written, so an unreadable one stops the batch with
+    nothing written. A photo where nobody is found has no people (`"people": []`) and the others keep theirs;
+    the command line names it and exits with status 2. Where nobody is found in any photo, nothing is
+    written (a `box` says where the person is instead: "x,y,w,h" or "whole").
     """
     from tfpose3d import viz
 
@@ -325,13 +333,15 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
     for path in paths:
         image = read_rgb(path)
         found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
-    empty = [str(p) for p, people in found if not people]
-    if empty:
-        raise ValueError(f"no person found in {', '.join(empty)}; the detector finds people whose face or outline it sees; "
-                         "pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
+    if not any(people for _, people in found):
+        raise ValueError(f"no person found in {', '.join(str(p) for p, _ in found)}; {NOBODY_HINT}")
     out_dir = _out_folder(out_dir)
     results = []
     for (path, people), name in zip(found, names or output_names(paths)):
+        # A photo's pictures are this run's: one of an earlier run that found more people would pass for one.
+        for old in out_dir.glob(f"{glob.escape(name)}_pose_*.png"):
+            if re.fullmatch(rf"{re.escape(name)}_pose_\d+\.png", old.name):
+                old.unlink()
         entries = []
         for k, person in enumerate(people):
             figure = out_dir / f"{name}_pose_{k}.png"
