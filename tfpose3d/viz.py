@@ -73,7 +73,9 @@ def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, p
         ax.axis("off")
         ax = fig.add_subplot(1, 2, 2, projection="3d")
         plot_skeleton_3d(ax, pose_3d - pose_3d[skeleton.PELVIS])
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        # Left and right are the person's own, so that a person read mirrored can be told from the picture.
+        fig.text(0.5, 0.02, "the person's left red, right blue, centre yellow", ha="center", fontsize=8)
         fig.savefig(path, dpi=80)
     finally:
         plt.close(fig)
