@@ -134,6 +134,8 @@ CASES = [
     Case("box negative, clipped", predict("{photo}", "--box", "-10,-20,50,60"), 0,
          exists=lambda f, out: [out / "photo_pose_0.png"]),
     Case("box three numbers", predict("{photo}", "--box", "1,2,3"), 2, "four numbers", absent=lambda f, out: [out]),
+    Case("box with spaces", predict("{photo}", "--box", "10", "20", "30", "40"), 2, "joined by commas: --box x,y,w,h",
+         absent=lambda f, out: [out]),
     Case("unknown flag", predict("{photo}", "--boxx", "1"), 2, "unrecognized arguments", absent=lambda f, out: [out]),
     Case("url", predict("https://example.com/people.jpg"), 2, "https://example.com/people.jpg is a URL",
          absent=lambda f, out: [out]),

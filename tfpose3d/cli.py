@@ -77,6 +77,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its errors as the rest of tfpose3d reports them: one `tfpose3d: error:` line, status 2."""
 
     def error(self, message: str) -> None:
+        extra = message.partition("unrecognized arguments: ")[2].split()
+        if extra and all(re.fullmatch(r"-?[\d.]+", word) for word in extra):
+            # Numbers left over are most often a box typed with spaces: --box 10 20 30 40.
+            message += "; --box takes its four numbers joined by commas: --box x,y,w,h"
         print(f"tfpose3d: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
