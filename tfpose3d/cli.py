@@ -476,7 +476,7 @@ def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tfpose3d.export import latest_export
-    from tfpose3d.predict import NOBODY_HINT, Predictor, output_names, predict_photos, predict_video, to_json
+    from tfpose3d.predict import Predictor, nobody_found, output_names, predict_photos, predict_video, to_json
     from tfpose3d.video import FrameReader, check_video_out, is_video
 
     names = dict(zip(args.inputs, output_names(args.inputs)))
@@ -508,7 +508,7 @@ def _predict(args: argparse.Namespace) -> int:
     print(to_json(results))
     nobody = [result["image"] for result in results if result.get("people") == []]
     if nobody:  # the others' poses are printed and drawn; the exit status still says a photo held nobody
-        print(f"tfpose3d: error: no person found in {', '.join(nobody)}; {NOBODY_HINT}", file=sys.stderr)
+        print(f"tfpose3d: error: {nobody_found(nobody)}", file=sys.stderr)
         return 2
     return 0
 

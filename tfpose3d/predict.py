@@ -313,8 +313,10 @@ def output_names(paths: Sequence[str | os.PathLike]) -> list[str]:
     return names
 
 
-NOBODY_HINT = ("the detector finds people whose face or outline it sees; pass --box x,y,w,h (the person's box in "
-               "pixels) or --box whole (the person fills the image)")
+def nobody_found(paths: Sequence[str | os.PathLike]) -> str:
+    """The message for photos where nobody was found: which, and what to do instead."""
+    return (f"no person found in {', '.join(map(str, paths))}; the detector finds people whose face or outline it "
+            "sees; pass --box x,y,w,h (the person's box in pixels) or --box whole (the person fills the image)")
 
 
 def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os.PathLike, box: str | None = None,
@@ -334,7 +336,7 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
         image = read_rgb(path)
         found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
     if not any(people for _, people in found):
-        raise ValueError(f"no person found in {', '.join(str(p) for p, _ in found)}; {NOBODY_HINT}")
+        raise ValueError(nobody_found([path for path, _ in found]))
     out_dir = _out_folder(out_dir)
     results = []
     for (path, people), name in zip(found, names or output_names(paths)):
