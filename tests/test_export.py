@@ -1,3 +1,4 @@
+import datetime
 import json
 import subprocess
 import sys
@@ -145,6 +146,38 @@ def test_versions_and_failed_export_leaves_nothing(model_file, tmp_path, monkeyp
     assert sorted(p.name for p in (tmp_path / "tfpose3d").iterdir()) == ["1", "2"]  # no 3, no temporary folder
     assert main(["export", str(model_file), "--out", str(tmp_path), "--tflite", "int4"]) == 2
     assert "--tflite: unknown kind(s) ['int4']" in capsys.readouterr().err
+
+
+def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monkeypatch):
+    from tfpose3d.version import __version__
+
+    run = tmp_path / "runs" / "main"
+    run.mkdir(parents=True)
+    (run / "model.keras").write_bytes(model_file.read_bytes())
+    (run / "config.json").write_text(json.dumps({"train": {"preset": "cpu-pretrained"}, "data": None}))
+    out = tmp_path / "serving_models"
+    assert main(["export", str(run), "--out", str(out), "--tflite", "none"]) == 0
+    assert main(["export", str(model_file), "--out", str(out), "--tflite", "none"]) == 0
+    from_run, from_file = (json.loads((out / "tfpose3d" / v / "origin.json").read_text()) for v in "12")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent, check=True).stdout.strip()
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    assert from_run == {"source": str(run), "preset": "cpu-pretrained", "tfpose3d": __version__,
+                        "commit": commit, "exported": from_run["exported"]}
+    assert from_run["exported"].startswith(today)
+    assert "preset" not in from_file and from_file["source"] == str(model_file)
+    # predict without --model names the export's preset and source
+    monkeypatch.chdir(tmp_path)
+    photo = tmp_path / "grey.png"
+    Image.fromarray(np.full((80, 60, 3), 128, np.uint8)).save(photo)
+    main(["predict", str(photo), "--box", "0,0,60,80", "--out-dir", str(tmp_path / "pictures")])
+    assert (f"model {Path('serving_models/tfpose3d/2')} (from {model_file}, exported "
+            in capsys.readouterr().err)
+    (out / "tfpose3d" / "1").rename(out / "tfpose3d" / "3")
+    main(["predict", str(photo), "--box", "0,0,60,80", "--out-dir", str(tmp_path / "pictures")])
+    err = capsys.readouterr().err
+    assert f"model {Path('serving_models/tfpose3d/3')} (preset cpu-pretrained, from {run}, exported {today}" in err
+    assert f"by tfpose3d {__version__} at {commit}; the newest export" in err
 
 
 def decode_rest(body):

@@ -158,7 +158,7 @@ def test_photo_folder_errors_name_the_problem(tmp_path):
         read_photos(tmp_path)
 
 
-def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir):
+def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir, capsys):
     make_photos(tmp_path / "photos", [person(np.random.default_rng(k)) for k in range(3)])
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--data", str(data_dir), "--photos", str(tmp_path / "photos"),
@@ -171,3 +171,9 @@ def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_d
     error = table.loc["model", "2D error (of crop side)"]
     assert history["photos_2d_error"].iloc[-1] == pytest.approx(error, rel=1e-4)
     assert history["photos_vs_mean_2d"].iloc[-1] == pytest.approx(error / table.loc["mean 2D pose", "2D error (of crop side)"], rel=1e-4)
+    # Its export, evaluated on the same photos, says what it was made from.
+    assert main(["export", str(run), "--out", str(tmp_path / "served"), "--tflite", "none"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "served" / "tfpose3d" / "1"), "--photos", str(tmp_path / "photos"),
+                 "--data", str(data_dir), "--out", str(tmp_path / "served-evaluation")]) == 0
+    assert f"tfpose3d/1: preset cpu-quick, from {run}, exported " in capsys.readouterr().out

@@ -347,6 +347,12 @@ def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_b
     # Its evaluation says that the figures are of a run cut short.
     assert main(["evaluate", str(run)]) == 0  # its own test data, from config.json
     assert "time budget (1e-06 s) ended the training after step 1 of epoch 1 of 8" in capsys.readouterr().out
+    # Its export says what it was made from, where the export cannot be evaluated on renders.
+    assert main(["export", str(run), "--out", str(tmp_path / "served"), "--tflite", "none"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "served" / "tfpose3d" / "1"), "--data", str(data_dir)]) == 2
+    assert (f"an exported model is evaluated on photographs (--photos DIR --data D); the held-out renders need the "
+            f"run folder or its .keras file (preset cpu-quick, from {run}, exported ") in capsys.readouterr().err
 
 
 def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):

@@ -329,11 +329,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tfpose3d.config import read_run
     from tfpose3d.data.sources import open_source
     from tfpose3d.evaluate import evaluate, run_source
+    from tfpose3d.export import FORMS, described
 
     if args.photos:
         from tfpose3d.data.photos import read_photos
 
         read_photos(args.photos)  # a wrong annotation file or a missing photo is told before any data is rendered
+    elif any(form.matches(Path(args.model)) for kind, form in FORMS.items() if kind != "keras"):
+        # The renders' 3D tables are the Keras model's.
+        what = described(args.model)
+        raise ValueError(f"{args.model}: an exported model is evaluated on photographs (--photos DIR --data D); "
+                         "the held-out renders need the run folder or its .keras file"
+                         + (f" ({what})" if what else ""))
     saved = None
     with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
         saved = read_run(args.model) if Path(args.model).is_dir() else None
@@ -342,6 +349,8 @@ def _evaluate(args: argparse.Namespace) -> int:
               else run_source(args.model))
     if saved is not None and saved[1].preset in PRESETS:
         print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
+    elif what := described(args.model):  # an export says what it was made from
+        print(f"{args.model}: {what}")
     if saved is not None and (ended := _budget_end(Path(args.model))):
         print(f"{args.model}: its time budget ({saved[1].time_budget_s:g} s) ended the training after step {ended[1]} "
               f"of epoch {ended[0]} of {saved[1].epochs}: these are the figures of that shorter run")
@@ -410,13 +419,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from tfpose3d.estimator import load_model
-    from tfpose3d.export import FORMS, TFLITE_KINDS, export
+    from tfpose3d.export import FORMS, TFLITE_KINDS, export, origin
 
     kinds = () if args.tflite == "none" else tuple(k.strip() for k in args.tflite.split(",") if k.strip())
     unknown = [k for k in kinds if k not in TFLITE_KINDS]
     if unknown:
         raise ValueError(f"--tflite: unknown kind(s) {unknown}; expected some of {list(TFLITE_KINDS)} or 'none'")
-    path = export(load_model(args.model), args.out, args.name, args.version, kinds)
+    path = export(load_model(args.model), args.out, args.name, args.version, kinds, about=origin(args.model))
     written = ", ".join(FORMS[k].path(path, args.name).name for k in kinds)
     print(f"{path}: SavedModel (signatures serving_default, serving_flip)" + (f", {written}" if written else ""))
     return 0
@@ -475,7 +484,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tfpose3d.export import latest_export
+    from tfpose3d.export import described, latest_export
     from tfpose3d.predict import Predictor, nobody_found, output_names, predict_photos, predict_video, to_json
     from tfpose3d.video import FrameReader, check_video_out, is_video
 
@@ -494,8 +503,9 @@ def _predict(args: argparse.Namespace) -> int:
         check_video_out(out, args.inputs)
     model = args.model or latest_export()
     if not args.model:  # several exports can lie there; the newest is used, and the user should see which
-        print(f"tfpose3d predict: model {model} (the newest export of the main job; --model names another)",
-              file=sys.stderr)
+        what = described(model)
+        print(f"tfpose3d predict: model {model} ({what + '; ' if what else ''}the newest export of the main job; "
+              "--model names another)", file=sys.stderr)
     photo_flip, video_flip = args.flip is not False, bool(args.flip)
     # Both loaded before anything is written, so that a model that cannot be read leaves nothing behind.
     wanted = ({photo_flip} if photos else set()) | ({video_flip} if videos else set())

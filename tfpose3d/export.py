@@ -10,21 +10,27 @@ one entry in `FORMS`.
 from __future__ import annotations
 
 import abc
+import contextlib
+import datetime
+import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfpose3d import contract
+from tfpose3d.config import read_run
 from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.preprocessing import resize_square
 from tfpose3d.layers import FlipAverage
 from tfpose3d.paths import staging_folder, writable
+from tfpose3d.version import __version__
 
 Runner = Callable[[np.ndarray], dict]
 # Yields uint8 (1, 225, 225, 3) images for int8 calibration.
@@ -264,6 +270,49 @@ def latest_export(model_dir: str | os.PathLike | None = None) -> Path:
                             "job exports it there) or pass --model")
 
 
+# Beside the SavedModel in a version folder: what the export is. TF Serving reads only saved_model.pb,
+# variables/ and assets/, so the file changes nothing it serves.
+ORIGIN = "origin.json"
+
+
+def origin(source: str | os.PathLike) -> dict[str, str]:
+    """Where a model file or run folder came from: its path, its run's preset (where it lies in a run folder
+    that `tfpose3d train` wrote), the package version and commit, and the date of the export.
+
+    Example:
+    >>> {"source", "tfpose3d", "exported"} <= set(origin("model.keras"))
+    True
+    """
+    source = Path(source)
+    run = source if source.is_dir() else source.parent
+    about = {"source": str(source), "tfpose3d": __version__,
+             "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    with contextlib.suppress(ValueError):  # an unreadable config.json names no preset; the export goes on
+        if saved := read_run(run):  # a .keras file outside a run folder has no preset to name
+            about["preset"] = saved[1].preset
+    if (CHECKOUT / "pyproject.toml").is_file():  # run from its checkout; an installed package has no commit
+        try:
+            about["commit"] = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "--short", "HEAD"],
+                                             check=True, capture_output=True, text=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            pass  # a copy without git
+    return about
+
+
+def described(version_dir: str | os.PathLike) -> str:
+    """One line on what an export is, from its origin.json ("" for an export written without one)."""
+    try:
+        about = json.loads((Path(version_dir) / ORIGIN).read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(about, dict):
+        return ""
+    preset = f"preset {about['preset']}, " if "preset" in about else ""
+    commit = f" at {about['commit']}" if "commit" in about else ""
+    return (f"{preset}from {about.get('source', '?')}, exported {about.get('exported', '?')} by tfpose3d "
+            f"{about.get('tfpose3d', '?')}{commit}")
+
+
 def export(
     model: keras.Model,
     out_dir: str | os.PathLike,
@@ -271,11 +320,13 @@ def export(
     version: int | None = None,
     extras: tuple[str, ...] = DEFAULT_EXTRAS,
     calibration: Calibration = rendered_calibration,
+    about: Mapping[str, str] | None = None,
 ) -> Path:
     """Write out_dir/name/version/: the SavedModel plus the `extras` forms (kinds of `FORMS`), atomically.
 
     Args:
         calibration: int8 calibration images (default: rendered training images).
+        about: what the model is (`origin(source)`), written to the version folder's origin.json.
     """
     if not isinstance(model, Pose3DEstimator):
         raise ValueError(f"export needs a tfpose3d Pose3DEstimator, got {type(model).__name__}")
@@ -297,6 +348,8 @@ def export(
     try:
         for kind in (SavedModelForm.kind, *extras):
             FORMS[kind].write(model, tmp, name, calibration)
+        if about is not None:
+            (tmp / ORIGIN).write_text(json.dumps(dict(about), indent=2) + "\n")
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
