@@ -178,6 +178,13 @@ def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert f"model {Path('serving_models/tfpose3d/3')} (preset cpu-pretrained, from {run}, exported {today}" in err
     assert f"by tfpose3d {__version__} at {commit}; the newest export" in err
+    # The folder TF Serving is given names the version to pass; a video output with only photos is told.
+    assert main(["predict", "--model", str(out / "tfpose3d"), str(photo), "--box", "whole"]) == 2
+    assert (f"{out / 'tfpose3d'}: a folder of exported versions; pass one of them, such as the newest, "
+            f"{out / 'tfpose3d' / '3'}") in capsys.readouterr().err
+    assert main(["predict", str(photo), "--box", "whole", "--video-out", "v.mp4", "--out-dir", "pictures"]) == 0
+    assert "--video-out v.mp4 is not written: no video among the inputs" in capsys.readouterr().err
+    assert not Path("v.mp4").exists()
 
 
 def decode_rest(body):
@@ -317,7 +324,9 @@ def test_export_and_evaluate_refuse_what_is_not_a_model(tmp_path, capsys):
     fake = tmp_path / "fake.keras"
     fake.write_text("hello")
     assert main(["export", str(fake), "--out", str(tmp_path / "out")]) == 2
-    assert "not a loadable Keras model" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert f"{fake}: not a loadable Keras model (a .keras file is a zip archive; this one is not)" in err
+    assert "not found" not in err and not (tmp_path / "out").exists()
     assert main(["evaluate", str(tmp_path / "missing"), "--data", str(tmp_path)]) == 2
     assert "No model at" in capsys.readouterr().err
 

@@ -17,6 +17,7 @@ from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
 from tfpose3d.predict import Predictor, distinct, predict_video, track
+from tfpose3d.skeleton import JOINT_NAMES
 from tfpose3d.video import Frame, FrameReader, FrameWriter, Tracker
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos-dev"
@@ -160,6 +161,8 @@ def test_a_person_is_cropped_twice_as_in_training_and_mapped_back(model_file):
     np.testing.assert_allclose(person.joints_2d, person.region.from_crop(direct["joints_2d"][0], 225), rtol=1e-5)
     np.testing.assert_allclose(person.pose_3d, turn_3d(direct["pose_3d"][0], person.region), rtol=1e-5, atol=1e-3)
     assert 0 <= person.confidence <= 1
+    # Shown in a notebook, a person is its two 17-row arrays and a few fields: the crop's pixels are left out.
+    assert "crop=" not in repr(person) and repr(person).count("\n") < 40 and "confidence=" in repr(person)
 
 
 class _Fixed(Predictor):
@@ -417,6 +420,15 @@ def test_a_photo_with_nobody_keeps_the_others_poses_and_is_named(model_file, tmp
     assert [len(result["people"]) for result in json.loads(captured.out)] == [1, 0]
     assert (out / "person_pose_0.png").exists()
     assert f"no person found in {blank};" in captured.err and str(person) not in captured.err
+    # Nobody in any photo: still one JSON entry a photo on stdout, and no folder made.
+    assert main(["predict", "--model", str(model_file), str(blank), str(blank), "--out-dir", str(tmp_path / "none")]) == 2
+    assert json.loads(capsys.readouterr().out) == [{"image": str(blank), "joint_names": list(JOINT_NAMES), "people": []}] * 2
+    assert not (tmp_path / "none").exists()
+    # The same photo twice: each entry has pictures of its own.
+    assert main(["predict", "--model", str(model_file), str(person), str(person), "--out-dir", str(out)]) == 0
+    figures = [result["people"][0]["figure"] for result in json.loads(capsys.readouterr().out)]
+    assert figures == [str(out / "person_pose_0.png"), str(out / "person_2_pose_0.png")]
+    assert all(Path(figure).exists() for figure in figures)
 
 
 def test_a_photos_pictures_are_the_last_runs_and_the_default_model_is_named(model_file, tmp_path, capsys, monkeypatch):

@@ -488,19 +488,24 @@ def _predict(args: argparse.Namespace) -> int:
     from tfpose3d.predict import Predictor, nobody_found, output_names, predict_photos, predict_video, to_json
     from tfpose3d.video import FrameReader, check_video_out, is_video
 
-    names = dict(zip(args.inputs, output_names(args.inputs)))
-    videos = [p for p in args.inputs if is_video(p)]
-    photos = [p for p in args.inputs if not is_video(p)]
+    # Paired by position, not looked up by path: an input given twice gets outputs of its own each time.
+    named = list(zip(args.inputs, output_names(args.inputs)))
+    videos = [(path, name) for path, name in named if is_video(path)]
+    photos = [(path, name) for path, name in named if not is_video(path)]
     # A missing, empty or unreadable video, or a video output that cannot or must not be written, stops here,
     # before anything is written.
-    readers = [FrameReader(video, args.fps) for video in videos]
-    for folder in filter(lambda path: Path(path).is_dir(), videos):
+    readers = [FrameReader(video, args.fps) for video, _ in videos]
+    for folder in {video for video, _ in videos if Path(video).is_dir()}:
         print(f"{folder}: read as the frames of one video, one person followed through them; for each photo on "
               f"its own, name the files ({Path(folder) / '*.jpg'})", file=sys.stderr)
-    outs = {video: args.video_out if len(videos) == 1 or not args.video_out else
-            str(Path(args.out_dir) / f"{names[video]}_pose{Path(args.video_out).suffix}") for video in videos}
-    for out in filter(None, outs.values()):
+    outs = [args.video_out if len(videos) == 1 or not args.video_out else
+            str(Path(args.out_dir) / f"{name}_pose{Path(args.video_out).suffix}") for _, name in videos]
+    for out in filter(None, outs):
         check_video_out(out, args.inputs)
+    writable(args.out_dir, "--out-dir")
+    if args.video_out and not videos:
+        print(f"tfpose3d predict: --video-out {args.video_out} is not written: no video among the inputs (photos "
+              "are drawn into --out-dir)", file=sys.stderr)
     model = args.model or latest_export()
     if not args.model:  # several exports can lie there; the newest is used, and the user should see which
         what = described(model)
@@ -510,11 +515,11 @@ def _predict(args: argparse.Namespace) -> int:
     # Both loaded before anything is written, so that a model that cannot be read leaves nothing behind.
     wanted = ({photo_flip} if photos else set()) | ({video_flip} if videos else set())
     predictors = {flip: Predictor(model, args.threads, flip) for flip in wanted}
-    results = predict_photos(predictors[photo_flip], photos, args.out_dir, args.box,
-                             [names[p] for p in photos]) if photos else []
-    for video, reader in zip(videos, readers):
+    results = predict_photos(predictors[photo_flip], [path for path, _ in photos], args.out_dir, args.box,
+                             [name for _, name in photos]) if photos else []
+    for (video, name), reader, out in zip(videos, readers, outs):
         results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth,
-                                     args.strength, outs[video], name=names[video]))
+                                     args.strength, out, name=name))
     print(to_json(results))
     nobody = [result["image"] for result in results if result.get("people") == []]
     if nobody:  # the others' poses are printed and drawn; the exit status still says a photo held nobody

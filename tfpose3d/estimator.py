@@ -357,6 +357,8 @@ def load_model(path: str | os.PathLike) -> Pose3DEstimator:
         path = path / "model.keras"
     if not path.is_file():
         raise FileNotFoundError(f"No model at {path}: pass a run folder holding model.keras, or a .keras file")
+    if not zipfile.is_zipfile(path):  # Keras would call it "File not found"
+        raise ValueError(f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is not)")
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except (ValueError, OSError, TypeError, KeyError, zipfile.BadZipFile) as err:  # BadZipFile: bytes damaged

@@ -236,6 +236,9 @@ def form_of(path: str | os.PathLike) -> Form:
     for form in FORMS.values():
         if form.matches(path):
             return form
+    if found := versions(path):  # the folder TF Serving is given, which holds the versions
+        raise ValueError(f"{path}: a folder of exported versions; pass one of them, such as the newest, "
+                         f"{path / str(max(found))}")
     raise ValueError(f"{path}: not a model; expected a .keras file, a run folder, a SavedModel folder or a .tflite file")
 
 

@@ -29,6 +29,8 @@ def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
             if not above.is_dir():
                 raise ValueError(f"{flag} {path}: {above} is a file, not a folder" if above != path
                                  else f"{flag} {path} is a file, not a folder")
+            if not os.access(above, os.W_OK):  # also a read-only file system, for root too
+                raise ValueError(f"{flag} {path}: {above} is not writable")
             break
     if not folder and path.is_dir():
         raise ValueError(f"{flag} {path} is a folder")

@@ -59,8 +59,8 @@ class Person:
     pose_3d: np.ndarray
     confidence: float
     at_border: bool
-    crop: np.ndarray
-    crop_joints_2d: np.ndarray
+    crop: np.ndarray = dataclasses.field(repr=False)  # 225 x 225 x 3 numbers would fill a notebook's cell
+    crop_joints_2d: np.ndarray = dataclasses.field(repr=False)
     track_id: int | None = None
 
     def to_json(self) -> dict:
@@ -286,12 +286,14 @@ def output_names(paths: Sequence[str | os.PathLike]) -> list[str]:
     Example:
         >>> output_names(["a/x.jpg", "b/x.jpg", "c/y.mp4", "c/y.png", "/z.jpg", "z.jpg"])
         ['a_x', 'b_x', 'y_mp4', 'y_png', 'z', 'z_2']
+        >>> output_names(["a/x.jpg", "a/x.jpg"])
+        ['x', 'x_2']
     """
     def named(keys: list[tuple[str, ...]]) -> list[str]:
-        names = []
+        names, distinct = [], set(keys)  # the same input twice is told apart by _2, not by its folders
         for own in keys:
             depth = 1
-            while depth < len(own) and sum(other[-depth:] == own[-depth:] for other in keys) > 1:
+            while depth < len(own) and sum(other[-depth:] == own[-depth:] for other in distinct) > 1:
                 depth += 1
             names.append("_".join(own[-depth:]))
         return names
@@ -326,8 +328,8 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
 
     Every photo is read and searched before anything is written, so an unreadable one stops the batch with
     nothing written. A photo where nobody is found has no people (`"people": []`) and the others keep theirs;
-    the command line names it and exits with status 2. Where nobody is found in any photo, nothing is
-    written (a `box` says where the person is instead: "x,y,w,h" or "whole").
+    the command line names it (`nobody_found`; a `box` says where the person is: "x,y,w,h" or "whole") and
+    exits with status 2. Where nobody is found in any photo, no folder is made.
     """
     from tfpose3d import viz
 
@@ -335,9 +337,7 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
     for path in paths:
         image = read_rgb(path)
         found.append((path, predictor.predict_image(image, None if box is None else [given_box(box, image)])))
-    if not any(people for _, people in found):
-        raise ValueError(nobody_found([path for path, _ in found]))
-    out_dir = _out_folder(out_dir)
+    out_dir = _out_folder(out_dir) if any(people for _, people in found) else Path(out_dir)
     results = []
     for (path, people), name in zip(found, names or output_names(paths)):
         # A photo's pictures are this run's: one of an earlier run that found more people would pass for one.
@@ -357,7 +357,10 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
 
 def _out_folder(out_dir: str | os.PathLike) -> Path:
     out_dir = writable(out_dir, "--out-dir")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # what `writable` cannot foresee, such as a folder under /proc
+        raise ValueError(f"--out-dir {out_dir}: cannot be made ({err.strerror})") from None
     return out_dir
 
 

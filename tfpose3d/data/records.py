@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -180,7 +181,9 @@ def verify(data_dir: str | os.PathLike) -> None:
                 check_example(path, first.numpy())
             total += int(tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda n, _: n + 1))
         except tf.errors.DataLossError as err:
-            reason = err.message.splitlines()[0].split(" [[")[0]
+            # TensorFlow wraps the reader's words in its function's name and op: keep the words.
+            reason = re.split(r" \[\[| \[Op:", re.sub(r"\{\{[^}]*\}\}", "", err.message.splitlines()[0]))[0]
+            reason = reason.replace("'", "").strip()
             raise ValueError(f"{path}: truncated or corrupt TFRecord shard ({reason}); render the dataset again") from None
     if total != manifest["count"]:
         raise ValueError(f"{data_dir}: {total} records in the shards but the manifest says {manifest['count']}")
