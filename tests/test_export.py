@@ -313,6 +313,7 @@ def test_live_serving(images):
         (np.full((1, 225, 225, 3), 0.5), "lies in \\[0, 1\\]"),  # scaled to 0..1: would be read as black
         (np.zeros((1, 100, 225, 3), np.uint8), "225x225"),
         (np.array([["a"]]), "numeric"),
+        (np.ones((1, 225, 225, 3), bool), "boolean array \\(a mask\\?\\), not pixels"),
     ],
 )
 def test_bad_images_are_named(bad, message):
@@ -341,6 +342,8 @@ def test_predict_cli_on_any_size_and_bad_inputs(exported, tmp_path, capsys):
     assert "not a model" in capsys.readouterr().err and not fresh.exists()
     assert main(["predict", "--model", str(exported), str(tmp_path / "missing.jpg"), "--out-dir", str(fresh)]) == 2
     assert "no such image file" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="a folder, not an image; pass its images one by one"):
+        Predictor(exported).predict_image(tmp_path)
 
 
 def test_export_and_evaluate_refuse_what_is_not_a_model(tmp_path, capsys):

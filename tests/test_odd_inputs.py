@@ -41,6 +41,9 @@ class Files:
         Image.fromarray(rng.integers(0, 256, (100, 40, 3), dtype=np.uint8)).save(self.turned, exif=exif)
         self.floats = root / "floats.tiff"  # grey in 0..1 as floats: no range a reader could know
         Image.fromarray(rng.random((60, 40), dtype=np.float32)).save(self.floats)
+        self.cut_photo = root / "cut.jpg"  # a photo whose copy was interrupted
+        Image.fromarray(rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)).save(self.cut_photo)
+        self.cut_photo.write_bytes(self.cut_photo.read_bytes()[: self.cut_photo.stat().st_size // 2])
         self.thin = self.image("thin.png", rng.integers(0, 256, (3, 4000, 3), dtype=np.uint8))
         self.same_a = self.image("a/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
         self.same_b = self.image("b/same.png", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
@@ -154,6 +157,8 @@ CASES = [
          2, "has 14 joints"),
     Case("no annotated joint", lambda f, out: ["evaluate", str(f.model), "--photos", str(f.nobody), "--data", str(f.data)],
          2, "no annotated joint"),
+    Case("photo cut short", predict("{cut_photo}", "--box", "whole"), 2, "cut.jpg: not a readable image (the file is cut short)",
+         absent=lambda f, out: [out]),
     Case("savedmodel cut short", lambda f, out: ["predict", "--model", str(f.cut), str(f.photo), "--box", "whole",
                                                  "--out-dir", str(out)], 2, "cut short or damaged",
          absent=lambda f, out: [out]),

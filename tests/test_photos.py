@@ -176,4 +176,11 @@ def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_d
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "served" / "tfpose3d" / "1"), "--photos", str(tmp_path / "photos"),
                  "--data", str(data_dir), "--out", str(tmp_path / "served-evaluation")]) == 0
-    assert f"tfpose3d/1: preset cpu-quick, from {run}, exported " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"tfpose3d/1: preset cpu-quick, from {run}, exported " in printed
+    # Without --data, the export is measured against the data of the run its origin.json names: the same table.
+    assert main(["evaluate", str(tmp_path / "served" / "tfpose3d" / "1"), "--photos", str(tmp_path / "photos"),
+                 "--out", str(tmp_path / "served-evaluation")]) == 0
+    again = capsys.readouterr().out
+    assert f"tfpose3d/1: the data of {run}, the run it was trained in" in again
+    assert again.split("| predictor")[1] == printed.split("| predictor")[1]

@@ -753,3 +753,11 @@ def test_a_run_killed_while_writing_an_epochs_checkpoint_repeats_that_epoch(tmp_
     monkeypatch.undo()
     train_module.train(_small_run(), tmp_path / "run", data=str(data_dir), verbose=0)
     assert epochs_logged(tmp_path / "run") == [0, 1, 2]  # epoch 1 again: its history line and checkpoint are there
+
+
+def test_a_mixed_precision_run_leaves_the_policy_as_it_found_it(tmp_path, data_dir):
+    import keras
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", str(data_dir), "--epochs", "1", "--steps-per-epoch",
+                 "1", "--batch-size", "8", "--validation-steps", "1", "--mixed-precision"]) == 0
+    assert keras.mixed_precision.global_policy().name == "float32"  # the next model in the notebook is float32

@@ -479,3 +479,11 @@ def test_a_picture_that_cannot_be_written_leaves_no_figure_open(tmp_path):
     with pytest.raises(FileNotFoundError):
         viz.pose_figure(image, joints, np.zeros((17, 3)), tmp_path / "missing" / "pose.png")
     assert plt.get_fignums() == []
+
+
+def test_a_damaged_video_is_told_in_one_line(model_file, tmp_path, capfd):
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    assert main(["predict", "--model", str(model_file), str(damaged), "--box", "whole"]) == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert lines == [f"tfpose3d: error: {damaged}: not a readable video (no frame could be decoded)"]  # no FFmpeg line

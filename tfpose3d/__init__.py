@@ -36,13 +36,13 @@ try:
     from tfpose3d.backbone import Pose3DBackbone  # noqa: E402
     from tfpose3d.config import ModelConfig, TrainConfig  # noqa: E402
     from tfpose3d.estimator import Pose3DEstimator, build_model, load_model  # noqa: E402
-    from tfpose3d.presets import MODEL_PRESETS, PRESETS, model_preset, train_preset  # noqa: E402
+    from tfpose3d.presets import PRESETS, model_preset, train_preset  # noqa: E402
 except ModuleNotFoundError as _err:
     # A client-only install (numpy, for `tfpose3d.contract` and REST in `tfpose3d.serving`) has no TensorFlow.
     if _err.name not in ("tensorflow", "keras"):
         raise
 
 __all__ = [
-    "ModelConfig", "TrainConfig", "PRESETS", "MODEL_PRESETS", "Pose3DBackbone", "Pose3DEstimator", "build_model",
+    "ModelConfig", "TrainConfig", "PRESETS", "Pose3DBackbone", "Pose3DEstimator", "build_model",
     "load_model", "layers", "losses", "metrics", "model_preset", "train_preset", "skeleton", "__version__",
 ]

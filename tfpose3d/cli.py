@@ -21,8 +21,7 @@ from tfpose3d.paths import writable
 from tfpose3d.presets import PRESETS
 
 # A function that adds one subcommand; `build_parser` calls them in order, which
-# is the order `tfpose3d --help` lists them in. Heavy imports stay inside the
-# handlers so that `--help` is quick.
+# is the order `tfpose3d --help` lists them in.
 Adder = Callable[[argparse._SubParsersAction], None]
 
 
@@ -329,7 +328,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tfpose3d.config import read_run
     from tfpose3d.data.sources import open_source
     from tfpose3d.evaluate import evaluate, run_source
-    from tfpose3d.export import FORMS, described
+    from tfpose3d.export import FORMS, described, trained_in
 
     if args.photos:
         from tfpose3d.data.photos import read_photos
@@ -341,17 +340,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model}: an exported model is evaluated on photographs (--photos DIR --data D); "
                          "the held-out renders need the run folder or its .keras file"
                          + (f" ({what})" if what else ""))
-    saved = None
+    run, saved = trained_in(args.model), None
     with contextlib.suppress(ValueError):  # an unreadable config.json is the evaluation's to report
-        saved = read_run(args.model) if Path(args.model).is_dir() else None
+        saved = read_run(run) if run else None
+    if run is not None and run != Path(args.model) and not args.data:
+        print(f"{args.model}: the data of {run}, the run it was trained in")
     # A motion set named with --data is rendered as the run rendered its training data (look, counts, seed).
     source = (open_source(args.data, *([saved[1].render_options] if saved else [])) if args.data
-              else run_source(args.model))
+              else run_source(run or args.model))
     if saved is not None and saved[1].preset in PRESETS:
         print(f"{args.model}: preset {saved[1].preset}, {PRESETS[saved[1].preset]['description']}")
-    elif what := described(args.model):  # an export says what it was made from
+    if what := described(args.model):  # an export says what it was made from
         print(f"{args.model}: {what}")
-    if saved is not None and (ended := _budget_end(Path(args.model))):
+    if saved is not None and (ended := _budget_end(run)):
         print(f"{args.model}: its time budget ({saved[1].time_budget_s:g} s) ended the training after step {ended[1]} "
               f"of epoch {ended[0]} of {saved[1].epochs}: these are the figures of that shorter run")
     if args.photos:

@@ -80,7 +80,9 @@ def pixels(array: np.ndarray, name: str = "image") -> np.ndarray:
 
 
 def _check_numeric(array: np.ndarray, name: str) -> None:
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+    if array.dtype == bool:  # a mask read as pixels would be a black image, and find nobody
+        raise ValueError(f"{name} is a boolean array (a mask?), not pixels: give numbers from 0 to 255")
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{name} must be a numeric array, got dtype {array.dtype}")
 
 

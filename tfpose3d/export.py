@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose3d import contract
-from tfpose3d.config import read_run
+from tfpose3d.config import RUN_CONFIG, read_run
 from tfpose3d.terminal import quiet_stderr
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.preprocessing import resize_square
@@ -332,13 +332,31 @@ def origin(source: str | os.PathLike) -> dict[str, str]:
     return about
 
 
+def read_origin(path: str | os.PathLike) -> dict[str, str]:
+    """The origin.json of an export's version folder, or of the folder a .tflite file lies in ({} if none)."""
+    path = Path(path)
+    try:
+        about = json.loads(((path if path.is_dir() else path.parent) / ORIGIN).read_text())
+    except (OSError, ValueError):
+        return {}
+    return about if isinstance(about, dict) else {}
+
+
+def trained_in(model: str | os.PathLike) -> Path | None:
+    """The run folder a model was trained in: the folder itself, the folder a .keras file lies in, or the run
+    an export's origin.json names; None where there is none to read."""
+    path = Path(model)
+    source = Path(read_origin(path)["source"]) if "source" in read_origin(path) else path
+    for run in (source, source.parent) if source.suffix == ".keras" else (source,):
+        if run.is_dir() and (run / RUN_CONFIG).is_file():
+            return run
+    return None
+
+
 def described(version_dir: str | os.PathLike) -> str:
     """One line on what an export is, from its origin.json ("" for an export written without one)."""
-    try:
-        about = json.loads((Path(version_dir) / ORIGIN).read_text())
-    except (OSError, ValueError):
-        return ""
-    if not isinstance(about, dict):
+    about = read_origin(version_dir)
+    if not about:
         return ""
     preset = f"preset {about['preset']}, " if "preset" in about else ""
     commit = f" at {about['commit']}" if "commit" in about else ""

@@ -3,9 +3,9 @@
 A photo goes through a person detector (or a box the user gives), each person
 is cropped the way the model was trained, and the joints come back in the
 photo's pixels. A video is read frame by frame; one person is followed across
-frames, and the 3D poses are smoothed over time. Detection, tracking and
-smoothing live here, outside the exported model, whose signature stays the
-same for TF Serving and TFLite.
+frames, and the 3D poses are smoothed over time. Detection (`detect`),
+tracking (`video`) and smoothing (`smooth`) are called from here, outside the
+exported model, whose signature stays the same for TF Serving and TFLite.
 """
 
 from __future__ import annotations

@@ -108,5 +108,3 @@ def train_preset(name: str, model_overrides: dict[str, Any] | None = None, **ove
     base = TrainConfig(**{**row["train"], "preset": name, "model": model})
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
-
-MODEL_PRESETS: dict[str, ModelConfig] = {name: model_preset(name) for name in PRESETS}

@@ -27,7 +27,7 @@ from tfpose3d.distribute import (
     cluster_size, is_chief, keras_multi_worker_fixes, make_strategy, read_tf_config, watched, write_dir,
 )
 from tfpose3d.callbacks import PhotoWatch, PlateauStop, TimeBudget
-from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model
+from tfpose3d.estimator import Plateau, Pose3DEstimator, compile_model, load_model
 from tfpose3d.frozen_trunk import HeadTrainer, Shuffled, trunk_outputs
 from tfpose3d.paths import writable
 
@@ -201,7 +201,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
     resolved = {"train": config.to_dict(), "data": data, "renderer": render.VERSION}
     if _same_run(out, resolved) and (out / "model.keras").is_file():
         print(f"{out} is already trained with this configuration; delete model.keras to train again")
-        return keras.models.load_model(out / "model.keras", safe_mode=True)
+        return load_model(out)
     # Strategy and data are checked before the run folder is written, so a bad call leaves nothing behind.
     # The strategy comes first: a multi-worker one must exist before TensorFlow runs any op.
     if config.strategy == "multi-worker":
@@ -228,15 +228,16 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
             out.mkdir(parents=True, exist_ok=True)
             lock.enter_context(run_lock(out))
             (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
+        # The policy is the run's: a notebook's next model after a mixed-precision run is float32 again.
+        lock.callback(keras.mixed_precision.set_global_policy, keras.mixed_precision.global_policy())
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
         return _fit(config, out, source, val_split, strategy, watched_photos, verbose, worker_timeout_s)
 
 
 def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strategy: tf.distribute.Strategy,
          watched_photos: PhotoSet | None, verbose: int | None, worker_timeout_s: float) -> Pose3DEstimator:
     """`train`'s `model.fit` and what it writes, once the run folder is set up."""
-
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
     # With trunk_copies the trunk's outputs are computed when the fit starts, not before a resumed bone stage.
     train_ds, val_ds = (None, None) if config.trunk_copies else _datasets(source, config, strategy, val_split,

@@ -19,6 +19,7 @@ from tfpose3d.data.images import read_rgb
 from tfpose3d.data.camera import Region
 from tfpose3d.detect import Detection, pose_region
 from tfpose3d.paths import writable
+from tfpose3d.terminal import quiet_stderr
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -76,9 +77,11 @@ class FrameReader:
 
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.path}: empty file (0 bytes), not a video")
-        capture = cv2.VideoCapture(str(self.path))
+        with quiet_stderr():  # FFmpeg's own line on a damaged file ("moov atom not found"): the error below says it
+            capture = cv2.VideoCapture(str(self.path))
+            readable = capture.isOpened() and capture.read()[0]
         try:
-            if not (capture.isOpened() and capture.read()[0]):
+            if not readable:
                 raise ValueError(f"{self.path}: not a readable video (no frame could be decoded)")
             fps = capture.get(cv2.CAP_PROP_FPS)
             self.fps = fps if fps and np.isfinite(fps) and fps > 0 else 30.0

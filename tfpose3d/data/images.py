@@ -37,6 +37,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 def _opened(path: Path) -> Iterator[Image.Image]:
     """The image file open, its size checked; Pillow failing to read it, here or in the block, is a ValueError
     naming the file."""
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not an image; pass its images one by one")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     if path.stat().st_size == 0:
@@ -49,7 +51,9 @@ def _opened(path: Path) -> Iterator[Image.Image]:
                                  "downscale it first")
             yield im
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{path}: not a readable image ({err.__class__.__name__})") from None
+        # Pillow says "image file is truncated" for a file cut short (a copy or download interrupted).
+        reason = "the file is cut short" if "truncated" in str(err) else err.__class__.__name__
+        raise ValueError(f"{path}: not a readable image ({reason})") from None
 
 
 _ORIENTATION = 0x0112  # EXIF's orientation tag; 5 to 8 turn the picture by a quarter
