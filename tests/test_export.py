@@ -191,6 +191,7 @@ def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monk
     assert "preset" not in from_file and from_file["source"] == str(model_file)
     # predict without --model names the export's preset and source
     monkeypatch.chdir(tmp_path)
+    assert export.origin(Path("runs") / "main")["source"] == str(run)  # found again from any folder
     photo = tmp_path / "grey.png"
     Image.fromarray(np.full((80, 60, 3), 128, np.uint8)).save(photo)
     main(["predict", str(photo), "--box", "0,0,60,80", "--out-dir", str(tmp_path / "pictures")])

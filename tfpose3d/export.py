@@ -316,7 +316,7 @@ def origin(source: str | os.PathLike) -> dict[str, str]:
     >>> {"source", "tfpose3d", "exported"} <= set(origin("model.keras"))
     True
     """
-    source = Path(source)
+    source = Path(source).resolve()  # found again from any folder: `trained_in`
     run = source if source.is_dir() else source.parent
     about = {"source": str(source), "tfpose3d": __version__,
              "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
