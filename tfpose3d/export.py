@@ -317,11 +317,10 @@ def origin(source: str | os.PathLike) -> dict[str, str]:
     True
     """
     source = Path(source).resolve()  # found again from any folder: `trained_in`
-    run = source if source.is_dir() else source.parent
     about = {"source": str(source), "tfpose3d": __version__,
              "exported": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     with contextlib.suppress(ValueError):  # an unreadable config.json names no preset; the export goes on
-        if saved := read_run(run):  # a .keras file outside a run folder has no preset to name
+        if (run := trained_in(source)) and (saved := read_run(run)):  # a lone .keras file has no preset
             about["preset"] = saved[1].preset
     if (CHECKOUT / "pyproject.toml").is_file():  # run from its checkout; an installed package has no commit
         try:
@@ -345,8 +344,7 @@ def read_origin(path: str | os.PathLike) -> dict[str, str]:
 def trained_in(model: str | os.PathLike) -> Path | None:
     """The run folder a model was trained in: the folder itself, the folder a .keras file lies in, or the run
     an export's origin.json names; None where there is none to read."""
-    path = Path(model)
-    source = Path(read_origin(path)["source"]) if "source" in read_origin(path) else path
+    source = Path(read_origin(model).get("source", model))
     for run in (source, source.parent) if source.suffix == ".keras" else (source,):
         if run.is_dir() and (run / RUN_CONFIG).is_file():
             return run
