@@ -1,5 +1,6 @@
 import dataclasses
 import datetime
+import functools
 import json
 import re
 import subprocess
@@ -171,6 +172,30 @@ def test_versions_and_failed_export_leaves_nothing(model_file, tmp_path, monkeyp
     assert "--tflite: unknown kind(s) ['int4']" in capsys.readouterr().err
 
 
+def git_commit(repo: Path) -> str:
+    """HEAD's short hash, with "-dirty" where a tracked file differs from it."""
+    git = functools.partial(subprocess.run, capture_output=True, text=True, cwd=repo, check=True)
+    changed = git(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+    return git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() + ("-dirty" if changed else "")
+
+
+def test_origin_says_when_the_checkout_had_changes(tmp_path, monkeypatch):
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("[project]\n")
+    git = functools.partial(subprocess.run, cwd=repo, check=True, capture_output=True)
+    git(["git", "init", "-q"])
+    git(["git", "add", "pyproject.toml"])
+    git(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first"])
+    monkeypatch.setattr(export, "CHECKOUT", repo)
+    head = git_commit(repo)
+    assert not head.endswith("-dirty") and export.origin(tmp_path / "m.keras")["commit"] == head
+    (repo / "notes.txt").write_text("untracked files are not the model's code")
+    assert export.origin(tmp_path / "m.keras")["commit"] == head
+    (repo / "pyproject.toml").write_text("[project]\nname = 'changed'\n")
+    assert export.origin(tmp_path / "m.keras")["commit"] == head + "-dirty" == git_commit(repo)
+
+
 def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monkeypatch):
     from tfpose3d.version import __version__
 
@@ -182,8 +207,7 @@ def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monk
     assert main(["export", str(run), "--out", str(out), "--tflite", "none"]) == 0
     assert main(["export", str(model_file), "--out", str(out), "--tflite", "none"]) == 0
     from_run, from_file = (json.loads((out / "tfpose3d" / v / "origin.json").read_text()) for v in "12")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent, check=True).stdout.strip()
+    commit = git_commit(Path(__file__).parent)
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     assert from_run == {"source": str(run), "preset": "cpu-pretrained", "tfpose3d": __version__,
                         "commit": commit, "exported": from_run["exported"]}

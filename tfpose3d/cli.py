@@ -532,6 +532,7 @@ def _predict(args: argparse.Namespace) -> int:
 def build_parser(
     adders: Sequence[Adder] = (_add_model, _add_data, _add_train, _add_evaluate, _add_ablate, _add_export, _add_predict),
 ) -> argparse.ArgumentParser:
+    """The `tfpose3d` command's parser: one subcommand for each of `adders` (each adds its own options)."""
     parser = _Parser(
         prog="tfpose3d",
         description="3D human pose from one image (Park, Hwang & Kwak 2016), Keras 3 / TensorFlow.",

@@ -169,6 +169,7 @@ class Watchdog:
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` spans several processes (TF_CONFIG named more than one task)."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
 
 

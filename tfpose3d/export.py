@@ -278,6 +278,7 @@ def versions(model_dir: Path) -> list[int]:
 
 
 def next_version(model_dir: Path) -> int:
+    """The version folder an export into `model_dir` writes: one past the newest there, 1 when there is none."""
     return max(versions(model_dir), default=0) + 1
 
 
@@ -310,7 +311,8 @@ ORIGIN = "origin.json"
 
 def origin(source: str | os.PathLike) -> dict[str, str]:
     """Where a model file or run folder came from: its path, its run's preset (where it lies in a run folder
-    that `tfpose3d train` wrote), the package version and commit, and the date of the export.
+    that `tfpose3d train` wrote), the package version and commit (with "-dirty" where tracked files had
+    changes since it, as `git describe` marks them), and the date of the export.
 
     Example:
     >>> {"source", "tfpose3d", "exported"} <= set(origin("model.keras"))
@@ -324,7 +326,9 @@ def origin(source: str | os.PathLike) -> dict[str, str]:
             about["preset"] = saved[1].preset
     if (CHECKOUT / "pyproject.toml").is_file():  # run from its checkout; an installed package has no commit
         try:
-            about["commit"] = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "--short", "HEAD"],
+            # --exclude "*": the commit's hash even where a tag names it
+            about["commit"] = subprocess.run(["git", "-C", str(CHECKOUT), "describe", "--always", "--dirty",
+                                              "--abbrev=7", "--exclude", "*"],
                                              check=True, capture_output=True, text=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             pass  # a copy without git

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 from keras import ops
@@ -274,14 +274,14 @@ class LandmarkPrior(keras.layers.Layer):
                 "input_size": self.input_size}
 
 
-def bone_vectors(pose):
+def bone_vectors(pose: Any) -> Any:
     """(B, 16, 3) each bone of a pose (B, 17, 3), from its parent joint to its child, in the order of
     `skeleton.BONES`."""
     parents, children = ([bone[k] for bone in skeleton.BONES] for k in (0, 1))
     return ops.take(pose, children, axis=1) - ops.take(pose, parents, axis=1)
 
 
-def bone_lengths(pose):
+def bone_lengths(pose: Any) -> Any:
     """(B, 16) the lengths of a pose's (B, 17, 3) bones, in the order of `skeleton.BONES`.
 
     Example:
@@ -317,7 +317,7 @@ class SkeletonFit(keras.layers.Layer):
         return tuple(pose_shape)
 
 
-def refit(pose, lengths):
+def refit(pose: Any, lengths: Any) -> Any:
     """`SkeletonFit`'s computation, for layers that refit a pose inside their own `call`."""
     joints = {skeleton.PELVIS: pose[:, skeleton.PELVIS]}
     # skeleton.BONES lists each parent before its children.

@@ -451,4 +451,5 @@ def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, o
 
 
 def to_json(results: list[dict]) -> str:
+    """What `tfpose3d predict` prints: one entry per input, indented for reading."""
     return json.dumps(results, indent=2)

@@ -53,7 +53,7 @@ def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
     raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
 
 
-def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None = None):
+def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None = None) -> Any:
     """A tensorflow_serving.apis.predict_pb2.PredictRequest for the signature."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2

@@ -6,6 +6,8 @@ Human3.6M code (e.g. the 17-joint subset of the 32 motion-capture joints).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 JOINT_NAMES: tuple[str, ...] = (
@@ -69,7 +71,7 @@ def root_indices(roots: tuple[str, ...] | list[str]) -> tuple[int, ...]:
     return tuple(JOINT_INDEX[r] for r in roots)
 
 
-def torso_ends(joints_2d):
+def torso_ends(joints_2d: Any) -> tuple[Any, Any]:
     """The middle of the hips and the middle of the shoulders of (..., 17, 2) joints: the two points whose
     line the crops are turned upright along (as BlazePose aligns on its hips and shoulders)."""
     hips = (joints_2d[..., JOINT_INDEX["r_hip"], :] + joints_2d[..., JOINT_INDEX["l_hip"], :]) / 2

@@ -131,6 +131,8 @@ class Causal:
 
 
 class Unsmoothed:
+    """No smoothing: each pose passes as it came, with the streaming interface of `Window` and `Causal`."""
+
     def push(self, item: object, value: np.ndarray, time_s: float | None = None) -> list[tuple[object, np.ndarray]]:
         return [(item, np.asarray(value, np.float64))]
 

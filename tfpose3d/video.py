@@ -43,6 +43,8 @@ def frame_order(path: Path) -> list[str | int]:
 
 @dataclasses.dataclass
 class Frame:
+    """One decoded frame: its number in the clip, its time and its pixels."""
+
     index: int
     time_s: float
     image: np.ndarray  # (H, W, 3) uint8 RGB

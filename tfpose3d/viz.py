@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -42,7 +45,7 @@ def grid(tiles: list[Image.Image], columns: int) -> Image.Image:
     return out
 
 
-def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
+def plot_skeleton_3d(ax: Any, pose: np.ndarray) -> None:
     """Draw a camera-frame pose (x right, y down, z forward) on a matplotlib 3D axis, upright."""
     colours = {LEFT: "tab:red", RIGHT: "tab:blue", CENTRE: "goldenrod"}
     for parent, child in skeleton.BONES:
@@ -59,7 +62,7 @@ def plot_skeleton_3d(ax, pose: np.ndarray) -> None:
     ax.view_init(elev=12, azim=-72)
 
 
-def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, path) -> None:
+def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, path: str | Path) -> None:
     """PNG: the image with its 2D skeleton, and the 3D skeleton beside it."""
     import matplotlib
 

@@ -284,6 +284,7 @@ class BodyModel:
 
 @functools.lru_cache(maxsize=1)
 def default_model() -> BodyModel:
+    """The body every render uses unless given another: the shipped mesh at its rest shape."""
     return BodyModel()
 
 

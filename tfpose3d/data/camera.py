@@ -52,7 +52,7 @@ def project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     return np.stack([fx * points[..., 0] / points[..., 2] + cx, fy * points[..., 1] / points[..., 2] + cy], -1)
 
 
-def square_crop(lo: np.ndarray, hi: np.ndarray, margin: float, size: int, intrinsics) -> tuple[np.ndarray, float, np.ndarray]:
+def square_crop(lo: np.ndarray, hi: np.ndarray, margin: float, size: int, intrinsics: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """A square around the box [lo, hi] (pixels), `margin` times its longer side, scaled to `size`.
 
     Returns the crop's top-left corner, the scale (crop pixels per image pixel)

@@ -92,6 +92,8 @@ VARIED_CAMERAS = CameraRange(distance=(2000.0, 10000.0), height=(300.0, 3000.0),
 
 @dataclasses.dataclass
 class RenderedSample:
+    """One rendered training image and its labels, all in the crop's pixels and the camera's frame."""
+
     image: np.ndarray  # (S, S, 3) uint8
     joints_3d: np.ndarray  # (17, 3) float32, camera frame, mm
     joints_2d: np.ndarray  # (17, 2) float32, pixels of `image`

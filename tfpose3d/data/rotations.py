@@ -6,6 +6,7 @@ import numpy as np
 
 
 def unit(v: np.ndarray) -> np.ndarray:
+    """`v` (..., 3) scaled to length 1; a zero vector stays zero rather than becoming NaN."""
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
