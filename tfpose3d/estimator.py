@@ -81,6 +81,87 @@ def _fc(x, units: int, dropout: float, name: str):
     return x
 
 
+def _backbone(config: ModelConfig) -> keras.Model:
+    """The trunk `config` names, frozen unless `config.train_backbone`."""
+    if config.backbone == "blazepose":
+        backbone = BlazePoseBackbone(config.image_size, config.landmarks, fine=config.bones_from == "trunk-16",
+                                     name="backbone")
+    else:
+        backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
+                                  config.batch_norm, name="backbone")
+    backbone.trainable = config.train_backbone
+    return backbone
+
+
+def _trunk_parts(trunk_output: Any, config: ModelConfig) -> tuple[Any, Any, Any]:
+    """What the branches read from the trunk's output: the features, flat (with BlazePose's landmark cues
+    beside them where `config.landmarks`); BlazePose's raw landmarks (None without them); and the map the
+    "trunk" bone heads read."""
+    landmarks = None
+    if isinstance(trunk_output, dict):
+        features, bone_map = trunk_output["features"], trunk_output.get("fine", trunk_output["features"])
+        if config.landmarks:
+            landmarks = trunk_output["landmarks"]
+            cues = layers.LandmarkCues(name="landmark_cues")([landmarks, trunk_output["world"]])
+    else:
+        features = bone_map = trunk_output
+    if config.projection:
+        features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
+    features = keras.layers.Flatten(name="flatten")(features)
+    if landmarks is not None:
+        features = keras.layers.Concatenate(name="features_and_landmarks")([features, cues])
+    return features, landmarks, bone_map
+
+
+def _branch_2d(features: Any, landmarks: Any, config: ModelConfig) -> tuple[Any, Any]:
+    """The 2D branch: each joint's logits over the Ng x Ng grid (with BlazePose's landmarks as a prior where
+    given) and their softmax."""
+    nj, ng, units = skeleton.NUM_JOINTS, config.grid_size, config.scaled(config.fc_units)
+    x = _fc(features, units, config.dropout, "fc1_2d")
+    x = _fc(x, units, config.dropout, "fc2_2d")
+    x = keras.layers.Dense(nj * ng * ng, name="fc_out_2d")(x)
+    logits = keras.layers.Reshape((nj, ng * ng), name="heatmap_logits")(x)
+    if landmarks is not None:
+        prior = layers.LandmarkPrior(ng, config.image_size, name="landmark_prior")(landmarks)
+        logits = keras.layers.Add(name="heatmap_logits_with_prior")([logits, prior])
+    return logits, keras.layers.Softmax(axis=-1, name="heatmap_probs")(logits)
+
+
+def _branch_3d(features: Any, probs: Any, config: ModelConfig) -> tuple[Any, Any]:
+    """The 3D branch: its shared layer (fed the 2D softmax without gradient, with `config.fusion`), and each
+    root's relative pose (B, Nr, 17, 3) from its own fc2 head."""
+    nj, units, roots = skeleton.NUM_JOINTS, config.scaled(config.fc_units), config.active_roots
+    x3d = _fc(features, units, config.dropout, "fc1_3d")
+    if config.fusion:
+        fused = layers.StopGradient(name="stop_gradient_2d")(probs)
+        fused = keras.layers.Flatten(name="flatten_probs_2d")(fused)
+        fused = _fc(fused, units, config.dropout, "fc_probs_2d")
+        x3d = keras.layers.Concatenate(name="fc_2d_3d")([x3d, fused])
+    heads = []
+    for root in roots:
+        h = _fc(x3d, units, config.dropout, f"fc2_3d_{root}")
+        h = keras.layers.Dense(nj * 3, name=f"fc_out_3d_{root}")(h)
+        heads.append(keras.layers.Reshape((1, nj, 3), name=f"pose_from_{root}" if len(roots) > 1 else "root_poses")(h))
+    return x3d, keras.layers.Concatenate(axis=1, name="root_poses")(heads) if len(heads) > 1 else heads[0]
+
+
+def _bone_head(merged: Any, read: Any, config: ModelConfig) -> tuple[Any, Any]:
+    """The bone lengths (B, 16) in millimetres, read from `read` without gradient, and the merged pose refit
+    to them."""
+    # float32 under mixed precision too: squared bones in millimetres overflow float16.
+    pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
+    bones = layers.StopGradient(name="stop_gradient_bones")(read)
+    if config.bones_from != "branch":
+        bones = _bone_features(bones, config.bone_maps)
+    # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features; `train`
+    # starts the bias at its training renders' mean lengths.
+    bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
+                               dtype="float32")(bones)
+    bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit", dtype="float32")(bones)
+    lengths = keras.layers.Rescaling(config.pose_unit_mm, name="bone_lengths", dtype="float32")(bones)
+    return lengths, layers.SkeletonFit(name="pose_3d", dtype="float32")(pose, lengths)
+
+
 @keras.saving.register_keras_serializable(package="tfpose3d")
 class Pose3DEstimator(keras.Model):
     """3D human pose from one image (Park, Hwang & Kwak 2016).
@@ -119,76 +200,24 @@ class Pose3DEstimator(keras.Model):
         if isinstance(config, dict):
             config = ModelConfig.from_dict(config)
         config = config or ModelConfig()
-        nj, ng = skeleton.NUM_JOINTS, config.grid_size
-        units = config.scaled(config.fc_units)
-        roots = config.active_roots
+        ng, roots = config.grid_size, config.active_roots
 
-        if config.backbone == "blazepose":
-            backbone = BlazePoseBackbone(config.image_size, config.landmarks, fine=config.bones_from == "trunk-16",
-                                         name="backbone")
-        else:
-            backbone = Pose3DBackbone(config.image_size, [config.scaled(n) for n in config.conv_filters],
-                                      config.batch_norm, name="backbone")
-        backbone.trainable = config.train_backbone
+        backbone = _backbone(config)
         image = keras.Input((config.image_size, config.image_size, 3), name="image")
-        features = trunk_output = backbone(image)
-        if isinstance(features, dict):
-            if config.landmarks:
-                landmarks = features["landmarks"]
-                cues = layers.LandmarkCues(name="landmark_cues")([landmarks, features["world"]])
-            bone_map = features.get("fine", features["features"])
-            features = features["features"]
-        else:
-            bone_map = features
-        if config.projection:
-            features = keras.layers.Conv2D(config.projection, 1, activation="relu", name="projection")(features)
-        features = keras.layers.Flatten(name="flatten")(features)
-        if config.landmarks:
-            features = keras.layers.Concatenate(name="features_and_landmarks")([features, cues])
-
-        x2d = _fc(features, units, config.dropout, "fc1_2d")
-        x2d = _fc(x2d, units, config.dropout, "fc2_2d")
-        x2d = keras.layers.Dense(nj * ng * ng, name="fc_out_2d")(x2d)
-        logits = keras.layers.Reshape((nj, ng * ng), name="heatmap_logits")(x2d)
-        if config.landmarks:
-            prior = layers.LandmarkPrior(ng, config.image_size, name="landmark_prior")(landmarks)
-            logits = keras.layers.Add(name="heatmap_logits_with_prior")([logits, prior])
-        probs = keras.layers.Softmax(axis=-1, name="heatmap_probs")(logits)
-
-        x3d = _fc(features, units, config.dropout, "fc1_3d")
-        if config.fusion:
-            fused = layers.StopGradient(name="stop_gradient_2d")(probs)
-            fused = keras.layers.Flatten(name="flatten_probs_2d")(fused)
-            fused = _fc(fused, units, config.dropout, "fc_probs_2d")
-            x3d = keras.layers.Concatenate(name="fc_2d_3d")([x3d, fused])
-
-        heads = []
-        for root in roots:
-            h = _fc(x3d, units, config.dropout, f"fc2_3d_{root}")
-            h = keras.layers.Dense(nj * 3, name=f"fc_out_3d_{root}")(h)
-            heads.append(keras.layers.Reshape((1, nj, 3), name=f"pose_from_{root}" if len(roots) > 1 else "root_poses")(h))
-        root_poses = keras.layers.Concatenate(axis=1, name="root_poses")(heads) if len(heads) > 1 else heads[0]
-
+        trunk_output = backbone(image)
+        features, landmarks, bone_map = _trunk_parts(trunk_output, config)
+        logits, probs = _branch_2d(features, landmarks, config)
+        x3d, root_poses = _branch_3d(features, probs, config)
         merged = layers.MultiRootMerge(roots=skeleton.root_indices(roots), name="multi_root_merge")(root_poses)
         outputs = {
             "heatmap_logits": logits,
             "root_poses": root_poses,
             "joints_2d": layers.GridSoftArgmax(ng, config.image_size, name="joints_2d")(probs),
-            "heatmaps_2d": keras.layers.Reshape((nj, ng, ng), name="heatmaps_2d")(probs),
+            "heatmaps_2d": keras.layers.Reshape((skeleton.NUM_JOINTS, ng, ng), name="heatmaps_2d")(probs),
         }
         if config.bone_lengths:
-            # float32 under mixed precision too: squared bones in millimetres overflow float16.
-            pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
-            bones = layers.StopGradient(name="stop_gradient_bones")(x3d if config.bones_from == "branch" else bone_map)
-            if config.bones_from != "branch":
-                bones = _bone_features(bones, config.bone_maps)
-            # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features; `train`
-            # starts the bias at its training renders' mean lengths.
-            bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
-                                       dtype="float32")(bones)
-            bones = keras.layers.Activation("exponential", name="bone_lengths_in_unit", dtype="float32")(bones)
-            outputs["bone_lengths"] = keras.layers.Rescaling(config.pose_unit_mm, name="bone_lengths", dtype="float32")(bones)
-            outputs["pose_3d"] = layers.SkeletonFit(name="pose_3d", dtype="float32")(pose, outputs["bone_lengths"])
+            outputs["bone_lengths"], outputs["pose_3d"] = _bone_head(merged, x3d if config.bones_from == "branch" else bone_map,
+                                                                     config)
         else:
             outputs["pose_3d"] = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged)
         kwargs.setdefault("name", f"tfpose3d_{config.variant}")

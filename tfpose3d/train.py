@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import keras
 import numpy as np
@@ -235,6 +235,48 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         return _fit(config, out, source, val_split, strategy, watched_photos, verbose, worker_timeout_s)
 
 
+def _plateau_stop(config: TrainConfig, source: Source, val_split: str, out: Path, write: Path) -> list[PlateauStop]:
+    """The callback of `config.plateau_patience` (none without it), resuming the count a run stopped at."""
+    if not config.plateau_patience:
+        return []
+    if write != out and (out / "plateau.json").is_file():  # a worker resumes the chief's count
+        shutil.copy(out / "plateau.json", write / "plateau.json")
+    rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
+    return [PlateauStop(rule, write / "plateau.json", resume_epoch=_backed_up_epoch(out))]
+
+
+def _load_fitted(model: Pose3DEstimator, out: Path) -> None:
+    """The weights a run had when its bone stage stopped, so that the stage starts again without the fit."""
+    print(f"{out}: the model was trained before its bone stage stopped; the bone stage starts again")
+    # The stage trains its own optimizer; the model's is not needed.
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    model.load_weights(out / FITTED)
+    # Built, so that model.keras holds the optimizer a loaded model is compiled with, as after `fit`.
+    model.optimizer.build(model.trainable_variables)
+
+
+def _budget_ended(budget: TimeBudget, config: TrainConfig, out: Path) -> dict[str, Any]:
+    """Says where the time budget ended training; train_summary.json's record of it."""
+    epoch, steps = budget.ended
+    print(f"{out}: the time budget ({config.time_budget_s:g} s) ended training after step {steps} of "
+          f"{config.steps_per_epoch} in epoch {epoch} of {config.epochs}, keeping "
+          f"{budget.tail:.0f} s for an epoch's validation and checkpoints", flush=True)
+    return {"time_budget_ended": budget.ended, "time_budget_tail_s": round(budget.tail, 1)}
+
+
+def _bone_stage(model: Pose3DEstimator, config: TrainConfig, source: Source, val_split: str, out: Path, write: Path,
+                verbose: int) -> dict[str, Any]:
+    """`config.bone_epochs` of the bone head alone (`bone_stage.fit_bone_head`), after the model's weights are
+    kept in `FITTED`, so that a stopped stage starts again there."""
+    model.save_weights(write / FITTED)
+    print(f"{out}: bone stage: the bone head's maps of {config.bone_copies} augmented copies of each "
+          f"training render, then at most {config.bone_epochs} epochs on them", flush=True)
+    size = config.model.image_size
+    return fit_bone_head(model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
+                         config.bone_copies, config.batch_size, config.learning_rate, config.augment, config.seed,
+                         verbose)
+
+
 def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strategy: tf.distribute.Strategy,
          watched_photos: PhotoSet | None, verbose: int | None, worker_timeout_s: float) -> Pose3DEstimator:
     """`train`'s `model.fit` and what it writes, once the run folder is set up."""
@@ -256,20 +298,10 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
         photo_watch = [PhotoWatch(watched_photos, training_mean_2d(source, contract.IMAGE_SIZE), config.model.image_size,
                                   model)] if watched_photos else []
         # Before the backup, so that a cut rate is in the checkpoint a resumed run starts from.
-        plateau = []
-        if config.plateau_patience:
-            if write != out and (out / "plateau.json").is_file():  # a worker resumes the chief's count
-                shutil.copy(out / "plateau.json", write / "plateau.json")
-            rule = Plateau(config.plateau_patience, reference=_mean_pose_error(source, config, val_split))
-            plateau = [PlateauStop(rule, write / "plateau.json", resume_epoch=_backed_up_epoch(out))]
+        plateau = _plateau_stop(config, source, val_split, out, write)
         facts = {}  # what train_summary.json adds for the fit: the trunk outputs' cost, a budget's end
         if (out / FITTED).is_file():
-            print(f"{out}: the model was trained before its bone stage stopped; the bone stage starts again")
-            # The stage trains its own optimizer; the model's is not needed.
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(out / FITTED)
-            # Built, so that model.keras holds the optimizer a loaded model is compiled with, as after `fit`.
-            model.optimizer.build(model.trainable_variables)
+            _load_fitted(model, out)
         else:
             if config.model.bone_lengths:
                 # From the training renders' mean lengths, not the model's unit (100 mm): within the schedule's
@@ -295,24 +327,14 @@ def _fit(config: TrainConfig, out: Path, source: Source, val_split: str, strateg
                            validation_data=val_ds, callbacks=photo_watch + plateau + budget + _callbacks(write, out) +
                            watch + stream + [epochs], shuffle=False, verbose=verbose, **fit_args)
             if budget and budget[0].ended:
-                epoch, steps = facts["time_budget_ended"] = budget[0].ended
-                facts["time_budget_tail_s"] = round(budget[0].tail, 1)
-                print(f"{out}: the time budget ({config.time_budget_s:g} s) ended training after step {steps} of "
-                      f"{config.steps_per_epoch} in epoch {epoch} of {config.epochs}, keeping "
-                      f"{budget[0].tail:.0f} s for an epoch's validation and checkpoints", flush=True)
+                facts.update(_budget_ended(budget[0], config, out))
             if plateau and (write / "best.keras").is_file():
                 # The best epoch's weights, as the rule's bench scores them; best.keras has them since before any restart.
                 model.load_weights(write / "best.keras")
         stage = {}
         if config.bone_epochs:
             del train_ds, val_ds  # their cache of the training images (gigabytes) goes before the maps come
-            model.save_weights(write / FITTED)
-            print(f"{out}: bone stage: the bone head's maps of {config.bone_copies} augmented copies of each "
-                  f"training render, then at most {config.bone_epochs} epochs on them", flush=True)
-            size = config.model.image_size
-            stage["bone_stage"] = fit_bone_head(
-                model, source.samples("train", size), source.samples(val_split, size), config.bone_epochs,
-                config.bone_copies, config.batch_size, config.learning_rate, config.augment, config.seed, verbose)
+            stage["bone_stage"] = _bone_stage(model, config, source, val_split, out, write, verbose)
         summary = {"seconds_this_process": round(time.perf_counter() - start, 1), "epoch_seconds": epochs.seconds,
                    "parameters": model.count_params(), "replicas": strategy.num_replicas_in_sync, **facts, **stage}
         model.save(write / "model.keras")
