@@ -16,7 +16,7 @@ from tfpose3d.data import mocap, render
 from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
-from tfpose3d.predict import Predictor, distinct, predict_video, track
+from tfpose3d.predict import SMALL_CROP, Predictor, distinct, predict_photos, predict_video, track
 from tfpose3d.skeleton import JOINT_NAMES
 from tfpose3d.video import Frame, FrameReader, FrameWriter, Tracker
 
@@ -215,6 +215,20 @@ def test_at_border_is_where_the_estimated_body_reaches_the_edge(model_file):
     for height, cut in ((300, False), (258, False), (256, True)):
         image = np.zeros((height, 400, 3), np.uint8)
         assert predictor.estimate(image, [wide], [region])[0].at_border is cut, height
+
+
+@pytest.mark.parametrize("height, small", [(40, True), (200, False)])
+def test_a_small_person_is_named_as_less_sure(model_file, tmp_path, capsys, height, small):
+    # The body's joints fill 160 px of each 225-px crop's height. By hand: the box's crop is 1.45 / 1.15 (the
+    # body over its joints) times its height, the second crop 1.45 times the joints' 160 / 225 of that: 1.30
+    # times the box's height, 52 px for a 40-px box, 260 for a 200-px one.
+    body = np.stack([np.full(17, 112.0), np.linspace(40.0, 200.0, 17)], 1)
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((300, 300, 3), np.uint8)).save(photo)
+    result = predict_photos(_Fixed(model_file, body), [str(photo)], tmp_path / "out", f"100,50,{height // 2},{height}")
+    side = result[0]["people"][0]["crop"]["side_px"]
+    assert side == pytest.approx(1.30 * height, rel=0.01)
+    assert ("person 0 is small" in capsys.readouterr().err) is small
 
 
 def test_a_followed_person_is_boxed_where_their_pose_is_in_every_frame(model_file):

@@ -179,6 +179,12 @@ class Predictor:
 # more (bench/second_crop.py): three times the renders' largest.
 SLIDE = 0.08
 
+# A person whose crop (framed on the body as the training renders are, the person about 1/1.45 of its side) is
+# under this many pixels of the photo is read much worse once enlarged to the model's input: on held-out renders
+# the 2D error is 1.5 times its full-size value at a crop of 80 px and 2.2 times at 56 px, the MPJPE 94 and 122 mm
+# against 74 (bench/small_people.py; docs/results.md, "How small a person can be").
+SMALL_CROP = 80
+
 
 def torso_move(first: np.ndarray, second: np.ndarray) -> float:
     """How far `second` (17, 2) puts the middles of the hips and shoulders (`skeleton.torso_ends`) from where
@@ -351,6 +357,9 @@ def predict_photos(predictor: Predictor, paths: Sequence[str], out_dir: str | os
             entries.append({**person.to_json(), "figure": str(figure)})
             if person.at_border:
                 print(f"{path}: person {k} reaches the image's edge; joints beyond it are guesses", file=sys.stderr)
+            if person.region.side < SMALL_CROP:
+                print(f"{path}: person {k} is small (a {person.region.side:.0f} px crop, enlarged to the model's "
+                      f"{contract.IMAGE_SIZE}); under {SMALL_CROP} px the pose is much less sure", file=sys.stderr)
         results.append({"image": str(path), "joint_names": list(skeleton.JOINT_NAMES), "people": entries})
     return results
 
