@@ -172,6 +172,13 @@ def test_versions_and_failed_export_leaves_nothing(model_file, tmp_path, monkeyp
     assert "--tflite: unknown kind(s) ['int4']" in capsys.readouterr().err
 
 
+def test_calibration_images_given_as_an_array_are_named(tmp_path):
+    images = np.zeros((4, 225, 225, 3), np.uint8)
+    with pytest.raises(TypeError, match=r"calibration must be a function .* got ndarray"):
+        export.export(build_model(CONFIG), tmp_path, extras=("int8",), calibration=images)
+    assert not (tmp_path / "tfpose3d").exists()  # refused before anything is written
+
+
 def git_commit(repo: Path) -> str:
     """HEAD's short hash, with "-dirty" where a tracked file differs from it."""
     git = functools.partial(subprocess.run, capture_output=True, text=True, cwd=repo, check=True)

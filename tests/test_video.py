@@ -16,7 +16,7 @@ from tfpose3d.data import mocap, render
 from tfpose3d.data.camera import Region, turn_3d
 from tfpose3d.data.images import crop_region
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
-from tfpose3d.predict import SMALL_CROP, Predictor, distinct, predict_photos, predict_video, track
+from tfpose3d.predict import SMALL_CROP, Person, Predictor, distinct, predict_photos, predict_video, track
 from tfpose3d.skeleton import JOINT_NAMES
 from tfpose3d.video import Frame, FrameReader, FrameWriter, Tracker
 
@@ -231,6 +231,31 @@ def test_a_small_person_is_named_as_less_sure(model_file, tmp_path, capsys, heig
     assert ("person 0 is small" in capsys.readouterr().err) is small
 
 
+def test_frames_of_another_size_are_followed_in_their_own_pixels(model_file):
+    # The same scene at 320 x 240, then at twice that, then back; the detector finds the body only in the first
+    # frame. Followed in each frame's own pixels, the joints are those of the scene kept at 320 x 240, doubled
+    # in the large frame.
+    body = np.stack([np.full(17, 112.0), np.linspace(40.0, 200.0, 17)], 1)
+
+    def followed(sizes):
+        found = iter([[Detection((100.0, 40.0, 60.0, 160.0), 0.9)]])
+        predictor = _Fixed(model_file, body, detector=lambda image: next(found, []))
+        frames = [Frame(i, i / 30, np.zeros((240 * k, 320 * k, 3), np.uint8)) for i, k in enumerate(sizes)]
+        return [person for _, person in track(predictor, iter(frames))]
+
+    same, resized = followed((1, 1, 1)), followed((1, 2, 1))
+    assert all(person is not None and person.track_id == 0 for person in same + resized)
+    for k, scale in enumerate((1, 2, 1)):
+        np.testing.assert_allclose(resized[k].joints_2d, scale * same[k].joints_2d, rtol=1e-4)
+
+
+def test_the_json_pose_has_one_decimal(model_file):
+    pose = np.full((17, 3), -67.1, np.float32)  # a float32 rounded alone prints as -67.0999984741211
+    person = Person(Detection((0, 0, 10, 10)), Region((5.0, 5.0), 10.0), np.zeros((17, 2)), pose, 0.5, False,
+                    np.zeros((225, 225, 3), np.uint8), np.zeros((17, 2)))
+    assert json.dumps(person.to_json()["pose_3d_mm"][0]) == "[-67.1, -67.1, -67.1]"
+
+
 def test_a_followed_person_is_boxed_where_their_pose_is_in_every_frame(model_file):
     # Each crop reads the body 40 px right of its middle, its joints' longer side 1 / 1.45 of the crop, so the
     # next crop is as large and the followed person walks right, about 49 px a frame, toward the edge at 640.
@@ -433,7 +458,8 @@ def test_a_photo_with_nobody_keeps_the_others_poses_and_is_named(model_file, tmp
     captured = capsys.readouterr()
     assert [len(result["people"]) for result in json.loads(captured.out)] == [1, 0]
     assert (out / "person_pose_0.png").exists()
-    assert f"no person found in {blank};" in captured.err and str(person) not in captured.err
+    error = [line for line in captured.err.splitlines() if line.startswith("tfpose3d: error:")]
+    assert len(error) == 1 and f"no person found in {blank};" in error[0] and str(person) not in error[0]
     # Nobody in any photo: still one JSON entry a photo on stdout, and no folder made.
     assert main(["predict", "--model", str(model_file), str(blank), str(blank), "--out-dir", str(tmp_path / "none")]) == 2
     assert json.loads(capsys.readouterr().out) == [{"image": str(blank), "joint_names": list(JOINT_NAMES), "people": []}] * 2

@@ -378,13 +378,18 @@ def export(
     """Write out_dir/name/version/: the SavedModel plus the `extras` forms (kinds of `FORMS`), atomically.
 
     Args:
-        calibration: int8 calibration images (default: rendered training images).
+        calibration: a function of no arguments that yields the int8 calibration images, each uint8
+            (1, 225, 225, 3) (default: `rendered_calibration`, rendered training images).
         about: what the model is (`origin(source)`), written to the version folder's origin.json.
     """
     if not isinstance(model, Pose3DEstimator):
         raise ValueError(f"export needs a tfpose3d Pose3DEstimator, got {type(model).__name__}")
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"Model name {name!r} must be letters, digits, '-' or '_'")
+    if not callable(calibration):
+        raise TypeError(f"calibration must be a function that yields uint8 (1, {contract.IMAGE_SIZE}, "
+                        f"{contract.IMAGE_SIZE}, 3) images, as export.rendered_calibration does; got "
+                        f"{type(calibration).__name__} (pass `lambda: iter(images[:, None])` for an array of images)")
     unknown = [k for k in extras if k not in FORMS or k == SavedModelForm.kind]
     if unknown:
         raise ValueError(f"Unknown export form(s) {unknown}; expected some of {[k for k in FORMS if k != 'saved_model']}")

@@ -69,7 +69,9 @@ class Person:
             "crop": {"centre_px": [round(v, 1) for v in self.region.centre], "side_px": round(self.region.side, 1),
                      "angle_deg": round(float(np.degrees(self.region.angle)), 1)},
             "confidence": round(self.confidence, 3), **({} if self.track_id is None else {"id": self.track_id}),
-            "joints_2d_px": np.round(self.joints_2d, 1).tolist(), "pose_3d_mm": np.round(self.pose_3d, 1).tolist(),
+            "joints_2d_px": np.round(self.joints_2d, 1).tolist(),
+            # float64 first: a float32 rounded to one decimal prints as -67.0999984741211
+            "pose_3d_mm": np.round(self.pose_3d.astype(np.float64), 1).tolist(),
         }
 
 
@@ -378,9 +380,12 @@ def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Ite
     frame, or else one person followed by `video.Tracker` (the detector runs only to find them)."""
     from tfpose3d.video import Tracker
 
-    tracker = Tracker()
+    tracker, size = Tracker(), None
     for frame in frames:
         h, w = frame.image.shape[:2]
+        if size is not None and size != (w, h):
+            tracker.resize(w / size[0], h / size[1])
+        size = (w, h)
         if box:
             person = predictor.predict_image(frame.image, [given_box(box, frame.image)])[0]
         else:

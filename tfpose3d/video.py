@@ -169,6 +169,14 @@ class Tracker:
         x, y = person.region.centre
         return person.confidence >= self.min_confidence and 0 <= x < width and 0 <= y < height
 
+    def resize(self, sx: float, sy: float) -> None:
+        """The next frame is the last one's size times (`sx`, `sy`) (a folder of frames of several sizes): the
+        expected crop and where the person was move with it."""
+        def scaled(region: Region | None) -> Region | None:
+            return region and Region((region.centre[0] * sx, region.centre[1] * sy), region.side * (sx * sy) ** 0.5,
+                                     region.angle)
+        self.expected, self._last = scaled(self.expected), scaled(self._last)
+
     def follow(self, person: Any | None, width: int, height: int) -> None:
         """The person estimated in this frame, or None: sets the next frame's crop, or drops the track."""
         if person is not None:
