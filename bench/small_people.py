@@ -65,14 +65,14 @@ def main() -> None:
                      f"{source.spec}") + "\n")
     print("| crop side (px) | person's height (px, median: photos / renders) | photos: 2D / mean 2D | photos: PCK@0.1 "
           "| renders: 2D / mean 2D | renders: MPJPE (mm) |\n|---|---|---|---|---|---|")
+    full_height = (np.median(height_px(photos.joints_2d * SIZE)), np.median(height_px(true_2d * SIZE)))
     for side in args.sides:
         scale = side / SIZE
         photo_out = model.predict(shrunk(photos.crops, side).astype(np.float32), batch_size=32, verbose=0)
         render_out = model.predict(shrunk(images, side).astype(np.float32), batch_size=32, verbose=0)
         photo_score = photos.score(photo_out["joints_2d"] / SIZE)
         render_2d = float(np.linalg.norm(render_out["joints_2d"] / SIZE - true_2d, axis=-1).mean())
-        heights = (np.median(height_px(photos.joints_2d * SIZE)) * scale, np.median(height_px(true_2d * SIZE)) * scale)
-        print(f"| {side} | {heights[0]:.0f} / {heights[1]:.0f} | {photo_score['2D error'] / reference['photos']:.3f} | "
+        print(f"| {side} | {full_height[0] * scale:.0f} / {full_height[1] * scale:.0f} | {photo_score['2D error'] / reference['photos']:.3f} | "
               f"{photo_score['PCK@0.1']:.3f} | {render_2d / reference['renders']:.3f} | "
               f"{metrics.mpjpe(render_out['pose_3d'], true_3d):.1f} |", flush=True)
 

@@ -145,14 +145,15 @@ def _branch_3d(features: Any, probs: Any, config: ModelConfig) -> tuple[Any, Any
     return x3d, keras.layers.Concatenate(axis=1, name="root_poses")(heads) if len(heads) > 1 else heads[0]
 
 
-def _bone_head(merged: Any, read: Any, config: ModelConfig) -> tuple[Any, Any]:
-    """The bone lengths (B, 16) in millimetres, read from `read` without gradient, and the merged pose refit
-    to them."""
+def _bone_head(merged: Any, x3d: Any, bone_map: Any, config: ModelConfig) -> tuple[Any, Any]:
+    """The bone lengths (B, 16) in millimetres, read without gradient from what `config.bones_from` names
+    (the 3D branch's shared layer `x3d`, or the trunk's `bone_map`), and the merged pose refit to them."""
     # float32 under mixed precision too: squared bones in millimetres overflow float16.
     pose = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d_joints", dtype="float32")(merged)
-    bones = layers.StopGradient(name="stop_gradient_bones")(read)
-    if config.bones_from != "branch":
-        bones = _bone_features(bones, config.bone_maps)
+    if config.bones_from == "branch":
+        bones = layers.StopGradient(name="stop_gradient_bones")(x3d)
+    else:
+        bones = _bone_features(layers.StopGradient(name="stop_gradient_bones")(bone_map), config.bone_maps)
     # Zero weights: every bone starts at pose_unit_mm (exp 0), a finite start for any features; `train`
     # starts the bias at its training renders' mean lengths.
     bones = keras.layers.Dense(len(skeleton.BONES), kernel_initializer="zeros", name="fc_out_bones",
@@ -216,8 +217,7 @@ class Pose3DEstimator(keras.Model):
             "heatmaps_2d": keras.layers.Reshape((skeleton.NUM_JOINTS, ng, ng), name="heatmaps_2d")(probs),
         }
         if config.bone_lengths:
-            outputs["bone_lengths"], outputs["pose_3d"] = _bone_head(merged, x3d if config.bones_from == "branch" else bone_map,
-                                                                     config)
+            outputs["bone_lengths"], outputs["pose_3d"] = _bone_head(merged, x3d, bone_map, config)
         else:
             outputs["pose_3d"] = keras.layers.Rescaling(config.pose_unit_mm, name="pose_3d")(merged)
         kwargs.setdefault("name", f"tfpose3d_{config.variant}")

@@ -380,12 +380,10 @@ def track(predictor: Predictor, frames: Iterator, box: str | None = None) -> Ite
     frame, or else one person followed by `video.Tracker` (the detector runs only to find them)."""
     from tfpose3d.video import Tracker
 
-    tracker, size = Tracker(), None
+    tracker = Tracker()
     for frame in frames:
         h, w = frame.image.shape[:2]
-        if size is not None and size != (w, h):
-            tracker.resize(w / size[0], h / size[1])
-        size = (w, h)
+        tracker.resize(w, h)
         if box:
             person = predictor.predict_image(frame.image, [given_box(box, frame.image)])[0]
         else:

@@ -149,6 +149,7 @@ class Tracker:
         self.box: Detection | None = None
         self.id = -1
         self._last: Region | None = None
+        self._size: tuple[int, int] | None = None  # the last frame's width and height
 
     def choose(self, detections: list[Detection]) -> Detection | None:
         """The detection to follow when nobody is followed: the one nearest to where the person was lost
@@ -169,16 +170,21 @@ class Tracker:
         x, y = person.region.centre
         return person.confidence >= self.min_confidence and 0 <= x < width and 0 <= y < height
 
-    def resize(self, sx: float, sy: float) -> None:
-        """The next frame is the last one's size times (`sx`, `sy`) (a folder of frames of several sizes): the
-        expected crop and where the person was move with it."""
+    def resize(self, width: int, height: int) -> None:
+        """The next frame's size: where it differs from the last frame's (a folder of frames of several sizes),
+        the expected crop and where the person was move with it."""
+        if self._size is None or self._size == (width, height):
+            return
+        sx, sy = width / self._size[0], height / self._size[1]
+
         def scaled(region: Region | None) -> Region | None:
             return region and Region((region.centre[0] * sx, region.centre[1] * sy), region.side * (sx * sy) ** 0.5,
                                      region.angle)
-        self.expected, self._last = scaled(self.expected), scaled(self._last)
+        self.expected, self._last, self._size = scaled(self.expected), scaled(self._last), (width, height)
 
     def follow(self, person: Any | None, width: int, height: int) -> None:
         """The person estimated in this frame, or None: sets the next frame's crop, or drops the track."""
+        self._size = (width, height)
         if person is not None:
             self._last, self.box = person.region, person.box
         self.expected = pose_region(person.joints_2d) if person is not None and self.keeps(person, width, height) else None
