@@ -141,10 +141,10 @@ def test_unknown_names_get_a_proposed_joint_map_that_imports_the_same_motion(tmp
     names = {}
     anonymous = tmp_path / "anonymous.bvh"
     anonymous.write_text(_renamed(BANDAI_WALK.read_text(), lambda n: names.setdefault(n, f"bone{len(names):02d}")))
-    out = tmp_path / "motion.npz"
+    out = tmp_path / "new" / "motion.npz"  # the proposal's folder is made
     assert main(["data", "import-bvh", str(anonymous), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    proposal = tmp_path / "motion.joint-map.json"
+    proposal = tmp_path / "new" / "motion.joint-map.json"
     assert "read from the skeleton's shape" in err and f"--joint-map {proposal}" in err and not out.exists()
     mapped = json.loads(proposal.read_text())
     assert mapped["bones"]["l_thigh"] == [names["UpperLeg_L"], names["LowerLeg_L"]]
@@ -206,7 +206,7 @@ def test_names_that_agree_with_the_shape_are_recognised(tmp_path, capsys):
     # names agree with what the skeleton's shape says, so it imports without a joint map.
     path = tmp_path / "cmu_other.bvh"
     path.write_text(_bvh(_person(lambda s, part: ("Left" if s == "L" else "Right") + part)))
-    assert main(["data", "import-bvh", str(path), "--out", str(tmp_path / "m.npz")]) == 0
+    assert main(["data", "import-bvh", str(path), "--out", str(tmp_path / "new" / "m.npz")]) == 0  # its folder made
     convention = bvh.detect_convention(bvh.parse_bvh(path.read_text()).names, bvh.parse_bvh(path.read_text()))
     assert convention["bones"]["l_thigh"] == ["LeftHip", "LeftKnee"] and convention["bones"]["r_foot"] == ["RightAnkle", "RightToe"]
     assert convention["bones"]["l_upper_arm"] == ["LeftShoulder", "LeftElbow"] and convention["unit_mm"] == 10.0

@@ -7,7 +7,9 @@ words its one `tfpose3d: error:` line must hold (for status 2), and what must ex
 from __future__ import annotations
 
 import dataclasses
+import threading
 import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Callable
 
@@ -187,7 +189,19 @@ CASES = [
          "a_file is a file, not a folder"),
     Case("photo out folder that cannot be made", lambda f, out: ["predict", "--model", str(f.model), str(f.photo),
                                                                   "--box", "whole", "--out-dir", "/proc/tfpose3d/pictures"],
-         2, "--out-dir /proc/tfpose3d/pictures: cannot be made (No such file or directory)"),
+         2, "--out-dir /proc/tfpose3d/pictures: nothing can be made in /proc (No such file or directory)"),
+    *[Case(f"{command} output that cannot be made", argv, 2, f"--out {words}: nothing can be made in /proc")
+      for command, argv, words in [
+          ("train", lambda f, out: ["train", "--data", str(f.data), "--out", "/proc/tfpose3d/run"], "/proc/tfpose3d/run"),
+          ("export", lambda f, out: ["export", str(f.model), "--out", "/proc/tfpose3d/s"], "/proc/tfpose3d/s/tfpose3d"),
+          ("evaluate", lambda f, out: ["evaluate", str(f.model), "--data", str(f.data), "--out", "/proc/tfpose3d/e"],
+           "/proc/tfpose3d/e/evaluation"),
+          ("render", lambda f, out: ["data", "render", "--out", "/proc/tfpose3d/r", "--count", "2"], "/proc/tfpose3d/r"),
+          ("preview", lambda f, out: ["data", "preview", "--data", str(f.data / "test"), "--out", "/proc/tfpose3d/p.png"],
+           "/proc/tfpose3d/p.png"),
+          ("import-bvh", lambda f, out: ["data", "import-bvh", str(f.bvh), "--out", "/proc/tfpose3d/m.npz"],
+           "/proc/tfpose3d/m.npz"),
+      ]],
     Case("run folder under a file", lambda f, out: ["train", "--out", str(f.a_file / "run")], 2,
          "a_file is a file, not a folder"),
     Case("export under a file", lambda f, out: ["export", str(f.model), "--out", str(f.a_file / "serving")], 2,
@@ -308,3 +322,39 @@ def test_a_serving_client_with_nothing_listening_raises_one_documented_error():
     for call, address in ((client.predict_rest, f"127.0.0.1:{rest}"), (client.predict_grpc, f"127.0.0.1:{grpc_port}")):
         with pytest.raises(ServingUnavailable, match=f"{address}.*no TensorFlow Serving answered"):
             call(image)
+
+
+def test_a_serving_client_names_a_wrong_address_and_what_the_server_refused():
+    from tfpose3d.serving import ServingClient
+
+    with pytest.raises(ValueError, match=r"rest_url 'localhost:8501' needs its scheme, e.g. 'http://localhost:8501'"):
+        ServingClient("localhost:8501")
+    with pytest.raises(ValueError, match=r"grpc_target 'http://localhost:8500' is host:port, without http://"):
+        ServingClient(grpc_target="http://localhost:8500")
+
+    replies = iter([b"", json.dumps({"error": "Servable not found for request: Latest(pose)"}).encode()])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = next(replies)
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = ServingClient(f"http://127.0.0.1:{server.server_port}", model_name="pose", timeout=5)
+        image = np.zeros((1, 225, 225, 3), np.uint8)
+        with pytest.raises(ValueError, match=r"models/pose:predict: HTTP 404 Not Found; is it the server's REST port, "
+                                             r"and the model's name in models.config\?$"):
+            client.predict_rest(image)
+        with pytest.raises(ValueError, match=r"HTTP 404 Not Found: Servable not found for request: Latest\(pose\); is it"):
+            client.predict_rest(image)
+    finally:
+        server.shutdown()

@@ -156,6 +156,16 @@ def test_photo_folder_errors_name_the_problem(tmp_path):
     make_photos(tmp_path, [person(np.random.default_rng(0)) * 10])
     with pytest.raises(ValueError, match=r"person 0 \(images/0.png\): none of the annotated joints lies in the 200x120 photo"):
         read_photos(tmp_path)
+    # A joint cut off by the border, annotated where it would be, is scored; one far out is named.
+    joints = person(np.random.default_rng(0))  # in x 60..140, y 20..100: the person reaches at most 80 px
+    joints[skeleton.JOINT_INDEX["head"]] = [100, -20]
+    make_photos(tmp_path / "cut", [joints])
+    assert np.array_equal(read_photos(tmp_path / "cut")[0]["joints_2d"], joints, equal_nan=True)
+    joints[skeleton.JOINT_INDEX["l_ankle"]] = [100, 1200]
+    make_photos(tmp_path / "typo", [joints])
+    with pytest.raises(ValueError, match=r"person 0 \(images/0.png\): l_ankle at \(100, 1200\) lies 1080 px outside "
+                                         r"the 200x120 photo, farther than the person's joints inside it reach \(7\d px\)"):
+        read_photos(tmp_path / "typo")
 
 
 def test_training_logs_the_photo_error_that_evaluation_measures(tmp_path, data_dir, capsys):

@@ -188,8 +188,8 @@ def test_data_command_inputs_are_checked(rendered, tmp_path, capsys):
     assert "no dataset.json" in capsys.readouterr().err
     assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "p.jpg")]) == 2
     assert "must name a .png" in capsys.readouterr().err
-    assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "p.png"), "--count", "3"]) == 0
-    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert main(["data", "preview", "--data", str(rendered), "--out", str(tmp_path / "new" / "p.png"), "--count", "3"]) == 0
+    assert (tmp_path / "new" / "p.png").stat().st_size > 10_000  # its folder made
     assert main(["data", "import-bvh", str(tmp_path), "--out", str(tmp_path / "x.npz")]) == 2
     assert "is a folder; pass BVH files" in capsys.readouterr().err
     assert main(["data", "import-bvh", str(tmp_path / "none.bvh"), "--out", str(tmp_path / "x.npz")]) == 2

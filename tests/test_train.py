@@ -15,6 +15,8 @@ import tfpose3d
 from tfpose3d.cli import main
 from tfpose3d.config import TrainConfig
 from tfpose3d.data import render
+from tfpose3d.data.options import RenderOptions
+from tfpose3d.data.sources import open_source
 from tfpose3d.presets import BUDGET_FIELDS, PRESETS, train_preset
 
 TRAIN_ARGS = ["--epochs", "8", "--steps-per-epoch", "4", "--batch-size", "8", "--validation-steps", "1"]
@@ -353,6 +355,26 @@ def test_a_run_its_time_budget_ends_is_saved_and_is_the_same_run_under_another_b
     assert main(["evaluate", str(tmp_path / "served" / "tfpose3d" / "1"), "--data", str(data_dir)]) == 2
     assert (f"an exported model is evaluated on photographs (--photos DIR --data D); the held-out renders need the "
             f"run folder or its .keras file (preset cpu-quick, from {run}, exported ") in capsys.readouterr().err
+
+
+def test_a_run_is_evaluated_on_its_own_images_from_any_working_folder(tmp_path, data_dir, monkeypatch, capsys):
+    monkeypatch.chdir(data_dir.parent)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", data_dir.name, *TRAIN_ARGS, "--time-budget", "1e-6"]) == 0
+    assert json.loads((run / "config.json").read_text())["data_at"] == str(data_dir.resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("TFPOSE3D_DATA", raising=False)
+    assert main(["evaluate", str(run)]) == 0  # its relative --data names nothing here
+    assert json.loads((run / "evaluation" / "summary.json").read_text())[0]["samples"] == 20
+    assert not any(elsewhere.iterdir())  # nothing rendered beside the evaluation
+    # The same run, resumed from this folder, is still the same run.
+    assert main(["train", "--out", str(run), "--data", data_dir.name, *TRAIN_ARGS]) == 0
+    assert "already trained" in capsys.readouterr().out
+    # The default data's folder is recorded where it was rendered, not relative to the working folder.
+    options = RenderOptions(8, 4, 0, root="data")
+    assert open_source(None, options).records_folder() == elsewhere / open_source(None, options).folder
 
 
 def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):

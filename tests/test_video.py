@@ -464,6 +464,18 @@ def test_a_photo_with_nobody_keeps_the_others_poses_and_is_named(model_file, tmp
     assert main(["predict", "--model", str(model_file), str(blank), str(blank), "--out-dir", str(tmp_path / "none")]) == 2
     assert json.loads(capsys.readouterr().out) == [{"image": str(blank), "joint_names": list(JOINT_NAMES), "people": []}] * 2
     assert not (tmp_path / "none").exists()
+    # A video in none of whose frames anybody is found says so as a photo does; its lines are written, empty.
+    frames = tmp_path / "grey_clip"
+    frames.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(frames / f"{k:03d}.png")
+    assert main(["predict", "--model", str(model_file), str(person), str(frames), "--out-dir", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[1]["frames_with_person"] == 0
+    error = [line for line in captured.err.splitlines() if line.startswith("tfpose3d: error:")]
+    assert len(error) == 1 and f"no person found in {frames};" in error[0] and str(person) not in error[0]
+    lines = (out / "grey_clip_poses.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["pose_3d_mm"] is None for line in lines)
     # The same photo twice: each entry has pictures of its own.
     assert main(["predict", "--model", str(model_file), str(person), str(person), "--out-dir", str(out)]) == 0
     figures = [result["people"][0]["figure"] for result in json.loads(capsys.readouterr().out)]

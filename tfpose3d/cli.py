@@ -185,6 +185,7 @@ def _import_bvh(args: argparse.Namespace) -> int:
         if err.proposal is None:
             raise
         proposal = Path(args.out).with_suffix(".joint-map.json")
+        proposal.parent.mkdir(parents=True, exist_ok=True)
         proposal.write_text(json.dumps(err.proposal, indent=2) + "\n")
         raise ValueError(f"unknown BVH joint names; a joint map read from the skeleton's shape is in {proposal}: "
                          f"check it (each motion bone: the joint that turns it, the joint at its end), then run "
@@ -210,12 +211,14 @@ def _preview(args: argparse.Namespace) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out {args.out} must name a .png file")
+    writable(args.out, "--out", folder=False)
     source = RecordsSource(args.data)
     source.check((args.split,))
     samples = source.samples(args.split, IMAGE_SIZE).take(args.count)
     tiles = [viz.draw_skeleton_2d(s["image"], s["joints_2d"]) for s in samples.as_numpy_iterator()]
     if not tiles:
         raise ValueError(f"{args.data}: the dataset holds no samples")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     viz.grid(tiles, columns=min(4, len(tiles))).save(args.out)
     print(f"{args.out}: {len(tiles)} samples")
     return 0
@@ -441,7 +444,8 @@ as the training renders are framed, and estimated again (the first estimate kept
 slid onto a neighbour); each estimate averages the crop's and its mirror's
 (test-time flip; --no-flip for one, in half the time). JSON on
 stdout (joints in the photo's pixels, the 3D pose in its camera's axes: x right, y down, z forward), and
-<image>_pose_<k>.png per person; a photo with nobody found has no people, and the exit status is then 2.
+<image>_pose_<k>.png per person; a photo with nobody found has no people, and the exit status is then 2, as it is
+for a video in none of whose frames anybody was found.
 A video (.mp4, .mov, .avi, .mkv, .webm, ...) or a folder of frames: one person is followed from their own
 pose, found again by the detector when lost, each frame estimated and the 3D poses smoothed (--smooth);
 <video>_poses.jsonl, one line per frame, and with --video-out an .mp4 or .gif with both skeletons.
@@ -522,8 +526,9 @@ def _predict(args: argparse.Namespace) -> int:
         results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth,
                                      args.strength, out, name=name))
     print(to_json(results))
-    nobody = [result["image"] for result in results if result.get("people") == []]
-    if nobody:  # the others' poses are printed and drawn; the exit status still says a photo held nobody
+    nobody = [result["image"] if "image" in result else result["video"] for result in results
+              if result.get("people") == [] or result.get("frames_with_person") == 0]
+    if nobody:  # the others' poses are printed and drawn; the exit status still says an input held nobody
         print(f"tfpose3d: error: {nobody_found(nobody)}", file=sys.stderr)
         return 2
     return 0

@@ -16,7 +16,7 @@ from tfpose3d.data import render
 from tfpose3d.data.camera import Region
 from tfpose3d.data.images import read_rgb
 from tfpose3d.data.photos import PhotoSet, found_people
-from tfpose3d.data.sources import MocapSource, Source, open_source
+from tfpose3d.data.sources import MocapSource, RecordsSource, Source, open_source
 from tfpose3d.detect import crop_margin
 from tfpose3d.estimator import Pose3DEstimator, flip_test_model, load_model
 from tfpose3d.paths import writable
@@ -30,6 +30,9 @@ def run_source(run: str | os.PathLike) -> Source:
     saved = read_run(run)
     if saved is None:
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
+    at = saved[0].get("data_at")
+    if at and Path(at).is_dir():  # the very images it trained on, whatever the working folder
+        return RecordsSource(at, saved[1].render_options)
     source = open_source(saved[0]["data"], saved[1].render_options)
     renderer = saved[0].get("renderer")
     if isinstance(source, MocapSource) and renderer != render.VERSION:
@@ -195,11 +198,11 @@ def evaluate(model_path: str | os.PathLike, source: Source, out_dir: str | os.Pa
              flip: bool = False) -> dict[str, pd.DataFrame]:
     """Evaluate on the source's test split (with test-time flip if `flip`); write evaluation.{csv,md},
     per-action/per-joint CSVs and examples.png."""
+    out = evaluation_dir(model_path, out_dir)  # a folder that cannot be written is named before the predictions
     model = load_model(model_path)
     source.check(("test",))
     pred = predict_dataset(model, source, flip=flip)
     result = metrics.tables(pred, model.config.image_size)
-    out = evaluation_dir(model_path, out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.items():
         frame.to_csv(out / f"{name}.csv", index=False)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
     """`path` as a folder to write into (`folder`) or a file to write; ValueError naming `flag` where the path,
-    or a folder above it, is a file, or where a file would be written over a folder.
+    or a folder above it, is a file, where a file would be written over a folder, or where the nearest folder
+    that exists takes nothing new (tried by making an empty folder there and removing it).
 
     Example:
         >>> import tempfile
@@ -31,6 +32,10 @@ def writable(path: str | os.PathLike, flag: str, folder: bool = True) -> Path:
                                  else f"{flag} {path} is a file, not a folder")
             if not os.access(above, os.W_OK):  # also a read-only file system, for root too
                 raise ValueError(f"{flag} {path}: {above} is not writable")
+            try:  # what access() cannot tell: a folder that takes no new entries, such as /proc
+                tempfile.TemporaryDirectory(dir=above).cleanup()
+            except OSError as err:
+                raise ValueError(f"{flag} {path}: nothing can be made in {above} ({err.strerror})") from None
             break
     if not folder and path.is_dir():
         raise ValueError(f"{flag} {path} is a folder")

@@ -14,8 +14,10 @@ Example (the calls need a running server):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -53,6 +55,21 @@ def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
     raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
 
 
+def http_error(code: int, reason: str, body: bytes) -> str:
+    """What a failed REST call tells: TF Serving's own "error" text, else the body, else the status's reason;
+    a 404 also says what is looked up there, since a wrong port or model name answers with it.
+
+    Example:
+        >>> http_error(404, "Not Found", b"")
+        "HTTP 404 Not Found; is it the server's REST port, and the model's name in models.config?"
+    """
+    text = body.decode(errors="replace").strip()
+    with contextlib.suppress(ValueError, AttributeError):
+        text = json.loads(text).get("error", text)
+    hint = "; is it the server's REST port, and the model's name in models.config?" if code == 404 else ""
+    return f"HTTP {code} {reason}" + (f": {str(text)[:500]}" if text else "") + hint
+
+
 def grpc_request(images: Any, model_name: str = "tfpose3d", version: int | None = None) -> Any:
     """A tensorflow_serving.apis.predict_pb2.PredictRequest for the signature."""
     import tensorflow as tf
@@ -82,6 +99,11 @@ class ServingClient:
 
     def __init__(self, rest_url: str | None = None, grpc_target: str | None = None, model_name: str = "tfpose3d",
                  version: int | None = None, timeout: float = 30.0):
+        # Without its scheme urllib would report the address as unreachable, and gRPC takes no http:// scheme.
+        if rest_url and urllib.parse.urlsplit(rest_url).scheme not in ("http", "https"):
+            raise ValueError(f"rest_url {rest_url!r} needs its scheme, e.g. 'http://{rest_url}'")
+        if grpc_target and urllib.parse.urlsplit(grpc_target).scheme in ("http", "https"):
+            raise ValueError(f"grpc_target {grpc_target!r} is host:port, without {urllib.parse.urlsplit(grpc_target).scheme}://")
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self.grpc_target = grpc_target
         self.model_name = model_name
@@ -99,7 +121,7 @@ class ServingClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as err:
-            raise ValueError(f"{url}: HTTP {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+            raise ValueError(f"{url}: {http_error(err.code, err.reason, err.read())}") from None
         except (urllib.error.URLError, OSError) as err:  # refused, unreachable, timed out
             reason = getattr(err, "reason", err)
             raise ServingUnavailable(f"{url}: no TensorFlow Serving answered ({reason})") from None

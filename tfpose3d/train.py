@@ -47,9 +47,10 @@ def _same_run(out: Path, resolved: dict) -> bool:
     saved, config = run
     # Compared through TrainConfig: a field added since the run was saved, whose default trains as before
     # (Augment.texture), leaves it the same run. The time budget is left out: a run it ended is trained, and a
-    # killed run resumes under any budget.
+    # killed run resumes under any budget. So is where the data lay: the same spec resumed from another folder.
     def identity(run: dict) -> dict:
-        return json.loads(json.dumps({**run, "train": {**run["train"], "time_budget_s": 0}}))
+        kept = {k: v for k, v in run.items() if k != "data_at"}  # the same data, seen from another folder
+        return json.loads(json.dumps({**kept, "train": {**run["train"], "time_budget_s": 0}}))
 
     if identity({**saved, "train": config.to_dict()}) != identity(resolved):
         raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
@@ -227,7 +228,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data: str | None = No
         if is_chief(strategy):
             out.mkdir(parents=True, exist_ok=True)
             lock.enter_context(run_lock(out))
-            (out / RUN_CONFIG).write_text(json.dumps(resolved, indent=2))
+            # Where the images lie, absolute: an evaluation run from another working folder reads them
+            # there instead of rendering the default data again beside itself.
+            at = source.records_folder()
+            (out / RUN_CONFIG).write_text(json.dumps({**resolved, **({"data_at": str(at)} if at else {})}, indent=2))
         # The policy is the run's: a notebook's next model after a mixed-precision run is float32 again.
         lock.callback(keras.mixed_precision.set_global_policy, keras.mixed_precision.global_policy())
         if config.mixed_precision:

@@ -113,6 +113,7 @@ class MotionSet:
         mm = np.round(self.root)
         if np.abs(mm).max(initial=0) > np.iinfo(np.int16).max:
             raise ValueError(f"{path}: root positions beyond +-32.7 m do not fit the int16 millimetre format")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
             path, rotations=np.round(self.rotations * 32767).astype(np.int16), root=mm.astype(np.int16),
             clip=self.clip.astype(np.int32), clips=self.clips, actions=self.actions, subjects=self.subjects,

@@ -69,10 +69,20 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
         image = folder / p["image"]
         width, height = image_size(image)
         # Joints in another image's pixels (a resized copy, a crop) would score a crop of nothing.
-        seen = joints[np.isfinite(joints).all(1)]
-        if not ((seen >= 0) & (seen <= [width, height])).all(1).any():
+        inside = ((joints >= 0) & (joints <= [width, height])).all(1)
+        if not inside.any():
             raise ValueError(f"{where}: none of the annotated joints lies in the {width}x{height} photo; joints_2d "
                              "are that photo's own pixels")
+        # A joint cut off by the border may be annotated where it would be (a head above the frame); one farther out
+        # than the person reaches inside the photo is a typo, and would frame the scored crop on empty space.
+        reach = np.ptp(joints[inside], 0).max()
+        beyond = np.maximum(np.maximum(-joints, joints - [width, height]), 0).max(1)
+        if (far := np.flatnonzero(beyond > reach)).size:
+            j = far[0]
+            raise ValueError(f"{where}: {skeleton.JOINT_NAMES[j]} at ({joints[j, 0]:g}, {joints[j, 1]:g}) lies "
+                             f"{beyond[j]:.0f} px outside the {width}x{height} photo, farther than the person's joints "
+                             f"inside it reach ({reach:.0f} px); joints_2d are that photo's own pixels, null where a "
+                             "joint is not annotated")
         people.append({"image": image, "set": p.get("set", ""), "box": tuple(box) if box else None, "joints_2d": joints})
     if not people:
         raise ValueError(f"{path}: no people")

@@ -65,6 +65,11 @@ class Source(abc.ABC):
         """The split training validates on: "val" where this source has one."""
         return "val"
 
+    def records_folder(self) -> Path | None:
+        """The rendered TFRecords this source reads, as an absolute path, so that a run finds its own images again
+        from any working folder; None for a source of another format."""
+        return None
+
     @abc.abstractmethod
     def samples(self, split: str, image_size: int, shuffle: bool = False, seed: int = 0,
                 cache: bool = False) -> tf.data.Dataset:
@@ -97,6 +102,9 @@ class RecordsSource(Source):
                              "and test/ (and val/), each rendered by `tfpose3d data render --split`")
         # Folders rendered before the val split existed hold train/ and test/ only.
         return "val" if (path / "val" / records.MANIFEST).is_file() else "test"
+
+    def records_folder(self) -> Path:
+        return Path(self.target).resolve()
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return pipeline.records_dataset(self.dataset_dir(split), image_size, shuffle=shuffle, seed=seed, cache=cache)
@@ -154,6 +162,9 @@ class MocapSource(Source):
         print(f"Rendering {count} {split} images of {self.target!r} to {out} ...", flush=True)
         records.write_rendered(self.target, out, count, split_seed(self.options.seed, split), split,
                                look=self.options.look)
+
+    def records_folder(self) -> Path:
+        return self.folder.resolve()
 
     def samples(self, split, image_size, shuffle=False, seed=0, cache=False):
         return RecordsSource(str(self.folder)).samples(split, image_size, shuffle, seed, cache)
