@@ -16,6 +16,7 @@ from tfpose3d.data.camera import Region, body_region, project, turn_3d, upright_
 from tfpose3d.data.images import crop_region
 from tfpose3d.data.photos import found_people
 from tfpose3d.data import scenes
+from tfpose3d.parts import PARTS, PartNetwork, peaks_in_image
 from tfpose3d import detect
 from tfpose3d.detect import (INPUT, Detection, PersonDetector, anchors, decode, parts_within, same_person, views,
                              weighted_nms)
@@ -129,8 +130,22 @@ def test_people_are_matched_to_the_detection_on_their_torso():
     assert found_people(people, [], []) == [None, None]
 
 
-def test_nobody_in_a_blank_image():
-    assert PersonDetector()(np.full((300, 400, 3), 128, np.uint8)) == []
+@pytest.mark.parametrize("shape", [(300, 400), (2000, 3), (2000, 30), (30, 2000)])
+def test_nobody_in_a_blank_image(shape):
+    # A strip squeezed whole into the part network's narrowest input read as ten people.
+    assert PersonDetector()(np.full((*shape, 3), 128, np.uint8)) == []
+
+
+def test_a_person_in_a_long_strip_is_seen_where_she_is():
+    image = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    strip = np.concatenate([np.full((400, image.shape[1], 3), 90, np.uint8), image,
+                            np.full((1200, image.shape[1], 3), 90, np.uint8)])  # over 2.8 times as tall as wide
+    network = PartNetwork()
+    alone, within = peaks_in_image(*network(image)), peaks_in_image(*network(strip))  # the strip is padded first
+    for part in ("nose", "neck"):
+        k = PARTS.index(part)
+        nearest = np.linalg.norm(within[k][:, None] - (alone[k] + [0, 400]), axis=-1).min(0)
+        assert nearest.min() < 10, part  # her nose and neck 400 px lower, in the strip's own pixels
 
 
 def test_grace_hopper_found_upright_from_her_face():

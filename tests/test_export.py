@@ -238,7 +238,7 @@ def test_an_export_says_what_it_was_made_from(model_file, tmp_path, capsys, monk
     assert (f"{out / 'tfpose3d'}: a folder of exported versions; pass one of them, such as the newest, "
             f"{out / 'tfpose3d' / '3'}") in capsys.readouterr().err
     assert main(["predict", str(photo), "--box", "whole", "--video-out", "v.mp4", "--out-dir", "pictures"]) == 0
-    assert "--video-out v.mp4 is not written: no video among the inputs" in capsys.readouterr().err
+    assert "--video-out v.mp4 is not used: no video among the inputs" in capsys.readouterr().err
     assert not Path("v.mp4").exists()
 
 

@@ -175,6 +175,12 @@ CASES = [
          exists=lambda f, out: [out / "a_same_pose_0.png", out / "b_same_pose_0.png"]),
     Case("frames of several sizes", lambda f, out: predict("{mixed}", "--box", "whole", "--video-out", str(out / "v.gif"))(f, out),
          0, exists=lambda f, out: [out / "v.gif", out / "mixed_poses.jsonl"]),
+    Case("fps a gif cannot play", lambda f, out: predict("{mixed}", "--box", "whole", "--fps", "1000", "--video-out",
+                                                         str(out / "v.gif"))(f, out),
+         2, "v.gif: a .gif is drawn at 0.01 to 100 frames a second, and the video's rate is 1000", absent=lambda f, out: [out]),
+    Case("fps an mp4 cannot hold", lambda f, out: predict("{mixed}", "--box", "whole", "--fps", "0.001", "--video-out",
+                                                          str(out / "v.mp4"))(f, out),
+         2, "v.mp4: a .mp4 is drawn at 0.01 to 65535 frames a second", absent=lambda f, out: [out]),
     # Outputs that must not destroy anything.
     Case("video out is the input", predict("{video}", "--video-out", "{video}"), 2, "is one of the inputs",
          exists=lambda f, out: [f.video], absent=lambda f, out: [out]),

@@ -336,9 +336,29 @@ def test_predict_flips_photos_by_default_and_not_videos(clip, model_file, tmp_pa
         captured = capsys.readouterr()
         photo, video = json.loads(captured.out)
         assert f"{root / 'frames'}: read as the frames of one video" in captured.err  # a folder is a video
+        assert f"{root / 'frames'}: 12/12 frames done" in captured.err.splitlines()
         np.testing.assert_allclose(photo["people"][0]["pose_3d_mm"], photo_pose, atol=0.051)  # JSON keeps 0.1 mm
         first_frame = json.loads(Path(video["poses"]).read_text().splitlines()[0])
         np.testing.assert_allclose(first_frame["pose_3d_mm"], video_pose, atol=0.051)
+
+
+def test_a_flag_no_input_uses_is_named(clip, model_file, tmp_path, capsys):
+    root, _ = clip
+
+    def notes(*inputs: Path, flags: list[str]) -> list[str]:
+        assert main(["predict", "--model", str(model_file), *map(str, inputs), "--box", "20,10,60,110",
+                     "--out-dir", str(tmp_path / "out"), *flags]) == 0
+        return [line for line in capsys.readouterr().err.splitlines() if "is not used" in line]
+
+    smoothing = ["--smooth", "causal", "--strength", "2", "--fps", "25"]
+    assert notes(root / "frames" / "0000.png", flags=smoothing) == [
+        "tfpose3d predict: --smooth causal is not used: no video among the inputs (photos are estimated each on its own)",
+        "tfpose3d predict: --strength 2 is not used: no video among the inputs (photos are estimated each on its own)",
+        "tfpose3d predict: --fps 25 is not used: no folder of frames among the inputs (a video file gives its own rate)"]
+    assert notes(root / "clip.mp4", flags=smoothing) == [
+        "tfpose3d predict: --fps 25 is not used: no folder of frames among the inputs (a video file gives its own rate)"]
+    assert notes(root / "clip.mp4", root / "frames", flags=smoothing) == []
+    assert notes(root / "frames" / "0000.png", flags=[]) == []  # the defaults are not named
 
 
 def test_the_frames_before_a_broken_one_stay_valid(clip, model_file, tmp_path):

@@ -219,7 +219,7 @@ def _preview(args: argparse.Namespace) -> int:
     if not tiles:
         raise ValueError(f"{args.data}: the dataset holds no samples")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    viz.grid(tiles, columns=min(4, len(tiles))).save(args.out)
+    viz.grid(tiles, columns=min(4, len(tiles)), caption=viz.SIDES).save(args.out)
     print(f"{args.out}: {len(tiles)} samples")
     return 0
 
@@ -467,14 +467,17 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO", type=_local_path)
     p.add_argument("--box", default=None, metavar="x,y,w,h|whole",
                    help="the person's box in pixels (skips detection), or 'whole' when the person fills the image")
-    p.add_argument("--smooth", choices=SMOOTHERS, default="window",
+    # Flags that only some inputs use default to None, so that one given in vain can be told (`_unused_flags`).
+    p.add_argument("--smooth", choices=SMOOTHERS, default=None,
                    help="videos: 'causal' (One Euro filter, for live use), 'window' (Savitzky-Golay over 9 frames, "
-                        "for files; 4 frames late) or 'none'")
-    p.add_argument("--strength", type=POSITIVE_NUMBER, default=1.0, help="videos: smoothing strength (1 = the defaults above)")
+                        "for files; 4 frames late; the default) or 'none'")
+    p.add_argument("--strength", type=POSITIVE_NUMBER, default=None,
+                   help="videos: smoothing strength (1, the default: the settings above)")
     p.add_argument("--video-out", default=None, metavar="FILE.mp4|FILE.gif",
                    help="videos: also draw each frame with its 2D and 3D skeletons (one video: this file; several: "
                         "<video>_pose.<suffix> in --out-dir)")
-    p.add_argument("--fps", type=POSITIVE_NUMBER, default=30.0, help="frames per second of a folder of frames")
+    p.add_argument("--fps", type=POSITIVE_NUMBER, default=None,
+                   help="frames per second of a folder of frames (default 30; a video file gives its own)")
     p.add_argument("--out-dir", default="predictions", help="where figures and per-frame results go")
     # Photos flip by default: the best estimate the package has (docs/results.md, "test-time flip on the main
     # job") for a few milliseconds beside the detector's. Videos do not: the tracker's confidence floor is set on
@@ -484,6 +487,21 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "default: on for photos, off for videos")
     p.add_argument("--threads", type=POSITIVE, default=None, help="TFLite CPU threads")
     p.set_defaults(func=_predict)
+
+
+def _unused_flags(args: argparse.Namespace, videos: list[tuple[str, str]]) -> None:
+    """Names on stderr each flag given that none of the inputs uses, so that it is not thought to have acted."""
+    no_video = "no video among the inputs"
+    for flag, value, used, why in (
+        ("--video-out", args.video_out, videos, f"{no_video} (photos are drawn into --out-dir)"),
+        ("--smooth", args.smooth, videos, f"{no_video} (photos are estimated each on its own)"),
+        ("--strength", args.strength, videos, f"{no_video} (photos are estimated each on its own)"),
+        ("--fps", args.fps, [v for v, _ in videos if Path(v).is_dir()],
+         "no folder of frames among the inputs (a video file gives its own rate)"),
+    ):
+        if value is not None and not used:
+            shown = format(value, "g") if isinstance(value, float) else value
+            print(f"tfpose3d predict: {flag} {shown} is not used: {why}", file=sys.stderr)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -499,18 +517,17 @@ def _predict(args: argparse.Namespace) -> int:
     photos = [(path, name) for path, name in named if not is_video(path)]
     # A missing, empty or unreadable video, or a video output that cannot or must not be written, stops here,
     # before anything is written.
-    readers = [FrameReader(video, args.fps) for video, _ in videos]
+    readers = [FrameReader(video, args.fps or 30.0) for video, _ in videos]
+    outs = [args.video_out if len(videos) == 1 or not args.video_out else
+            str(Path(args.out_dir) / f"{name}_pose{Path(args.video_out).suffix}") for _, name in videos]
+    for out, reader in zip(outs, readers):
+        if out:
+            check_video_out(out, args.inputs, reader.fps)
+    writable(args.out_dir, "--out-dir")
+    _unused_flags(args, videos)
     for folder in {video for video, _ in videos if Path(video).is_dir()}:
         print(f"{folder}: read as the frames of one video, one person followed through them; for each photo on "
               f"its own, name the files ({Path(folder) / '*.jpg'})", file=sys.stderr)
-    outs = [args.video_out if len(videos) == 1 or not args.video_out else
-            str(Path(args.out_dir) / f"{name}_pose{Path(args.video_out).suffix}") for _, name in videos]
-    for out in filter(None, outs):
-        check_video_out(out, args.inputs)
-    writable(args.out_dir, "--out-dir")
-    if args.video_out and not videos:
-        print(f"tfpose3d predict: --video-out {args.video_out} is not written: no video among the inputs (photos "
-              "are drawn into --out-dir)", file=sys.stderr)
     model = args.model or latest_export()
     if not args.model:  # several exports can lie there; the newest is used, and the user should see which
         what = described(model)
@@ -523,8 +540,8 @@ def _predict(args: argparse.Namespace) -> int:
     results = predict_photos(predictors[photo_flip], [path for path, _ in photos], args.out_dir, args.box,
                              [name for _, name in photos]) if photos else []
     for (video, name), reader, out in zip(videos, readers, outs):
-        results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth,
-                                     args.strength, out, name=name))
+        results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth or "window",
+                                     args.strength or 1.0, out, name=name))
     print(to_json(results))
     nobody = [result["image"] if "image" in result else result["video"] for result in results
               if result.get("people") == [] or result.get("frames_with_person") == 0]

@@ -80,7 +80,8 @@ def examples_figure(pred: dict[str, np.ndarray], path: str | os.PathLike, count:
             ax = fig.add_subplot(count, 3, 3 * i + 2 + k, projection="3d")
             viz.plot_skeleton_3d(ax, metrics.align_root(pred[key][i]))
             ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.text(0.5, 0.01, viz.SIDES, ha="center", fontsize=8)
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
@@ -190,7 +191,7 @@ def photo_report(photos: PhotoSet, pred: np.ndarray, mean_2d: np.ndarray, out_di
     blank = np.full_like(photos.crops[0], BLANK_GREY)
     for name, backgrounds in (("photos.png", photos.crops), ("photos_skeletons.png", [blank] * len(pred))):
         tiles = [viz.draw_skeleton_2d(c, p * size, truth=t * size) for c, p, t in zip(backgrounds, pred, photos.joints_2d)]
-        viz.grid(tiles, 6).save(out / name)
+        viz.grid(tiles, 6, f"{viz.SIDES}; white rings: the annotated joints").save(out / name)
     return table
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -276,12 +277,21 @@ class PartNetwork:
 
     def __call__(self, image: np.ndarray, short_side: int = SHORT_SIDE) -> tuple[np.ndarray, np.ndarray]:
         """The maps for an RGB uint8 image (H, W, 3), seen at `input_size` with that shorter side, with
-        `STRIDE` pixels of that input a cell, and the scale (x, y) from the image's pixels to that input's."""
+        `STRIDE` pixels of that input a cell, and the scale (x, y) from the image's pixels to that input's.
+
+        An image more than `LONG_SIDE / SHORT_SIDE` times as long as it is wide (or wide as it is long) is first
+        padded black on its right or bottom to that shape, so its pixels keep their place: squeezed into the
+        few narrowest inputs the network takes, a plain grey strip read as ten people.
+        """
         from PIL import Image
 
-        height, width = input_size(*image.shape[:2], short_side)
+        h, w = image.shape[:2]
+        rows, cols = max(h, math.ceil(w * SHORT_SIDE / LONG_SIDE)), max(w, math.ceil(h * SHORT_SIDE / LONG_SIDE))
+        if (rows, cols) != (h, w):
+            image = np.pad(image, ((0, rows - h), (0, cols - w), (0, 0)))
+        height, width = input_size(rows, cols, short_side)
         scaled = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((width, height), Image.BILINEAR))
-        return self.raw(scaled[None, ..., ::-1]), np.array([width / image.shape[1], height / image.shape[0]])
+        return self.raw(scaled[None, ..., ::-1]), np.array([width / cols, height / rows])
 
 
 @functools.lru_cache(maxsize=1)

@@ -436,7 +436,8 @@ def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, o
         done += 1
         if progress:
             total = f"/{reader.count}" if reader.count else ""
-            print(f"\r{path}: frame {done}{total}", end="" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
+            # A count, not a frame's number: frames are numbered from 0, as the JSON lines and errors number them.
+            print(f"\r{path}: {done}{total} frames done", end="" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
 
     with open(lines_path, "w") as lines, (writer or contextlib.nullcontext()):
         try:

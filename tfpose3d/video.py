@@ -191,14 +191,23 @@ class Tracker:
 
 
 VIDEO_OUT_SUFFIXES = (".gif", ".mp4", ".avi", ".mov", ".m4v")
+# The frame rates a drawn video can have: a GIF stores each frame's time in whole hundredths of a second (at
+# least one), and OpenCV's MPEG-4 writer takes a time base of at most 1/65535 s; below 0.01 neither is sure.
+DRAWN_FPS = {".gif": (0.01, 100.0)}
+DRAWN_FPS_OTHERS = (0.01, 65535.0)
 
 
-def check_video_out(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> None:
-    """Refuse, before anything is written, a video output that would overwrite an input, lies under a file, or
-    has a suffix this writes."""
+def check_video_out(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), fps: float | None = None) -> None:
+    """Refuse, before anything is written, a video output that would overwrite an input, lies under a file, has
+    a suffix this does not write, or cannot be drawn at `fps` (where given) frames a second."""
     path = Path(path)
-    if path.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_OUT_SUFFIXES:
         raise ValueError(f"--video-out {path}: write one of {', '.join(VIDEO_OUT_SUFFIXES)}")
+    low, high = DRAWN_FPS.get(suffix, DRAWN_FPS_OTHERS)
+    if fps is not None and not low <= fps <= high:
+        raise ValueError(f"--video-out {path}: a {suffix} is drawn at {low:g} to {high:g} frames a second, and the "
+                         f"video's rate is {fps:g} (--fps gives a folder of frames its rate)")
     if any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"--video-out {path} is one of the inputs; it would be overwritten")
     writable(path, "--video-out", folder=False)
@@ -213,7 +222,7 @@ class FrameWriter:
 
     def __init__(self, path: str | os.PathLike, fps: float):
         self.path, self.fps = Path(path), fps
-        check_video_out(self.path)
+        check_video_out(self.path, fps=fps)
         self._gif: list | None = [] if self.path.suffix.lower() == ".gif" else None
         self._video = None
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame, which every frame gets

@@ -11,6 +11,9 @@ from PIL import Image, ImageDraw
 from tfpose3d import skeleton
 
 LEFT, RIGHT, CENTRE = (255, 64, 64), (64, 160, 255), (255, 255, 80)
+# Left and right are the person's own, so that a person read mirrored can be told from a picture.
+SIDES = "the person's left red, right blue, centre yellow"
+CAPTION_BAND = 16  # pixels: one line of Pillow's default font
 
 
 def _side_colour(joint: int) -> tuple[int, int, int]:
@@ -35,13 +38,22 @@ def draw_skeleton_2d(image: np.ndarray, joints_2d: np.ndarray, width: int = 2, t
     return im
 
 
-def grid(tiles: list[Image.Image], columns: int) -> Image.Image:
-    """Tiles of equal size in a grid, row-major."""
+def grid(tiles: list[Image.Image], columns: int, caption: str = "") -> Image.Image:
+    """Tiles of equal size in a grid, row-major, with `caption` (what the colours mean) on a white band below.
+
+    Example:
+        >>> tile = Image.new("RGB", (40, 30))
+        >>> grid([tile] * 5, columns=2).size, grid([tile] * 5, columns=2, caption=SIDES).size
+        ((80, 90), (80, 106))
+    """
     w, h = tiles[0].size
     rows = -(-len(tiles) // columns)
-    out = Image.new("RGB", (columns * w, rows * h), (255, 255, 255))
+    band = CAPTION_BAND if caption else 0
+    out = Image.new("RGB", (columns * w, rows * h + band), (255, 255, 255))
     for i, tile in enumerate(tiles):
         out.paste(tile, ((i % columns) * w, (i // columns) * h))
+    if caption:
+        ImageDraw.Draw(out).text((4, rows * h + 3), caption, fill=(0, 0, 0))
     return out
 
 
@@ -77,8 +89,7 @@ def pose_figure(image: np.ndarray, joints_2d: np.ndarray, pose_3d: np.ndarray, p
         ax = fig.add_subplot(1, 2, 2, projection="3d")
         plot_skeleton_3d(ax, pose_3d - pose_3d[skeleton.PELVIS])
         fig.tight_layout(rect=(0, 0.05, 1, 1))
-        # Left and right are the person's own, so that a person read mirrored can be told from the picture.
-        fig.text(0.5, 0.02, "the person's left red, right blue, centre yellow", ha="center", fontsize=8)
+        fig.text(0.5, 0.02, SIDES, ha="center", fontsize=8)
         fig.savefig(path, dpi=80)
     finally:
         plt.close(fig)
