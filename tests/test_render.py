@@ -165,6 +165,32 @@ def test_same_seed_same_bytes_across_processes(rendered, tmp_path):
         assert (out / name).read_bytes() == (rendered / name).read_bytes()
 
 
+def test_rendering_workers_start_where_tensorflow_left_garbage(tmp_path):
+    """A forked worker that collected an inherited tf.data iterator hung in its thread pool's destructor, waiting
+    for threads fork does not copy: the suite hung so when a test's traceback had kept one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        from tfpose3d.data import records
+
+        def garbage():
+            iterator = iter(tf.data.Dataset.range(100).map(lambda x: x + 1, num_parallel_calls=2).prefetch(2))
+            next(iterator)
+            cycle = [iterator]
+            cycle.append(cycle)  # freed only by the cyclic collector
+
+        garbage()
+        records.write_rendered("bandai-namco", r"{tmp_path / 'ds'}", count=8, seed=0, split="test", workers=2,
+                               progress=False)
+    """)
+    (tmp_path / "garbage.py").write_text(script)  # run as `python -c` it did not hang
+    subprocess.run([sys.executable, str(tmp_path / "garbage.py")], check=True, capture_output=True, timeout=120)  # a hang
+    assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["count"] == 8
+
+
 def test_truncated_shard_is_named_before_anything_is_written(rendered, tmp_path, capsys):
     import shutil
 

@@ -19,6 +19,7 @@ from tfpose3d.distribute import WorkerLostError
 from tfpose3d.export import DEFAULT_EXTRAS
 from tfpose3d.paths import writable
 from tfpose3d.presets import PRESETS
+from tfpose3d.terminal import tensorflow_words
 
 # A function that adds one subcommand; `build_parser` calls them in order, which
 # is the order `tfpose3d --help` lists them in.
@@ -580,8 +581,7 @@ def error_line(err: BaseException) -> str:
         if starts:
             start, marker = min(starts)
             text = text[start + len(marker):]
-    line = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return line.split(" [[")[0].strip()
+    return tensorflow_words(text) or type(err).__name__
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -1,9 +1,11 @@
-"""Keeping TensorFlow's C++ log lines off the user's terminal where they carry nothing for the user."""
+"""What of TensorFlow reaches the user's terminal: its C++ log lines kept off it where they carry nothing for
+the user, and its errors' words without the function and op names it wraps them in."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from typing import Iterator
 
@@ -31,3 +33,15 @@ def quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def tensorflow_words(message: str) -> str:
+    """The first line of an error's message without what TensorFlow wraps around the words: its function's
+    name ({{function_node ...}}) and the op ([[...]], [Op:...]).
+
+    Example:
+        >>> tensorflow_words("{{function_node __wrapped__X}} corrupted record at 12 [Op:IteratorGetNext]\\nmore")
+        'corrupted record at 12'
+    """
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return re.split(r" \[\[| \[Op:", re.sub(r"\{\{[^}]*\}\}", "", line))[0].strip()

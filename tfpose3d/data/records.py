@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from tfpose3d.contract import IMAGE_SIZE
 from tfpose3d.data import mocap, render
 from tfpose3d.data.options import motion_split
 from tfpose3d.paths import staging_folder, writable
+from tfpose3d.terminal import tensorflow_words
 from tfpose3d.version import __version__
 
 MANIFEST = "dataset.json"
@@ -182,8 +182,7 @@ def verify(data_dir: str | os.PathLike) -> None:
             total += int(tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda n, _: n + 1))
         except tf.errors.DataLossError as err:
             # TensorFlow wraps the reader's words in its function's name and op: keep the words.
-            reason = re.split(r" \[\[| \[Op:", re.sub(r"\{\{[^}]*\}\}", "", err.message.splitlines()[0]))[0]
-            reason = reason.replace("'", "").strip()
+            reason = tensorflow_words(err.message).replace("'", "")
             raise ValueError(f"{path}: truncated or corrupt TFRecord shard ({reason}); render the dataset again") from None
     if total != manifest["count"]:
         raise ValueError(f"{data_dir}: {total} records in the shards but the manifest says {manifest['count']}")

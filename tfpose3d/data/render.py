@@ -12,6 +12,7 @@ worker processes stay light.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import multiprocessing
 from typing import Any, Callable, Iterator
 
@@ -254,7 +255,16 @@ def iter_rendered(poses: mocap.MotionSet, count: int, seed: int, workers: int, l
         for chunk in chunks:
             yield from _render_chunk(chunk)
         return
-    # fork: workers need only numpy, numba and the motion arrays already in memory.
-    with multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, look, finish, True)) as pool:
+    # fork: workers need only numpy, numba and the motion arrays already in memory. What the parent left as
+    # garbage is collected first, and the rest frozen for the workers: a worker that collected an inherited
+    # TensorFlow object (a tf.data iterator an error's traceback held) waited forever in its destructor for
+    # threads that fork does not copy.
+    gc.collect()
+    gc.freeze()
+    try:
+        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (poses, look, finish, True))
+    finally:
+        gc.unfreeze()
+    with pool:
         for samples in pool.imap(_render_chunk, chunks):
             yield from samples
