@@ -155,6 +155,11 @@ CASES = [
     Case("tfrecords of another tool, preview", lambda f, out: ["data", "preview", "--data", str(f.foreign), "--out",
                                                                str(out / "p.png")], 2, "written by another tool",
          absent=lambda f, out: [out / "p.png"]),
+    Case("a command's group without its command", lambda f, out: ["data"], 2,
+         "the following arguments are required: COMMAND"),
+    Case("photos given as their annotation file", lambda f, out: ["evaluate", str(f.model), "--photos",
+                                                                   str(f.nobody / "annotations.json"), "--data", str(f.data)],
+         2, "annotations.json: a file; pass the folder that holds annotations.json and the photos"),
     Case("14 joints", lambda f, out: ["evaluate", str(f.model), "--photos", str(f.fourteen), "--data", str(f.data)],
          2, "has 14 joints"),
     Case("no annotated joint", lambda f, out: ["evaluate", str(f.model), "--photos", str(f.nobody), "--data", str(f.data)],
@@ -337,14 +342,20 @@ def test_a_serving_client_names_a_wrong_address_and_what_the_server_refused():
         ServingClient("localhost:8501")
     with pytest.raises(ValueError, match=r"grpc_target 'http://localhost:8500' is host:port, without http://"):
         ServingClient(grpc_target="http://localhost:8500")
+    for kwargs, words in (({}, "needs rest_url"), ({"rest_url": "http://localhost:abc"}, "'http://localhost:abc': Port"),
+                          ({"rest_url": "http://localhost:8501", "version": -1}, "version must be a non-negative")):
+        with pytest.raises(ValueError, match=words):
+            ServingClient(**kwargs)
 
-    replies = iter([b"", json.dumps({"error": "Servable not found for request: Latest(pose)"}).encode()])
+    replies = iter([(404, b""), (404, json.dumps({"error": "Servable not found for request: Latest(pose)"}).encode()),
+                    (200, b"<html>a proxy's page</html>"), (200, json.dumps({"predictions": [{"scores": [1]}]}).encode()),
+                    (200, json.dumps({"predictions": []}).encode())])
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = next(replies)
-            self.send_response(404)
+            code, body = next(replies)
+            self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -362,5 +373,10 @@ def test_a_serving_client_names_a_wrong_address_and_what_the_server_refused():
             client.predict_rest(image)
         with pytest.raises(ValueError, match=r"HTTP 404 Not Found: Servable not found for request: Latest\(pose\); is it"):
             client.predict_rest(image)
+        # Replies that are not a tfpose3d export's: each named, none a bare KeyError or an empty array.
+        for words in (r"the reply is not JSON: b\"<html>a proxy's page", r"got \['scores'\] \(is the server serving a "
+                      r"tfpose3d export\?\)", r"output 'pose_3d' has shape \(0,\); the contract is \[N=1"):
+            with pytest.raises(ValueError, match=words):
+                client.predict_rest(image)
     finally:
         server.shutdown()

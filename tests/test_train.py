@@ -366,8 +366,12 @@ def test_a_run_is_evaluated_on_its_own_images_from_any_working_folder(tmp_path, 
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     monkeypatch.delenv("TFPOSE3D_DATA", raising=False)
-    assert main(["evaluate", str(run)]) == 0  # its relative --data names nothing here
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--crops", "detector"]) == 0  # its relative --data names nothing here
     assert json.loads((run / "evaluation" / "summary.json").read_text())[0]["samples"] == 20
+    captured = capsys.readouterr()
+    assert "--crops detector is not used: it frames the photos of --photos" in captured.err  # renders, not photos
+    assert captured.out.splitlines()[-1] == f"tables and pictures: {run / 'evaluation'}"
     assert not any(elsewhere.iterdir())  # nothing rendered beside the evaluation
     # The same run, resumed from this folder, is still the same run.
     assert main(["train", "--out", str(run), "--data", data_dir.name, *TRAIN_ARGS]) == 0
@@ -375,6 +379,27 @@ def test_a_run_is_evaluated_on_its_own_images_from_any_working_folder(tmp_path, 
     # The default data's folder is recorded where it was rendered, not relative to the working folder.
     options = RenderOptions(8, 4, 0, root="data")
     assert open_source(None, options).records_folder() == elsewhere / open_source(None, options).folder
+
+
+def test_a_run_on_the_default_data_renders_its_test_split_beside_its_training_images(tmp_path, monkeypatch):
+    from tfpose3d import ModelConfig, build_model
+
+    # Training renders train/ and val/ only; evaluation, from another folder, renders test/ beside them.
+    config = TrainConfig(model=ModelConfig(width=0.05, image_size=64, grid_size=8), train_images=8, test_images=4,
+                         look="plain")
+    source = open_source(None, dataclasses.replace(config.render_options, root=tmp_path / "data"))
+    source.check(("train",))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": config.to_dict(), "data": None, "renderer": render.VERSION,
+                                                 "data_at": str(source.records_folder())}))
+    build_model(config.model).save(run / "model.keras")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("TFPOSE3D_DATA", raising=False)
+    assert main(["evaluate", str(run)]) == 0
+    assert (source.records_folder() / "test" / "dataset.json").is_file() and not any(elsewhere.iterdir())
 
 
 def test_training_until_a_plateau_ends_before_its_epoch_cap(tmp_path, data_dir, monkeypatch):

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import struct
+import warnings
 from pathlib import Path
 
 import keras
@@ -14,7 +15,7 @@ from tfpose3d import ModelConfig, build_model, smooth
 from tfpose3d.cli import main
 from tfpose3d.data import mocap, render
 from tfpose3d.data.camera import Region, turn_3d
-from tfpose3d.data.images import crop_region
+from tfpose3d.data.images import crop_region, image_size
 from tfpose3d.detect import Detection, crop_margin, iou, parse_box, pose_region
 from tfpose3d.predict import SMALL_CROP, Person, Predictor, distinct, predict_photos, predict_video, track
 from tfpose3d.skeleton import JOINT_NAMES
@@ -302,6 +303,35 @@ def test_photos_keep_each_detected_body_once_and_every_given_box(model_file):
     predictor = Predictor(model_file, detector=lambda _: [box, box])
     assert len(predictor.predict_image(image)) == 1
     assert len(predictor.predict_image(image, [box, box])) == 2  # the user asked for both
+    # A box as four numbers is the Detection of them; one that cannot be a person's is named.
+    as_numbers = predictor.predict_image(image, [(200, 40, 80, 200)])[0]
+    np.testing.assert_array_equal(as_numbers.joints_2d, predictor.predict_image(image, [Detection((200, 40, 80, 200))])[0].joints_2d)
+    for bad, words in (((5000, 5000, 100, 100), r"lies wholly outside the 500x300 image"),
+                       ((10, 10, -5, 100), r"the width and height positive"), ((10, 10, 0, 0), r"width and height positive"),
+                       (Detection((10, 10, 50, np.nan)), r"must be finite"), ((1, 2, 3), r"or \(x, y, w, h\) in pixels")):
+        with pytest.raises(ValueError, match=words):
+            predictor.predict_image(image, [bad])
+
+
+def test_what_is_not_an_image_is_named(model_file, tmp_path):
+    predictor = Predictor(model_file)
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(photo)
+    (tmp_path / "gone.png").symlink_to(tmp_path / "moved.png")
+    for given, words in ((photo.read_bytes(), "not the file's bytes"), (tmp_path / "walk.mp4", "walk.mp4: a video; "),
+                         (tmp_path / "gone.png", f"gone.png: a link to {tmp_path / 'moved.png'}, which does not exist")):
+        with pytest.raises((ValueError, FileNotFoundError), match=words):
+            predictor.predict_image(given)
+
+
+def test_an_image_one_pixel_across_holds_nobody_and_a_box_given_there_is_estimated(model_file):
+    # It stopped a whole batch of photos with an error that did not name it.
+    predictor = Predictor(model_file)
+    for shape in ((500, 1, 3), (1, 500, 3), (1, 1, 3)):
+        image = np.full(shape, 90, np.uint8)
+        assert predictor.predict_image(image) == []
+        (person,) = predictor.predict_image(image, [(0, 0, shape[1], shape[0])])
+        assert np.isfinite(person.pose_3d).all()
 
 
 @pytest.mark.parametrize("source", ["clip.mp4", "frames"])
@@ -336,7 +366,8 @@ def test_predict_flips_photos_by_default_and_not_videos(clip, model_file, tmp_pa
         captured = capsys.readouterr()
         photo, video = json.loads(captured.out)
         assert f"{root / 'frames'}: read as the frames of one video" in captured.err  # a folder is a video
-        assert f"{root / 'frames'}: 12/12 frames done" in captured.err.splitlines()
+        # Into a log, not a terminal: one line at the end, not one a frame.
+        assert [line for line in captured.err.splitlines() if "frames done" in line] == [f"{root / 'frames'}: 12/12 frames done"]
         np.testing.assert_allclose(photo["people"][0]["pose_3d_mm"], photo_pose, atol=0.051)  # JSON keeps 0.1 mm
         first_frame = json.loads(Path(video["poses"]).read_text().splitlines()[0])
         np.testing.assert_allclose(first_frame["pose_3d_mm"], video_pose, atol=0.051)
@@ -524,10 +555,18 @@ def test_empty_and_enormous_images_are_named(model_file, tmp_path, capsys):
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     enormous = tmp_path / "enormous.png"
-    Image.new("1", (10_001, 10_001)).save(enormous)  # 100 megapixels in a few kB: refused from its header
-    for path, message in ((empty, "empty file"), (enormous, "10001x10001 is 100 megapixels")):
+    Image.new("1", (16_000, 16_000)).save(enormous)  # 256 megapixels in a few kB: refused from its header
+    for path, message in ((empty, "empty file"), (enormous, "16000x16000 is 256 megapixels, over the 250 this reads")):
         assert main(["predict", "--model", str(model_file), str(path), "--box", "whole", "--out-dir", str(tmp_path / "o")]) == 2
         assert message in capsys.readouterr().err
+    # A phone's 200-megapixel photo is read, past Pillow's own guard (an error past 179 megapixels, a warning
+    # about a "DOS attack" past 89), which is left as it was.
+    phone = tmp_path / "phone.png"
+    Image.new("1", (16_320, 12_240)).save(phone)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert image_size(phone) == (16_320, 12_240)
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="no ../shared/data/real-photos-dev beside the repository")

@@ -120,7 +120,7 @@ def _probability(text: str) -> float:
 
 def _add_model(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("model", help="inspect the network")
-    msub = p.add_subparsers(dest="model_command", required=True)
+    msub = p.add_subparsers(dest="model_command", required=True, metavar="COMMAND")
     s = msub.add_parser("summary", help="print the layer table and parameter count")
     s.add_argument("--preset", choices=sorted(PRESETS), default="paper")
     s.add_argument("--variant", choices=VARIANTS, default=None, help="default: the preset's (full)")
@@ -145,7 +145,7 @@ def _model_summary(args: argparse.Namespace) -> int:
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="import motion capture and render datasets")
-    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     imp = dsub.add_parser("import-bvh", help="BVH files -> a motion set (.npz: motion-bone rotations, root path)")
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--out", required=True, help="output .npz")
@@ -321,7 +321,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="instead, real photographs with 2D joints (annotations.json as in real-photos-dev): the 2D "
                         "error of the model (a run, .keras, SavedModel or .tflite) against the mean 2D pose of the "
                         "training renders (from --data or the run's data)")
-    p.add_argument("--crops", choices=("annotation", "detector"), default="annotation",
+    p.add_argument("--crops", choices=("annotation", "detector"), default=None,
                    help="with --photos: crops framed on the annotated joints (default), or the whole pipeline on the "
                         "whole photos (detector, aligned crops), scored on the people it finds")
     p.add_argument("--flip", action="store_true", help="test-time flip: also estimate the mirrored image and average")
@@ -331,7 +331,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from tfpose3d.config import read_run
     from tfpose3d.data.sources import open_source
-    from tfpose3d.evaluate import evaluate, run_source
+    from tfpose3d.evaluate import evaluate, evaluation_dir, run_source
     from tfpose3d.export import FORMS, described, trained_in
 
     if args.photos:
@@ -362,18 +362,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.photos:
         from tfpose3d import contract
         from tfpose3d.data.photos import training_mean_2d
-        from tfpose3d.evaluate import evaluation_dir, evaluate_photos
+        from tfpose3d.evaluate import evaluate_photos
 
         source.check(("train",))
-        out = evaluation_dir(args.model, args.out) / ("" if args.crops == "annotation" else "detector")
+        crops = args.crops or "annotation"
+        out = evaluation_dir(args.model, args.out) / ("" if crops == "annotation" else "detector")
         table = evaluate_photos(args.model, args.photos, training_mean_2d(source, contract.IMAGE_SIZE), out, args.flip,
-                                args.crops)
+                                crops)
         print(table.to_markdown(index=False, floatfmt=".3g"))
         print(f"pictures: {out / 'photos.png'}")
         return 0
+    if args.crops:
+        print(f"tfpose3d evaluate: --crops {args.crops} is not used: it frames the photos of --photos", file=sys.stderr)
     result = evaluate(args.model, source, args.out, args.flip)
     for name, frame in result.items():
         print(f"\n{name.replace('_', ' ')}\n{frame.to_markdown(index=False, floatfmt='.3g')}")
+    print(f"tables and pictures: {evaluation_dir(args.model, args.out)}")
     return 0
 
 
@@ -414,7 +418,8 @@ def _ablate(args: argparse.Namespace) -> int:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="SavedModel (TF Serving layout) and TFLite float32/float16/int8")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder or a .keras file")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder (its model.keras: the last epoch's weights, "
+                   "the best epoch's with --plateau-patience) or a .keras file, such as the run's best.keras")
     p.add_argument("--out", required=True, help="serving base folder; writes OUT/<name>/<version>/")
     p.add_argument("--name", default="tfpose3d")
     p.add_argument("--version", type=NON_NEGATIVE, default=None, help="default: one above the highest existing")
@@ -518,7 +523,7 @@ def _predict(args: argparse.Namespace) -> int:
     photos = [(path, name) for path, name in named if not is_video(path)]
     # A missing, empty or unreadable video, or a video output that cannot or must not be written, stops here,
     # before anything is written.
-    readers = [FrameReader(video, args.fps or 30.0) for video, _ in videos]
+    readers = [FrameReader(video, *[args.fps] if args.fps else []) for video, _ in videos]
     outs = [args.video_out if len(videos) == 1 or not args.video_out else
             str(Path(args.out_dir) / f"{name}_pose{Path(args.video_out).suffix}") for _, name in videos]
     for out, reader in zip(outs, readers):
@@ -528,7 +533,7 @@ def _predict(args: argparse.Namespace) -> int:
     _unused_flags(args, videos)
     for folder in {video for video, _ in videos if Path(video).is_dir()}:
         print(f"{folder}: read as the frames of one video, one person followed through them; for each photo on "
-              f"its own, name the files ({Path(folder) / '*.jpg'})", file=sys.stderr)
+              f"its own, name the files ({Path(folder) / '*'})", file=sys.stderr)
     model = args.model or latest_export()
     if not args.model:  # several exports can lie there; the newest is used, and the user should see which
         what = described(model)
@@ -541,8 +546,9 @@ def _predict(args: argparse.Namespace) -> int:
     results = predict_photos(predictors[photo_flip], [path for path, _ in photos], args.out_dir, args.box,
                              [name for _, name in photos]) if photos else []
     for (video, name), reader, out in zip(videos, readers, outs):
-        results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, args.smooth or "window",
-                                     args.strength or 1.0, out, name=name))
+        given = {k: v for k, v in (("smoothing", args.smooth), ("strength", args.strength)) if v is not None}
+        results.append(predict_video(predictors[video_flip], reader, args.out_dir, args.box, video_out=out, name=name,
+                                     **given))
     print(to_json(results))
     nobody = [result["image"] if "image" in result else result["video"] for result in results
               if result.get("people") == [] or result.get("frames_with_person") == 0]

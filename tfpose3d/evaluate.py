@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -30,10 +31,14 @@ def run_source(run: str | os.PathLike) -> Source:
     saved = read_run(run)
     if saved is None:
         raise ValueError(f"{run} is not a run folder with config.json; pass --data")
-    at = saved[0].get("data_at")
-    if at and Path(at).is_dir():  # the very images it trained on, whatever the working folder
-        return RecordsSource(at, saved[1].render_options)
     source = open_source(saved[0]["data"], saved[1].render_options)
+    # Where the run's images lie, whatever the working folder: a rendered motion set renders there the splits
+    # it lacks (training renders no test split), and a folder of records is read there.
+    at = saved[0].get("data_at")
+    if at and isinstance(source, MocapSource) and Path(at).parent.is_dir():
+        source = open_source(saved[0]["data"], dataclasses.replace(saved[1].render_options, root=Path(at).parent))
+    elif at and isinstance(source, RecordsSource) and Path(at).is_dir():
+        source = RecordsSource(at, saved[1].render_options)
     renderer = saved[0].get("renderer")
     if isinstance(source, MocapSource) and renderer != render.VERSION:
         # Rendering its data again would draw other images than the run trained on, silently.

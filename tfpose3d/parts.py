@@ -279,9 +279,9 @@ class PartNetwork:
         """The maps for an RGB uint8 image (H, W, 3), seen at `input_size` with that shorter side, with
         `STRIDE` pixels of that input a cell, and the scale (x, y) from the image's pixels to that input's.
 
-        An image more than `LONG_SIDE / SHORT_SIDE` times as long as it is wide (or wide as it is long) is first
-        padded black on its right or bottom to that shape, so its pixels keep their place: squeezed into the
-        few narrowest inputs the network takes, a plain grey strip read as ten people.
+        An image whose long side is more than `LONG_SIDE / SHORT_SIDE` times its short side is first padded
+        black on its right or bottom to that shape, so that its pixels keep their place: squeezed whole into the
+        narrowest input the network takes, a plain grey strip read as ten people.
         """
         from PIL import Image
 

@@ -77,14 +77,35 @@ class Person:
 
 def _as_image(image: str | os.PathLike | np.ndarray) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
+        from tfpose3d.video import VIDEO_SUFFIXES
+
+        if Path(image).suffix.lower() in VIDEO_SUFFIXES:
+            raise ValueError(f"{image}: a video; tfpose3d.predict.predict_video follows a person through one")
         return read_rgb(image)
+    if isinstance(image, (bytes, bytearray)):
+        raise ValueError("an image is a file's path or an (H, W, 3) RGB array, not the file's bytes; "
+                         "tfpose3d.data.images.read_rgb reads any image file as one")
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"an image must be (H, W, 3) RGB, got shape {image.shape}; "
                          "tfpose3d.data.images.read_rgb reads any image file as one")
-    if min(image.shape[:2]) < 2:
-        raise ValueError(f"an image of {image.shape[1]}x{image.shape[0]} pixels has no room for a person")
     return contract.pixels(image)
+
+
+def _box_given(box: Detection | Sequence[float], image: np.ndarray, on_image: bool) -> Detection:
+    """A box given to `Predictor.predict_image` as a Detection, checked: finite, of positive size and, where
+    `on_image`, not wholly outside the image."""
+    values = box.box if isinstance(box, Detection) else box
+    try:
+        x, y, bw, bh = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"a box is a tfpose3d.detect.Detection or (x, y, w, h) in pixels, got {box!r}") from None
+    if not np.all(np.isfinite([x, y, bw, bh])) or bw <= 0 or bh <= 0:
+        raise ValueError(f"box (x, y, w, h) = {(x, y, bw, bh)}: the numbers must be finite, the width and height positive")
+    h, w = image.shape[:2]
+    if on_image and (x >= w or y >= h or x + bw <= 0 or y + bh <= 0):
+        raise ValueError(f"box (x, y, w, h) = {(x, y, bw, bh)} lies wholly outside the {w}x{h} image")
+    return box if isinstance(box, Detection) else Detection((x, y, bw, bh))
 
 
 class Predictor:
@@ -130,11 +151,14 @@ class Predictor:
     def detect(self, image: str | os.PathLike | np.ndarray) -> list[Detection]:
         return self.detector(_as_image(image))
 
-    def predict_image(self, image: str | os.PathLike | np.ndarray, boxes: Sequence[Detection] | None = None,
+    def predict_image(self, image: str | os.PathLike | np.ndarray,
+                      boxes: Sequence[Detection | Sequence[float]] | None = None,
                       regions: Sequence[Region] | None = None,
                       choose: Callable[[Person, Person], Person] | None = None) -> list[Person]:
-        """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes, pixels), or
-        else those the detector finds, in its order (`PersonDetector`), each once (`distinct`). An empty list when there is nobody.
+        """The pose of each person in a photo of any size: those in `boxes` (whole-person boxes in pixels, each a
+        `Detection` or (x, y, w, h); one wholly outside the image, or not of positive size, is an error that
+        names it), or else those the detector finds, in its order (`PersonDetector`), each once (`distinct`).
+        An empty list when there is nobody.
 
         Each person is estimated twice (`both_crops`): first in the box's crop (for a detection, turned upright
         on its hips and shoulders), then in the crop their estimated joints give, framed as the training
@@ -144,7 +168,8 @@ class Predictor:
         """
         image = _as_image(image)
         detected = boxes is None
-        boxes = self.detector(image) if detected else list(boxes)
+        # A tracker's box (given with its region) may have been left behind by the person; a user's must be on them.
+        boxes = self.detector(image) if detected else [_box_given(b, image, regions is None) for b in boxes]
         if not boxes:
             return []
         if regions is None:
@@ -434,10 +459,12 @@ def predict_video(predictor: Predictor, path: str | os.PathLike | FrameReader, o
         if writer:
             writer.write(viz.video_frame(frame.image, person.joints_2d if person else None, pose))
         done += 1
-        if progress:
-            total = f"/{reader.count}" if reader.count else ""
+        # A terminal's line is rewritten each frame; a log gets a line each 100 frames and at the end.
+        tty = sys.stderr.isatty()
+        if progress and (tty or done % 100 == 0 or done == reader.count):
             # A count, not a frame's number: frames are numbered from 0, as the JSON lines and errors number them.
-            print(f"\r{path}: {done}{total} frames done", end="" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
+            line = f"{path}: {done}{f'/{reader.count}' if reader.count else ''} frames done"
+            print("\r" + line if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     with open(lines_path, "w") as lines, (writer or contextlib.nullcontext()):
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpose3d.contract import OUTPUT_NAMES, SIGNATURE, check_images
+from tfpose3d.contract import OUTPUT_NAMES, SIGNATURE, check_images, check_outputs
 
 REST_FORMS = ("instances", "inputs")
 
@@ -47,12 +47,15 @@ def parse_rest_response(body: dict) -> dict[str, np.ndarray]:
     """Row form {"predictions": [{name: value}, ...]} or columnar {"outputs": {name: value}} -> arrays."""
     if "error" in body:
         raise ValueError(f"TensorFlow Serving error: {body['error']}")
-    if "predictions" in body:
-        rows = body["predictions"]
+    rows, columns = body.get("predictions"), body.get("outputs")
+    if isinstance(rows, list) and all(isinstance(row, dict) and set(OUTPUT_NAMES) <= row.keys() for row in rows):
         return {k: np.asarray([row[k] for row in rows], np.float32) for k in OUTPUT_NAMES}
-    if "outputs" in body:
-        return {k: np.asarray(body["outputs"][k], np.float32) for k in OUTPUT_NAMES}
-    raise ValueError(f"Unexpected TensorFlow Serving response with keys {sorted(body)}")
+    if isinstance(columns, dict) and set(OUTPUT_NAMES) <= columns.keys():
+        return {k: np.asarray(columns[k], np.float32) for k in OUTPUT_NAMES}
+    found = rows[0] if isinstance(rows, list) and rows else columns if columns is not None else body
+    raise ValueError(f"Unexpected TensorFlow Serving response: {', '.join(OUTPUT_NAMES)} are needed in each "
+                     f"'predictions' row or in 'outputs'; got {sorted(found) if isinstance(found, dict) else found!r} "
+                     "(is the server serving a tfpose3d export?)")
 
 
 def http_error(code: int, reason: str, body: bytes) -> str:
@@ -99,9 +102,18 @@ class ServingClient:
 
     def __init__(self, rest_url: str | None = None, grpc_target: str | None = None, model_name: str = "tfpose3d",
                  version: int | None = None, timeout: float = 30.0):
+        if not rest_url and not grpc_target:
+            raise ValueError("ServingClient needs rest_url (e.g. 'http://localhost:8501'), grpc_target "
+                             "(e.g. 'localhost:8500') or both")
+        if version is not None and version < 0:
+            raise ValueError(f"version must be a non-negative integer (or None for the newest), got {version}")
         # Without its scheme urllib would report the address as unreachable, and gRPC takes no http:// scheme.
         if rest_url and urllib.parse.urlsplit(rest_url).scheme not in ("http", "https"):
             raise ValueError(f"rest_url {rest_url!r} needs its scheme, e.g. 'http://{rest_url}'")
+        try:
+            _ = rest_url and urllib.parse.urlsplit(rest_url).port
+        except ValueError as err:  # a port that is not a number
+            raise ValueError(f"rest_url {rest_url!r}: {err}") from None
         if grpc_target and urllib.parse.urlsplit(grpc_target).scheme in ("http", "https"):
             raise ValueError(f"grpc_target {grpc_target!r} is host:port, without {urllib.parse.urlsplit(grpc_target).scheme}://")
         self.rest_url = rest_url.rstrip("/") if rest_url else None
@@ -115,17 +127,25 @@ class ServingClient:
             raise ValueError("No rest_url given")
         version = f"/versions/{self.version}" if self.version is not None else ""
         url = f"{self.rest_url}/v1/models/{self.model_name}{version}:predict"
-        data = json.dumps(rest_request(images, form)).encode()
+        batch = check_images(images)
+        data = json.dumps(rest_request(batch, form)).encode()
         request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = json.loads(response.read())
+                reply = response.read()
         except urllib.error.HTTPError as err:
             raise ValueError(f"{url}: {http_error(err.code, err.reason, err.read())}") from None
         except (urllib.error.URLError, OSError) as err:  # refused, unreachable, timed out
             reason = getattr(err, "reason", err)
             raise ServingUnavailable(f"{url}: no TensorFlow Serving answered ({reason})") from None
-        return parse_rest_response(body)
+        try:
+            body = json.loads(reply)
+        except ValueError:
+            raise ValueError(f"{url}: the reply is not JSON: {reply[:200]!r}") from None
+        try:
+            return check_outputs(parse_rest_response(body), len(batch))
+        except ValueError as err:
+            raise ValueError(f"{url}: {err}") from None
 
     def predict_grpc(self, images: Any) -> dict[str, np.ndarray]:
         if not self.grpc_target:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -14,8 +15,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tfpose3d.data.camera import Region
 
 
-# A 100-megapixel photo is 300 MB as RGB; larger is a scan or a mistake, and decoding it could exhaust memory.
-MAX_PIXELS = 100_000_000
+# A phone's 200-megapixel photo is 600 MB as RGB; larger is a scan or a mistake, and decoding it could exhaust
+# memory.
+MAX_PIXELS = 250_000_000
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -39,12 +41,14 @@ def _opened(path: Path) -> Iterator[Image.Image]:
     naming the file."""
     if path.is_dir():
         raise ValueError(f"{path}: a folder, not an image; pass its images one by one")
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(f"{path}: a link to {os.readlink(path)}, which does not exist")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file (0 bytes), not an image")
     try:
-        with Image.open(path) as im:
+        with _pixel_limit(), Image.open(path) as im:
             w, h = im.size  # read from the header, before any pixel is decoded
             if w * h > MAX_PIXELS:
                 raise ValueError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS // 1_000_000} this reads; "
@@ -54,6 +58,20 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         # Pillow says "image file is truncated" for a file cut short (a copy or download interrupted).
         reason = "the file is cut short" if "truncated" in str(err) else err.__class__.__name__
         raise ValueError(f"{path}: not a readable image ({reason})") from None
+
+
+@contextlib.contextmanager
+def _pixel_limit() -> Iterator[None]:
+    """Pillow's own guard against decompression bombs (a warning about a "DOS attack" past 89 megapixels, an
+    error past 179) raised to `MAX_PIXELS` for the block, whose limit `_opened` tells in its own words."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 _ORIENTATION = 0x0112  # EXIF's orientation tag; 5 to 8 turn the picture by a quarter

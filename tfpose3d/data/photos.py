@@ -35,6 +35,8 @@ def read_photos(folder: str | os.PathLike) -> list[dict]:
     """
     folder = Path(folder)
     path = folder / "annotations.json"
+    if folder.is_file():
+        raise ValueError(f"{folder}: a file; pass the folder that holds annotations.json and the photos")
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no annotations.json (a folder of photos with 2D joints is needed)")
     try:
