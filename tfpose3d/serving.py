@@ -108,14 +108,16 @@ class ServingClient:
         if version is not None and version < 0:
             raise ValueError(f"version must be a non-negative integer (or None for the newest), got {version}")
         # Without its scheme urllib would report the address as unreachable, and gRPC takes no http:// scheme.
-        if rest_url and urllib.parse.urlsplit(rest_url).scheme not in ("http", "https"):
-            raise ValueError(f"rest_url {rest_url!r} needs its scheme, e.g. 'http://{rest_url}'")
-        try:
-            _ = rest_url and urllib.parse.urlsplit(rest_url).port
-        except ValueError as err:  # a port that is not a number
-            raise ValueError(f"rest_url {rest_url!r}: {err}") from None
-        if grpc_target and urllib.parse.urlsplit(grpc_target).scheme in ("http", "https"):
-            raise ValueError(f"grpc_target {grpc_target!r} is host:port, without {urllib.parse.urlsplit(grpc_target).scheme}://")
+        if rest_url:
+            parts = urllib.parse.urlsplit(rest_url)
+            if parts.scheme not in ("http", "https"):
+                raise ValueError(f"rest_url {rest_url!r} needs its scheme, e.g. 'http://{rest_url}'")
+            try:
+                parts.port  # noqa: B018  read for its check: a port that is not a number raises
+            except ValueError as err:
+                raise ValueError(f"rest_url {rest_url!r}: {err}") from None
+        if grpc_target and (scheme := urllib.parse.urlsplit(grpc_target).scheme) in ("http", "https"):
+            raise ValueError(f"grpc_target {grpc_target!r} is host:port, without {scheme}://")
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self.grpc_target = grpc_target
         self.model_name = model_name
